@@ -1,0 +1,5 @@
+//! The HTTP edge and the `grantlog` binary: OAuth endpoints, protected resources,
+//! resource-owner pages, auditor and admin APIs, OpenTelemetry. Handlers stay thin:
+//! parse, call one function of the layers below, map the result.
+//!
+//! May depend on every other grantlog crate; nothing depends on it. Built with issue #5.
