@@ -1,1 +1,83 @@
 //! Helpers shared by the end-to-end and interoperability tests.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+
+/// The repository's top folder.
+pub fn workspace_root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ sits in the workspace")
+}
+
+/// The Python interpreter that has `tests/clients/python/requirements.txt` installed.
+///
+/// `GRANTLOG_TEST_PYTHON` names one (`.ci/run` sets it to its venv). Without it, a venv
+/// is made once under `target/test-venv` from the same requirements, so a plain
+/// `cargo test --workspace` runs the interop tests too; a stamp file holding the
+/// requirements redoes it when they change, and a file lock keeps concurrent test
+/// binaries from building it twice.
+pub fn python() -> &'static Path {
+    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
+    PYTHON.get_or_init(|| match std::env::var_os("GRANTLOG_TEST_PYTHON") {
+        Some(python) => PathBuf::from(python),
+        None => ensure_venv(),
+    })
+}
+
+fn ensure_venv() -> PathBuf {
+    let requirements_path = workspace_root().join("tests/clients/python/requirements.txt");
+    let requirements = std::fs::read_to_string(&requirements_path).expect("reading requirements.txt");
+    let target = workspace_root().join("target");
+    std::fs::create_dir_all(&target).expect("creating target/");
+    let lock = std::fs::File::create(target.join("test-venv.lock")).expect("creating the venv lock");
+    lock.lock().expect("locking the venv");
+
+    let venv = target.join("test-venv");
+    let stamp = venv.join("requirements.stamp");
+    if std::fs::read_to_string(&stamp).ok().as_deref() != Some(requirements.as_str()) {
+        run(Command::new("python3").args(["-m", "venv", "--clear"]).arg(&venv));
+        run(Command::new(venv.join("bin/pip"))
+            .args(["install", "--quiet", "--disable-pip-version-check", "-r"])
+            .arg(&requirements_path));
+        std::fs::write(&stamp, &requirements).expect("writing the venv stamp");
+    }
+    venv.join("bin/python")
+}
+
+fn run(command: &mut Command) {
+    let status = command.status().unwrap_or_else(|e| panic!("starting {command:?}: {e}"));
+    assert!(status.success(), "{command:?} failed: {status}");
+}
+
+/// Runs a script under `tests/clients/python/` with `args`, feeding `stdin`, and returns
+/// its standard output. Fails the test, with the script's stderr, if it exits non-zero.
+pub fn run_python_client(script: &str, args: &[&str], stdin: &[u8]) -> Vec<u8> {
+    let script = workspace_root().join("tests/clients/python").join(script);
+    let mut child = Command::new(python())
+        .arg(&script)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("starting {}: {e}", script.display()));
+    let mut input = child.stdin.take().expect("piped stdin");
+    let stdin = stdin.to_vec();
+    let writer = std::thread::spawn(move || input.write_all(&stdin));
+    let output = child.wait_with_output().expect("waiting for the Python client");
+    writer
+        .join()
+        .expect("stdin writer")
+        .expect("writing to the Python client");
+    assert!(
+        output.status.success(),
+        "{} {args:?} failed ({}):\n{}",
+        script.display(),
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output.stdout
+}

@@ -1,0 +1,23 @@
+# grantlog's everyday recipes. `just --list` shows them; none is needed to run or
+# test grantlog (README.md gives the plain cargo commands).
+
+# Build every crate (debug).
+build:
+    cargo build --workspace
+
+# Run the whole test suite, as CI does (PostgreSQL tests need GRANTLOG_TEST_POSTGRES_URL).
+test:
+    cargo test --workspace
+
+# Formatting and lints, as CI checks them.
+lint:
+    cargo fmt --all --check
+    cargo clippy --workspace --all-targets -- -D warnings
+
+# The benchmarks recorded in docs/benchmarks.md.
+bench:
+    cargo bench -p grantlog-oauth1 --bench verify
+
+# What CI runs, start to finish: run before opening a change.
+pre-pr:
+    bash .ci/run
