@@ -22,8 +22,11 @@ pub struct Signer {
 /// Why a request could not be signed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClientError {
+    /// The URL gives no base string URI.
     Uri(UriError),
+    /// The signature could not be made.
     Sign(SignError),
+    /// The realm cannot be sent in a header.
     Header(HeaderError),
     /// The URL's query is not valid percent-encoded UTF-8.
     Query,
@@ -46,12 +49,17 @@ impl std::error::Error for ClientError {}
 /// `application/x-www-form-urlencoded` (they are signed), and is empty otherwise.
 #[derive(Debug, Clone, Copy)]
 pub struct Unsigned<'a> {
+    /// The HTTP method.
     pub method: &'a str,
+    /// The absolute URL, query included.
     pub url: &'a str,
+    /// Decoded form-body parameters (empty for other bodies).
     pub body: &'a [(String, String)],
     /// Extra protocol parameters: `oauth_callback`, `oauth_verifier`, `oauth_version`.
     pub extra: &'a [(&'a str, &'a str)],
+    /// `oauth_nonce`: unique per client, token and timestamp.
     pub nonce: &'a str,
+    /// `oauth_timestamp`: seconds since the Unix epoch.
     pub timestamp: u64,
 }
 

@@ -44,7 +44,10 @@ pub fn encode_into(out: &mut String, value: &str) {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DecodeError {
     /// A `%` not followed by two hex digits, at this byte offset.
-    MalformedEscape { offset: usize },
+    MalformedEscape {
+        /// Byte offset of the `%`.
+        offset: usize,
+    },
     /// The escapes decode to bytes that are not UTF-8.
     NotUtf8,
 }

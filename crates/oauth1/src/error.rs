@@ -12,10 +12,18 @@ use std::fmt;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProtocolError {
     /// Required protocol parameters are missing (`parameter_absent`).
-    ParameterAbsent { missing: Vec<&'static str> },
+    ParameterAbsent {
+        /// The missing parameters' names.
+        missing: Vec<&'static str>,
+    },
     /// A parameter is malformed, duplicated or not allowed where it was sent
     /// (`parameter_rejected`). `parameter` is a name, never a value.
-    ParameterRejected { parameter: String, reason: &'static str },
+    ParameterRejected {
+        /// The parameter's name (or `Authorization`, `query`, `body`, `url`).
+        parameter: String,
+        /// Why, in a few words.
+        reason: &'static str,
+    },
     /// `oauth_version` was sent with a value other than `1.0` (`version_rejected`).
     VersionRejected,
     /// The signature method is unknown or not allowed for this client
@@ -24,7 +32,12 @@ pub enum ProtocolError {
     /// The signature does not verify (`signature_invalid`).
     SignatureInvalid,
     /// The timestamp lies outside the accepted window (`timestamp_refused`).
-    TimestampRefused { earliest: u64, latest: u64 },
+    TimestampRefused {
+        /// The earliest timestamp accepted now.
+        earliest: u64,
+        /// The latest timestamp accepted now.
+        latest: u64,
+    },
     /// This nonce was already used with this client, token and timestamp (`nonce_used`).
     NonceUsed,
     /// No client has this key (`consumer_key_unknown`).

@@ -36,11 +36,24 @@ pub enum HeaderError {
     /// Longer than [`MAX_HEADER_LEN`].
     TooLong,
     /// The syntax is broken at this byte offset.
-    Malformed { offset: usize, reason: &'static str },
+    Malformed {
+        /// Byte offset where parsing stopped.
+        offset: usize,
+        /// What was expected there.
+        reason: &'static str,
+    },
     /// A name or value is not valid percent-encoded UTF-8.
-    BadEncoding { parameter: String, cause: DecodeError },
+    BadEncoding {
+        /// The parameter's name (raw, if the name itself is bad).
+        parameter: String,
+        /// What is wrong with the encoding.
+        cause: DecodeError,
+    },
     /// A parameter appears twice.
-    Duplicate { parameter: String },
+    Duplicate {
+        /// The repeated name.
+        parameter: String,
+    },
     /// A realm to be sent contains a quote, backslash or control character.
     UnsendableRealm,
 }

@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! The OAuth 1.0a wire protocol (RFC 5849 section 3), pure: no I/O, no clock, no
 //! framework. It serves both sides — the server verifying a request and a client
 //! signing one — and depends on nothing else in grantlog.

@@ -17,9 +17,13 @@ use crate::error::ProtocolError;
 /// A signature method this crate implements.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SignatureMethod {
+    /// `HMAC-SHA1` (section 3.4.2).
     HmacSha1,
+    /// `HMAC-SHA256`: section 3.4.2 with SHA-256.
     HmacSha256,
+    /// `RSA-SHA1` (section 3.4.3), PKCS#1 v1.5.
     RsaSha1,
+    /// `PLAINTEXT` (section 3.4.4): the secrets themselves, for use over TLS only.
     Plaintext,
 }
 
@@ -66,7 +70,9 @@ impl fmt::Display for SignatureMethod {
 /// request carries no token).
 #[derive(Clone, Copy)]
 pub struct Secrets<'a> {
+    /// The client's shared secret.
     pub client_secret: &'a str,
+    /// The token's secret, or empty.
     pub token_secret: &'a str,
 }
 
@@ -92,14 +98,18 @@ impl Secrets<'_> {
 /// public key if it has one (needed for RSA-SHA1 only).
 #[derive(Debug, Clone, Copy)]
 pub struct VerificationKeys<'a> {
+    /// For HMAC and PLAINTEXT.
     pub secrets: Secrets<'a>,
+    /// The client's registered key, for RSA-SHA1.
     pub rsa_public_key: Option<&'a RsaPublicKey>,
 }
 
 /// What makes a signature: the shared secrets, and an RSA private key for RSA-SHA1.
 #[derive(Debug, Clone, Copy)]
 pub struct SigningKeys<'a> {
+    /// For HMAC and PLAINTEXT.
     pub secrets: Secrets<'a>,
+    /// The client's private key, for RSA-SHA1.
     pub rsa_private_key: Option<&'a RsaPrivateKey>,
 }
 

@@ -70,6 +70,21 @@ pub fn base_string_uri(url: &str) -> Result<String, UriError> {
     Ok(uri)
 }
 
+/// The absolute URL a client signed, rebuilt by a server from its public base URL
+/// (scheme, host and port as clients reach it, plus any path prefix a reverse proxy
+/// strips) and the request target it received (path and query).
+///
+/// ```
+/// use grantlog_oauth1::uri::signed_url;
+/// assert_eq!(signed_url("https://faji.example/", "/api/photos?id=1"), "https://faji.example/api/photos?id=1");
+/// assert_eq!(signed_url("https://faji.example/oauth", "/initiate"), "https://faji.example/oauth/initiate");
+/// ```
+pub fn signed_url(public_base: &str, request_target: &str) -> String {
+    let base = public_base.trim_end_matches('/');
+    let target = request_target.trim_start_matches('/');
+    format!("{base}/{target}")
+}
+
 /// The query component of `url` (between `?` and `#`), if any.
 pub fn query(url: &str) -> Option<&str> {
     let (_, after) = url.split_once('?')?;
