@@ -1,5 +1,35 @@
-//! The event store on sqlx, SQLite (the embedded default) and PostgreSQL: append-only
-//! streams with optimistic concurrency, a gap-free global order, a hash chain over every
-//! event, and a separate encrypted store for secrets.
+#![warn(missing_docs)]
+//! The event store on sqlx, SQLite (the embedded default) and PostgreSQL, one API and
+//! one SQL dialect for both (sqlx's `Any` driver, runtime-checked queries):
 //!
-//! May depend on: `grantlog-domain`. Built with issue #3.
+//! - append-only streams with optimistic concurrency ([`ExpectedVersion`]), a command's
+//!   events written in one multi-row INSERT, atomically;
+//! - a gap-free global order that readers follow by position ([`EventStore::read_from`]):
+//!   appends are serialised on the chain head, so positions are assigned in commit order;
+//! - a hash chain over every event ([`EventStore::verify_chain`]) and the database's own
+//!   refusal of UPDATE and DELETE on the log (triggers);
+//! - wake-ups on commit ([`EventStore::subscribe`]): LISTEN/NOTIFY across processes on
+//!   PostgreSQL, in-process on SQLite;
+//! - an inline hook ([`EventStore::append_with`]) for projections written in the
+//!   append's own transaction;
+//! - secrets apart from events, encrypted ([`SecretBox`]), and owners' personal data
+//!   apart from events ([`profiles`]).
+//!
+//! May depend on: `grantlog-domain` (for [`grantlog_domain::Actor`]).
+
+mod chain;
+mod error;
+mod event;
+pub mod profiles;
+mod secrets;
+mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use chain::{BadHash, BadHead, ChainHash, ChainReport, Head, Violation};
+pub use error::StoreError;
+pub use event::{ExpectedVersion, NewEvent, RecordedEvent};
+pub use secrets::SecretBox;
+pub use sqlx::AnyConnection;
+pub use sqlx::AnyPool;
+pub use store::{Backend, ConnectOptions, EventStore, InlineHook};

@@ -1,0 +1,50 @@
+use std::error::Error as StdError;
+
+/// What can go wrong in the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Optimistic concurrency: the stream moved since the caller read it. Nothing was
+    /// written; re-read the stream and decide again.
+    #[error("stream {stream_id} is at version {actual}, expected {expected}")]
+    Conflict {
+        /// The stream appended to.
+        stream_id: String,
+        /// The version the caller expected.
+        expected: u64,
+        /// The version the stream is at.
+        actual: u64,
+    },
+    /// The URL names neither SQLite nor PostgreSQL.
+    #[error("unsupported database URL: expected sqlite:… or postgres://…")]
+    UnsupportedUrl,
+    /// A stored row could not be read back (a column edited by hand, say).
+    #[error("unreadable stored data: {0}")]
+    Corrupt(String),
+    /// The secret store's key file or a ciphertext is unusable.
+    #[error("secret store: {0}")]
+    Secrets(String),
+    /// A username is already taken.
+    #[error("username already taken")]
+    UsernameTaken,
+    /// The caller's inline writes (the projection hook) failed; the append was rolled back.
+    #[error("inline projection failed: {0}")]
+    Inline(#[source] Box<dyn StdError + Send + Sync>),
+    /// Migrations could not be applied.
+    #[error("migrating the database: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The database refused or failed.
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+impl StoreError {
+    /// Wraps an error from the caller's inline hook.
+    pub fn inline(error: impl StdError + Send + Sync + 'static) -> Self {
+        Self::Inline(Box::new(error))
+    }
+}
+
+/// Whether `error` is a unique-constraint violation.
+pub(crate) fn is_unique_violation(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(db) if db.kind() == sqlx::error::ErrorKind::UniqueViolation)
+}

@@ -1,0 +1,148 @@
+//! Secrets (client secrets, token secrets, verifiers) live apart from the events,
+//! encrypted at rest with XChaCha20-Poly1305 under a key from configuration. A secret is
+//! bound to its id (the id is the AEAD's associated data), so a ciphertext copied to
+//! another row does not decrypt. Wiping a row destroys the secret and leaves the log
+//! untouched.
+
+use std::fmt;
+use std::io::Write as _;
+use std::path::Path;
+
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use secrecy::SecretString;
+use sha2::{Digest, Sha256};
+use sqlx::AnyConnection;
+use sqlx::{AnyPool, Row};
+
+use crate::error::StoreError;
+
+const KEY_LEN: usize = 32;
+const NONCE_LEN: usize = 24;
+
+/// The encryption key for the secret store, and the operations on the `secrets` table.
+#[derive(Clone)]
+pub struct SecretBox {
+    cipher: XChaCha20Poly1305,
+    key_id: String,
+}
+
+impl fmt::Debug for SecretBox {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SecretBox")
+            .field("key_id", &self.key_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SecretBox {
+    /// A box for a 32-byte key.
+    pub fn from_key(key: &[u8; KEY_LEN]) -> Self {
+        let key_id = hex::encode(&Sha256::digest(key)[..8]);
+        Self {
+            cipher: XChaCha20Poly1305::new(key.into()),
+            key_id,
+        }
+    }
+
+    /// Reads the key file (64 hex digits), creating it with a random key, readable by
+    /// its owner only, when it does not exist.
+    pub fn load_or_create(path: &Path) -> Result<Self, StoreError> {
+        let failed =
+            |what: &str, error: &dyn fmt::Display| StoreError::Secrets(format!("{what} {}: {error}", path.display()));
+        match std::fs::read_to_string(path) {
+            Ok(text) => {
+                let mut key = [0; KEY_LEN];
+                hex::decode_to_slice(text.trim(), &mut key).map_err(|e| failed("reading key file", &e))?;
+                Ok(Self::from_key(&key))
+            }
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                let mut key = [0; KEY_LEN];
+                getrandom::fill(&mut key).map_err(|e| failed("generating key for", &e))?;
+                let mut options = std::fs::OpenOptions::new();
+                options.write(true).create_new(true);
+                #[cfg(unix)]
+                std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+                let mut file = options.open(path).map_err(|e| failed("creating key file", &e))?;
+                writeln!(file, "{}", hex::encode(key)).map_err(|e| failed("writing key file", &e))?;
+                Ok(Self::from_key(&key))
+            }
+            Err(error) => Err(failed("reading key file", &error)),
+        }
+    }
+
+    /// Which key this is: the first 8 bytes of its SHA-256, in hex. Stored with each
+    /// secret so a wrong key is reported as such.
+    pub fn key_id(&self) -> &str {
+        &self.key_id
+    }
+
+    /// Stores `secret` under `id`, in the caller's transaction.
+    pub async fn put(&self, connection: &mut AnyConnection, id: &str, secret: &str) -> Result<(), StoreError> {
+        let mut nonce = [0; NONCE_LEN];
+        getrandom::fill(&mut nonce).map_err(|e| StoreError::Secrets(format!("generating a nonce: {e}")))?;
+        let ciphertext = self
+            .cipher
+            .encrypt(
+                &XNonce::try_from(&nonce[..]).expect("nonce length checked"),
+                Payload {
+                    msg: secret.as_bytes(),
+                    aad: id.as_bytes(),
+                },
+            )
+            .map_err(|_| StoreError::Secrets("encryption failed".into()))?;
+        sqlx::query("INSERT INTO secrets (id, key_id, nonce, ciphertext) VALUES ($1, $2, $3, $4)")
+            .bind(id)
+            .bind(&self.key_id)
+            .bind(nonce.to_vec())
+            .bind(ciphertext)
+            .execute(connection)
+            .await?;
+        Ok(())
+    }
+
+    /// The secret stored under `id`, if any (none after it was wiped).
+    pub async fn get(&self, pool: &AnyPool, id: &str) -> Result<Option<SecretString>, StoreError> {
+        let Some(row) = sqlx::query("SELECT key_id, nonce, ciphertext FROM secrets WHERE id = $1")
+            .bind(id)
+            .fetch_optional(pool)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let key_id: String = row.try_get("key_id")?;
+        if key_id != self.key_id {
+            return Err(StoreError::Secrets(format!(
+                "secret {id} was sealed with key {key_id}, not {}",
+                self.key_id
+            )));
+        }
+        let nonce: Vec<u8> = row.try_get("nonce")?;
+        let ciphertext: Vec<u8> = row.try_get("ciphertext")?;
+        if nonce.len() != NONCE_LEN {
+            return Err(StoreError::Secrets(format!("secret {id} has a malformed nonce")));
+        }
+        let plaintext = self
+            .cipher
+            .decrypt(
+                &XNonce::try_from(&nonce[..]).expect("nonce length checked"),
+                Payload {
+                    msg: &ciphertext,
+                    aad: id.as_bytes(),
+                },
+            )
+            .map_err(|_| StoreError::Secrets(format!("secret {id} does not decrypt (tampered or moved)")))?;
+        let text =
+            String::from_utf8(plaintext).map_err(|_| StoreError::Secrets(format!("secret {id} is not UTF-8")))?;
+        Ok(Some(SecretString::from(text)))
+    }
+
+    /// Destroys the secret under `id`; returns whether there was one.
+    pub async fn wipe(connection: &mut AnyConnection, id: &str) -> Result<bool, StoreError> {
+        let result = sqlx::query("DELETE FROM secrets WHERE id = $1")
+            .bind(id)
+            .execute(connection)
+            .await?;
+        Ok(result.rows_affected() > 0)
+    }
+}

@@ -1,0 +1,587 @@
+use std::collections::HashMap;
+use std::sync::{Arc, Once};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures_core::future::BoxFuture;
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyConnection, AnyPool, AssertSqlSafe, Executor, Row};
+use tokio::sync::{OnceCell, watch};
+
+use crate::chain::{ChainHash, ChainReport, Envelope, Head, Violation};
+use crate::error::{StoreError, is_unique_violation};
+use crate::event::{ExpectedVersion, NewEvent, RecordedEvent, format_timestamp};
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/postgres");
+
+/// PostgreSQL channel on which each append announces its last position.
+const CHANNEL: &str = "grantlog_events";
+/// Rows per INSERT statement: 10 parameters a row stays far below both databases' limits.
+const ROWS_PER_INSERT: usize = 500;
+/// Rows per page when walking the whole log.
+const PAGE: u32 = 10_000;
+const COLUMNS: &str =
+    "position, stream_id, stream_version, event_type, schema_version, payload, occurred_at, actor, trace_id, hash";
+
+/// Which database a store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// One file, WAL mode, one writer connection: the embedded default.
+    Sqlite,
+    /// Shared by every `grantlog serve` process pointed at it.
+    Postgres,
+}
+
+/// Where the store's database is, and how many connections to open.
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    /// `sqlite://file.db` (created if missing) or `postgres://…`.
+    pub url: String,
+    /// Connections for reads (PostgreSQL: all connections).
+    pub max_connections: u32,
+}
+
+impl ConnectOptions {
+    /// Defaults for `url`: eight connections.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            max_connections: 8,
+        }
+    }
+}
+
+/// The inline hook's signature: the caller's writes, run inside the append's transaction
+/// after the events are inserted, given the events as recorded.
+pub type InlineHook<'h> = Box<
+    dyn for<'c> FnOnce(&'c mut AnyConnection, &'c [RecordedEvent]) -> BoxFuture<'c, Result<(), StoreError>> + Send + 'h,
+>;
+
+/// The event store: an append-only log of events in streams, with a gap-free global
+/// order and a hash chain. Cheap to clone; clones share connections.
+#[derive(Clone, Debug)]
+pub struct EventStore {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    backend: Backend,
+    url: String,
+    /// SQLite: the single writer connection. PostgreSQL: the same pool as `reader`.
+    writer: AnyPool,
+    reader: AnyPool,
+    /// The newest position this process knows to be committed.
+    committed: watch::Sender<u64>,
+    listener: OnceCell<()>,
+}
+
+impl EventStore {
+    /// Opens the database (creating a SQLite file if needed). Does not migrate.
+    pub async fn connect(options: ConnectOptions) -> Result<Self, StoreError> {
+        static DRIVERS: Once = Once::new();
+        DRIVERS.call_once(sqlx::any::install_default_drivers);
+        let (backend, url) = normalize_url(&options.url)?;
+        let (writer, reader) = match backend {
+            Backend::Sqlite => {
+                // One writer: SQLite allows one at a time anyway, and a single connection
+                // never meets SQLITE_BUSY from another writer of ours.
+                let writer = sqlite_pool(1).connect(&url).await?;
+                let reader = sqlite_pool(options.max_connections).connect(&url).await?;
+                (writer, reader)
+            }
+            Backend::Postgres => {
+                let pool = AnyPoolOptions::new()
+                    .max_connections(options.max_connections)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect(&url)
+                    .await?;
+                (pool.clone(), pool)
+            }
+        };
+        let store = Self {
+            inner: Arc::new(Inner {
+                backend,
+                url,
+                writer,
+                reader,
+                committed: watch::Sender::new(0),
+                listener: OnceCell::new(),
+            }),
+        };
+        Ok(store)
+    }
+
+    /// Applies the migrations in `migrations/<backend>/` that have not run yet.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        let migrator = match self.inner.backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        migrator.run(&self.inner.writer).await?;
+        Ok(())
+    }
+
+    /// Which database this is.
+    pub fn backend(&self) -> Backend {
+        self.inner.backend
+    }
+
+    /// The pool for reads (projections' queries). Writes go through [`EventStore::append_with`].
+    pub fn reader(&self) -> &AnyPool {
+        &self.inner.reader
+    }
+
+    /// Closes every connection.
+    pub async fn close(&self) {
+        self.inner.writer.close().await;
+        self.inner.reader.close().await;
+    }
+
+    /// Appends `events` to `stream_id` atomically: all or nothing, with optimistic
+    /// concurrency on the stream version.
+    pub async fn append(
+        &self,
+        stream_id: &str,
+        expected: ExpectedVersion,
+        events: &[NewEvent],
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        self.append_with(stream_id, expected, events, Box::new(|_, _| Box::pin(async { Ok(()) })))
+            .await
+    }
+
+    /// Like [`EventStore::append`], and runs `inline` in the same transaction after the
+    /// events are written: if it fails, nothing is written. Projections that must
+    /// never lag the log (token state) use it.
+    #[tracing::instrument(skip_all, fields(stream_id = %stream_id, events = events.len()))]
+    pub async fn append_with(
+        &self,
+        stream_id: &str,
+        expected: ExpectedVersion,
+        events: &[NewEvent],
+        inline: InlineHook<'_>,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut tx = self.inner.writer.begin().await?;
+        // Taking the head row's lock first serialises appends, so positions are handed
+        // out in commit order and the chain has one predecessor per event.
+        let count = i64::try_from(events.len()).expect("fewer than 2^63 events");
+        let head = sqlx::query("UPDATE chain_head SET position = position + $1 WHERE id = 1 RETURNING position, hash")
+            .bind(count)
+            .fetch_one(&mut *tx)
+            .await?;
+        let last_position = to_u64(head.try_get::<i64, _>("position")?);
+        let mut previous: ChainHash = parse_hash(&head.try_get::<String, _>("hash")?, last_position)?;
+
+        let current_version =
+            sqlx::query("SELECT COALESCE(MAX(stream_version), 0) AS version FROM events WHERE stream_id = $1")
+                .bind(stream_id)
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get::<i64, _>("version")
+                .map(to_u64)?;
+        if let ExpectedVersion::Exactly(expected) = expected
+            && expected != current_version
+        {
+            return Err(StoreError::Conflict {
+                stream_id: stream_id.to_owned(),
+                expected,
+                actual: current_version,
+            });
+        }
+
+        let first_position = last_position + 1 - events.len() as u64;
+        let mut recorded = Vec::with_capacity(events.len());
+        let mut rows = Vec::with_capacity(events.len());
+        for (offset, event) in events.iter().enumerate() {
+            let row = StoredRow {
+                position: first_position + offset as u64,
+                stream_id: stream_id.to_owned(),
+                stream_version: current_version + 1 + offset as u64,
+                event_type: event.event_type.clone(),
+                schema_version: event.schema_version,
+                payload: serde_json::to_string(&event.payload).expect("JSON values serialize"),
+                occurred_at: format_timestamp(&event.occurred_at),
+                actor: serde_json::to_string(&event.actor).expect("actors serialize"),
+                trace_id: event.trace_id.clone(),
+                hash: String::new(),
+            };
+            let hash = row.envelope().hash(&previous);
+            previous = hash;
+            recorded.push(RecordedEvent {
+                position: row.position,
+                stream_id: row.stream_id.clone(),
+                stream_version: row.stream_version,
+                event_type: row.event_type.clone(),
+                schema_version: row.schema_version,
+                payload: event.payload.clone(),
+                occurred_at: parse_timestamp(&row.occurred_at, row.position)?,
+                actor: event.actor,
+                trace_id: row.trace_id.clone(),
+                hash,
+            });
+            rows.push(StoredRow {
+                hash: hash.to_string(),
+                ..row
+            });
+        }
+        for chunk in rows.chunks(ROWS_PER_INSERT) {
+            insert_rows(&mut tx, chunk).await.map_err(|error| {
+                if is_unique_violation(&error) {
+                    StoreError::Conflict {
+                        stream_id: stream_id.to_owned(),
+                        expected: current_version,
+                        actual: current_version + 1,
+                    }
+                } else {
+                    error.into()
+                }
+            })?;
+        }
+        sqlx::query("UPDATE chain_head SET hash = $1 WHERE id = 1")
+            .bind(previous.to_string())
+            .execute(&mut *tx)
+            .await?;
+        inline(&mut tx, &recorded).await?;
+        if self.inner.backend == Backend::Postgres {
+            // Delivered to listeners when (and only if) the transaction commits.
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(CHANNEL)
+                .bind(last_position.to_string())
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        self.announce(last_position);
+        Ok(recorded)
+    }
+
+    /// Every event of one stream, in version order.
+    pub async fn read_stream(&self, stream_id: &str) -> Result<Vec<RecordedEvent>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM events WHERE stream_id = $1 ORDER BY stream_version");
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(stream_id)
+            .fetch_all(&self.inner.reader)
+            .await?;
+        rows.iter()
+            .map(|row| StoredRow::from_row(row)?.into_recorded())
+            .collect()
+    }
+
+    /// Up to `limit` events after `position`, in order. Follow the log by passing the
+    /// last position seen: no event is ever skipped, because positions are assigned in
+    /// commit order.
+    pub async fn read_from(&self, position: u64, limit: u32) -> Result<Vec<RecordedEvent>, StoreError> {
+        self.read_rows(position, limit)
+            .await?
+            .into_iter()
+            .map(StoredRow::into_recorded)
+            .collect()
+    }
+
+    /// The current head: last position and hash.
+    pub async fn head(&self) -> Result<Head, StoreError> {
+        let row = sqlx::query("SELECT position, hash FROM chain_head WHERE id = 1")
+            .fetch_one(&self.inner.reader)
+            .await?;
+        let position = to_u64(row.try_get::<i64, _>("position")?);
+        Ok(Head {
+            position,
+            hash: parse_hash(&row.try_get::<String, _>("hash")?, position)?,
+        })
+    }
+
+    /// Walks the whole log from position 1, recomputing every hash, and checks the end
+    /// against the head the database records and, if given, against `anchor` — a head
+    /// recorded earlier outside the database. Returns the first violation found.
+    pub async fn verify_chain(&self, anchor: Option<Head>) -> Result<Result<ChainReport, Violation>, StoreError> {
+        let recorded_head = self.head().await?;
+        let mut previous = ChainHash::GENESIS;
+        let mut expected_position = 1;
+        let mut stream_versions: HashMap<String, u64> = HashMap::new();
+        let mut anchor_seen = anchor.is_none_or(|anchor| anchor.position == 0 && anchor.hash == ChainHash::GENESIS);
+        loop {
+            let rows = self.read_rows(expected_position - 1, PAGE).await?;
+            if rows.is_empty() {
+                break;
+            }
+            for row in rows {
+                if row.position != expected_position {
+                    return Ok(Err(Violation::Missing {
+                        position: expected_position,
+                        found: row.position,
+                    }));
+                }
+                let hash = row.envelope().hash(&previous);
+                if hash.to_string() != row.hash {
+                    return Ok(Err(Violation::HashMismatch { position: row.position }));
+                }
+                let last_version = stream_versions.entry(row.stream_id.clone()).or_insert(0);
+                if row.stream_version != *last_version + 1 {
+                    return Ok(Err(Violation::StreamVersion {
+                        position: row.position,
+                        stream_id: row.stream_id,
+                        previous: *last_version,
+                        found: row.stream_version,
+                    }));
+                }
+                *last_version = row.stream_version;
+                if let Some(anchor) = anchor.filter(|anchor| anchor.position == row.position) {
+                    if anchor.hash != hash {
+                        return Ok(Err(Violation::HeadMismatch {
+                            expected: anchor,
+                            found: Head {
+                                position: row.position,
+                                hash,
+                            },
+                        }));
+                    }
+                    anchor_seen = true;
+                }
+                previous = hash;
+                expected_position += 1;
+            }
+        }
+        let found = Head {
+            position: expected_position - 1,
+            hash: previous,
+        };
+        if let Some(anchor) = anchor.filter(|_| !anchor_seen) {
+            return Ok(Err(Violation::HeadMismatch {
+                expected: anchor,
+                found,
+            }));
+        }
+        if found != recorded_head {
+            return Ok(Err(Violation::HeadMismatch {
+                expected: recorded_head,
+                found,
+            }));
+        }
+        Ok(Ok(ChainReport {
+            events: found.position,
+            head: found,
+        }))
+    }
+
+    /// A receiver of the newest committed position, woken on every append: in this
+    /// process on SQLite, in every process sharing the database on PostgreSQL
+    /// (LISTEN/NOTIFY).
+    pub async fn subscribe(&self) -> Result<watch::Receiver<u64>, StoreError> {
+        if self.inner.backend == Backend::Postgres {
+            self.inner.listener.get_or_try_init(|| self.start_listener()).await?;
+        }
+        self.announce(self.head().await?.position);
+        Ok(self.inner.committed.subscribe())
+    }
+
+    async fn start_listener(&self) -> Result<(), StoreError> {
+        let mut listener = sqlx::postgres::PgListener::connect(&self.inner.url).await?;
+        listener.listen(CHANNEL).await?;
+        let store = Arc::downgrade(&self.inner);
+        tokio::spawn(async move {
+            loop {
+                // PgListener reconnects by itself; an error here is a lost connection
+                // that the next recv() re-establishes.
+                match listener.recv().await {
+                    Ok(notification) => {
+                        let Some(inner) = store.upgrade() else { break };
+                        if let Ok(position) = notification.payload().parse() {
+                            announce(&inner.committed, position);
+                        }
+                    }
+                    Err(error) => {
+                        if store.strong_count() == 0 {
+                            break;
+                        }
+                        tracing::warn!(%error, "event notification listener lost its connection");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                }
+            }
+        });
+        Ok(())
+    }
+
+    fn announce(&self, position: u64) {
+        announce(&self.inner.committed, position);
+    }
+
+    async fn read_rows(&self, after: u64, limit: u32) -> Result<Vec<StoredRow>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM events WHERE position > $1 ORDER BY position LIMIT $2");
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(to_i64(after))
+            .bind(i64::from(limit))
+            .fetch_all(&self.inner.reader)
+            .await?;
+        rows.iter().map(StoredRow::from_row).collect()
+    }
+}
+
+fn announce(committed: &watch::Sender<u64>, position: u64) {
+    committed.send_if_modified(|known| {
+        let newer = position > *known;
+        if newer {
+            *known = position;
+        }
+        newer
+    });
+}
+
+fn sqlite_pool(max_connections: u32) -> AnyPoolOptions {
+    AnyPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(10))
+        .after_connect(|connection, _| {
+            Box::pin(async move {
+                // sqlx leaves SQLite's defaults; a log wants WAL (readers never block the
+                // writer) with NORMAL sync (durable at each checkpoint, fast commits).
+                for pragma in [
+                    "PRAGMA journal_mode = WAL",
+                    "PRAGMA synchronous = NORMAL",
+                    "PRAGMA busy_timeout = 10000",
+                    "PRAGMA foreign_keys = ON",
+                ] {
+                    connection.execute(pragma).await?;
+                }
+                Ok(())
+            })
+        })
+}
+
+/// Accepts `sqlite://path`, `sqlite:path` and `postgres://…`/`postgresql://…`. A SQLite
+/// file is created when missing.
+fn normalize_url(url: &str) -> Result<(Backend, String), StoreError> {
+    if let Some(rest) = url.strip_prefix("sqlite:") {
+        let path = rest.trim_start_matches("//");
+        let url = if path.contains('?') {
+            format!("sqlite://{path}")
+        } else {
+            format!("sqlite://{path}?mode=rwc")
+        };
+        Ok((Backend::Sqlite, url))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok((Backend::Postgres, url.to_owned()))
+    } else {
+        Err(StoreError::UnsupportedUrl)
+    }
+}
+
+async fn insert_rows(connection: &mut AnyConnection, rows: &[StoredRow]) -> Result<(), sqlx::Error> {
+    let mut sql = format!("INSERT INTO events ({COLUMNS}) VALUES ");
+    for index in 0..rows.len() {
+        let base = index * 10;
+        if index > 0 {
+            sql.push(',');
+        }
+        let placeholders: Vec<String> = (1..=10).map(|column| format!("${}", base + column)).collect();
+        sql.push('(');
+        sql.push_str(&placeholders.join(","));
+        sql.push(')');
+    }
+    let mut query = sqlx::query(AssertSqlSafe(sql));
+    for row in rows {
+        query = query
+            .bind(to_i64(row.position))
+            .bind(&row.stream_id)
+            .bind(to_i64(row.stream_version))
+            .bind(&row.event_type)
+            .bind(i64::from(row.schema_version))
+            .bind(&row.payload)
+            .bind(&row.occurred_at)
+            .bind(&row.actor)
+            .bind(&row.trace_id)
+            .bind(&row.hash);
+    }
+    query.execute(connection).await?;
+    Ok(())
+}
+
+/// An events row as stored: text exactly as hashed.
+#[derive(Debug)]
+struct StoredRow {
+    position: u64,
+    stream_id: String,
+    stream_version: u64,
+    event_type: String,
+    schema_version: u32,
+    payload: String,
+    occurred_at: String,
+    actor: String,
+    trace_id: Option<String>,
+    hash: String,
+}
+
+impl StoredRow {
+    fn from_row(row: &AnyRow) -> Result<Self, StoreError> {
+        let position = to_u64(row.try_get::<i64, _>("position")?);
+        Ok(Self {
+            position,
+            stream_id: row.try_get("stream_id")?,
+            stream_version: to_u64(row.try_get::<i64, _>("stream_version")?),
+            event_type: row.try_get("event_type")?,
+            schema_version: u32::try_from(row.try_get::<i64, _>("schema_version")?)
+                .map_err(|_| StoreError::Corrupt(format!("position {position}: schema version out of range")))?,
+            payload: row.try_get("payload")?,
+            occurred_at: row.try_get("occurred_at")?,
+            actor: row.try_get("actor")?,
+            trace_id: row.try_get("trace_id")?,
+            hash: row.try_get("hash")?,
+        })
+    }
+
+    fn envelope(&self) -> Envelope<'_> {
+        Envelope {
+            position: self.position,
+            stream_id: &self.stream_id,
+            stream_version: self.stream_version,
+            event_type: &self.event_type,
+            schema_version: self.schema_version,
+            occurred_at: &self.occurred_at,
+            actor: &self.actor,
+            trace_id: self.trace_id.as_deref(),
+            payload: &self.payload,
+        }
+    }
+
+    fn into_recorded(self) -> Result<RecordedEvent, StoreError> {
+        let position = self.position;
+        let corrupt = |reason: String| StoreError::Corrupt(format!("position {position}: {reason}"));
+        Ok(RecordedEvent {
+            position: self.position,
+            payload: serde_json::from_str(&self.payload).map_err(|e| corrupt(format!("payload: {e}")))?,
+            occurred_at: parse_timestamp(&self.occurred_at, self.position)?,
+            actor: serde_json::from_str(&self.actor).map_err(|e| corrupt(format!("actor: {e}")))?,
+            hash: parse_hash(&self.hash, self.position)?,
+            stream_id: self.stream_id,
+            stream_version: self.stream_version,
+            event_type: self.event_type,
+            schema_version: self.schema_version,
+            trace_id: self.trace_id,
+        })
+    }
+}
+
+fn parse_timestamp(text: &str, position: u64) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|at| at.with_timezone(&Utc))
+        .map_err(|e| StoreError::Corrupt(format!("position {position}: occurred_at: {e}")))
+}
+
+fn parse_hash(text: &str, position: u64) -> Result<ChainHash, StoreError> {
+    text.parse()
+        .map_err(|_| StoreError::Corrupt(format!("position {position}: hash is not 64 hex digits")))
+}
+
+/// Positions and versions are non-negative by construction; a negative one read back
+/// means someone wrote the row by hand, and saturating to 0 makes the chain check fail.
+fn to_u64(value: i64) -> u64 {
+    u64::try_from(value).unwrap_or(0)
+}
+
+fn to_i64(value: u64) -> i64 {
+    i64::try_from(value).expect("positions stay below 2^63")
+}
