@@ -2,4 +2,8 @@
 //! resource-owner pages, auditor and admin APIs, OpenTelemetry. Handlers stay thin:
 //! parse, call one function of the layers below, map the result.
 //!
-//! May depend on every other grantlog crate; nothing depends on it. Built with issue #5.
+//! May depend on every other grantlog crate; nothing depends on it. Today it holds the
+//! command line (`migrate`, `audit verify`, `audit head`); the HTTP server arrives with
+//! issue #5.
+
+pub mod cli;

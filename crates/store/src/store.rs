@@ -36,18 +36,21 @@ pub enum Backend {
 /// Where the store's database is, and how many connections to open.
 #[derive(Debug, Clone)]
 pub struct ConnectOptions {
-    /// `sqlite://file.db` (created if missing) or `postgres://…`.
+    /// `sqlite://file.db` or `postgres://…`.
     pub url: String,
     /// Connections for reads (PostgreSQL: all connections).
     pub max_connections: u32,
+    /// Create a missing SQLite file (`serve`, `migrate`); auditing commands must not.
+    pub create_if_missing: bool,
 }
 
 impl ConnectOptions {
-    /// Defaults for `url`: eight connections.
+    /// Defaults for `url`: eight connections, a missing SQLite file created.
     pub fn new(url: impl Into<String>) -> Self {
         Self {
             url: url.into(),
             max_connections: 8,
+            create_if_missing: true,
         }
     }
 }
@@ -82,7 +85,7 @@ impl EventStore {
     pub async fn connect(options: ConnectOptions) -> Result<Self, StoreError> {
         static DRIVERS: Once = Once::new();
         DRIVERS.call_once(sqlx::any::install_default_drivers);
-        let (backend, url) = normalize_url(&options.url)?;
+        let (backend, url) = normalize_url(&options.url, options.create_if_missing)?;
         let (writer, reader) = match backend {
             Backend::Sqlite => {
                 // One writer: SQLite allows one at a time anyway, and a single connection
@@ -452,15 +455,15 @@ fn sqlite_pool(max_connections: u32) -> AnyPoolOptions {
         })
 }
 
-/// Accepts `sqlite://path`, `sqlite:path` and `postgres://…`/`postgresql://…`. A SQLite
-/// file is created when missing.
-fn normalize_url(url: &str) -> Result<(Backend, String), StoreError> {
+/// Accepts `sqlite://path`, `sqlite:path` and `postgres://…`/`postgresql://…`.
+fn normalize_url(url: &str, create_if_missing: bool) -> Result<(Backend, String), StoreError> {
     if let Some(rest) = url.strip_prefix("sqlite:") {
         let path = rest.trim_start_matches("//");
+        let mode = if create_if_missing { "rwc" } else { "rw" };
         let url = if path.contains('?') {
             format!("sqlite://{path}")
         } else {
-            format!("sqlite://{path}?mode=rwc")
+            format!("sqlite://{path}?mode={mode}")
         };
         Ok((Backend::Sqlite, url))
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {

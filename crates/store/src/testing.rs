@@ -77,6 +77,31 @@ impl TestDatabase {
         })
     }
 
+    /// Runs raw SQL with the log's append-only triggers out of the way: what someone
+    /// with administrative access to the database could do, for tamper tests.
+    pub async fn tamper(&self, store: &EventStore, statements: &[&str]) {
+        let mut connection = store.reader().acquire().await.expect("a connection to tamper with");
+        let (disable, enable): (&[&str], &[&str]) = match self.kind {
+            Kind::Sqlite => (
+                &[
+                    "DROP TRIGGER IF EXISTS events_refuse_update",
+                    "DROP TRIGGER IF EXISTS events_refuse_delete",
+                ],
+                &[],
+            ),
+            Kind::Postgres => (
+                &["ALTER TABLE events DISABLE TRIGGER USER"],
+                &["ALTER TABLE events ENABLE TRIGGER USER"],
+            ),
+        };
+        for sql in disable.iter().chain(statements).chain(enable) {
+            sqlx::query(sqlx::AssertSqlSafe(*sql))
+                .execute(&mut *connection)
+                .await
+                .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        }
+    }
+
     /// A connected, migrated store on this database.
     pub async fn store(&self) -> EventStore {
         let store = EventStore::connect(ConnectOptions::new(&self.url))

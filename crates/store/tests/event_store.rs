@@ -27,31 +27,6 @@ fn events(range: std::ops::Range<u64>) -> Vec<NewEvent> {
     range.map(event).collect()
 }
 
-/// Runs raw SQL with the append-only triggers out of the way: what someone with
-/// administrative access to the database could do.
-async fn tamper(database: &TestDatabase, store: &EventStore, statements: &[&str]) {
-    let mut connection = store.reader().acquire().await.unwrap();
-    let (disable, enable): (&[&str], &[&str]) = match database.kind {
-        Kind::Sqlite => (
-            &[
-                "DROP TRIGGER IF EXISTS events_refuse_update",
-                "DROP TRIGGER IF EXISTS events_refuse_delete",
-            ],
-            &[],
-        ),
-        Kind::Postgres => (
-            &["ALTER TABLE events DISABLE TRIGGER USER"],
-            &["ALTER TABLE events ENABLE TRIGGER USER"],
-        ),
-    };
-    for sql in disable.iter().chain(statements).chain(enable) {
-        sqlx::query(sqlx::AssertSqlSafe(*sql))
-            .execute(&mut *connection)
-            .await
-            .unwrap_or_else(|e| panic!("{sql}: {e}"));
-    }
-}
-
 async fn verify(store: &EventStore, anchor: Option<Head>) -> Result<u64, Violation> {
     store.verify_chain(anchor).await.unwrap().map(|report| report.events)
 }
@@ -215,18 +190,20 @@ async fn seed_five(database: &TestDatabase) -> EventStore {
 
 async fn verify_names_an_edited_event(database: TestDatabase) {
     let store = seed_five(&database).await;
-    tamper(
-        &database,
-        &store,
-        &[r#"UPDATE events SET payload = '{"n":99}' WHERE position = 3"#],
-    )
-    .await;
+    database
+        .tamper(
+            &store,
+            &[r#"UPDATE events SET payload = '{"n":99}' WHERE position = 3"#],
+        )
+        .await;
     assert_eq!(verify(&store, None).await, Err(Violation::HashMismatch { position: 3 }));
 }
 
 async fn verify_names_a_deleted_event(database: TestDatabase) {
     let store = seed_five(&database).await;
-    tamper(&database, &store, &["DELETE FROM events WHERE position = 2"]).await;
+    database
+        .tamper(&store, &["DELETE FROM events WHERE position = 2"])
+        .await;
     assert_eq!(
         verify(&store, None).await,
         Err(Violation::Missing { position: 2, found: 3 })
@@ -238,31 +215,31 @@ async fn verify_names_an_inserted_event(database: TestDatabase) {
     let forged = "INSERT INTO events (position, stream_id, stream_version, event_type, schema_version, payload, occurred_at, actor, trace_id, hash) \
         VALUES (3, 'grant-c', 1, 'test.happened', 1, '{}', '2026-11-25T18:00:00.000000Z', '{\"kind\":\"admin\"}', NULL, \
         '0000000000000000000000000000000000000000000000000000000000000000')";
-    tamper(
-        &database,
-        &store,
-        &[
-            "UPDATE events SET position = position + 1000 WHERE position >= 3",
-            "UPDATE events SET position = position - 999 WHERE position >= 1000",
-            forged,
-        ],
-    )
-    .await;
+    database
+        .tamper(
+            &store,
+            &[
+                "UPDATE events SET position = position + 1000 WHERE position >= 3",
+                "UPDATE events SET position = position - 999 WHERE position >= 1000",
+                forged,
+            ],
+        )
+        .await;
     assert_eq!(verify(&store, None).await, Err(Violation::HashMismatch { position: 3 }));
 }
 
 async fn verify_names_reordered_events(database: TestDatabase) {
     let store = seed_five(&database).await;
-    tamper(
-        &database,
-        &store,
-        &[
-            "UPDATE events SET position = 100 WHERE position = 2",
-            "UPDATE events SET position = 2 WHERE position = 4",
-            "UPDATE events SET position = 4 WHERE position = 100",
-        ],
-    )
-    .await;
+    database
+        .tamper(
+            &store,
+            &[
+                "UPDATE events SET position = 100 WHERE position = 2",
+                "UPDATE events SET position = 2 WHERE position = 4",
+                "UPDATE events SET position = 4 WHERE position = 100",
+            ],
+        )
+        .await;
     assert_eq!(verify(&store, None).await, Err(Violation::HashMismatch { position: 2 }));
 }
 
@@ -272,7 +249,9 @@ async fn a_truncated_tail_is_caught_against_a_recorded_head(database: TestDataba
     let fourth = store.read_from(3, 1).await.unwrap().remove(0);
 
     // Deleting the tail alone leaves the database's own head pointing past the end.
-    tamper(&database, &store, &["DELETE FROM events WHERE position = 5"]).await;
+    database
+        .tamper(&store, &["DELETE FROM events WHERE position = 5"])
+        .await;
     assert_eq!(
         verify(&store, None).await,
         Err(Violation::HeadMismatch {
@@ -287,7 +266,7 @@ async fn a_truncated_tail_is_caught_against_a_recorded_head(database: TestDataba
     // Rewriting that head too hides it from the database alone, not from the head
     // recorded outside it.
     let cover_up = format!("UPDATE chain_head SET position = 4, hash = '{}'", fourth.hash);
-    tamper(&database, &store, &[&cover_up]).await;
+    database.tamper(&store, &[&cover_up]).await;
     assert_eq!(
         verify(&store, None).await,
         Ok(4),

@@ -1,0 +1,128 @@
+//! The `grantlog` binary's `migrate` and `audit` commands, run as a process against
+//! SQLite and PostgreSQL.
+
+use std::process::{Command, Output};
+
+use chrono::Utc;
+use grantlog_domain::Actor;
+use grantlog_store::testing::TestDatabase;
+use grantlog_store::{ConnectOptions, EventStore, ExpectedVersion, NewEvent, backend_tests};
+
+fn grantlog(database_url: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_grantlog"))
+        .args(args)
+        .env("GRANTLOG_DATABASE_URL", database_url)
+        .output()
+        .expect("running grantlog")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).trim().to_owned()
+}
+
+async fn migrated_with_three_events(database: &TestDatabase) -> EventStore {
+    let migrate = grantlog(&database.url, &["migrate"]);
+    assert!(migrate.status.success(), "{}", stderr(&migrate));
+    let store = EventStore::connect(ConnectOptions::new(&database.url)).await.unwrap();
+    let events: Vec<NewEvent> = (0..3)
+        .map(|n| NewEvent {
+            event_type: "test.happened".into(),
+            schema_version: 1,
+            payload: serde_json::json!({ "n": n }),
+            occurred_at: Utc::now(),
+            actor: Actor::System,
+            trace_id: None,
+        })
+        .collect();
+    store
+        .append("grant-a", ExpectedVersion::Exactly(0), &events)
+        .await
+        .unwrap();
+    store
+}
+
+async fn verify_passes_on_an_intact_log_and_names_an_edit(database: TestDatabase) {
+    let store = migrated_with_three_events(&database).await;
+    let head = grantlog(&database.url, &["audit", "head"]);
+    assert!(head.status.success());
+    assert!(stdout(&head).starts_with("3:"), "{}", stdout(&head));
+
+    let intact = grantlog(&database.url, &["audit", "verify"]);
+    assert!(intact.status.success(), "{}", stderr(&intact));
+    assert_eq!(
+        stdout(&intact),
+        format!("ok: 3 events verified, head {}", stdout(&head))
+    );
+
+    database
+        .tamper(&store, &[r#"UPDATE events SET payload = '{"n":7}' WHERE position = 2"#])
+        .await;
+    let edited = grantlog(&database.url, &["audit", "verify"]);
+    assert_eq!(edited.status.code(), Some(1));
+    assert_eq!(stderr(&edited).lines().count(), 1, "one line: {}", stderr(&edited));
+    assert!(
+        stderr(&edited).contains("position 2: hash does not match"),
+        "{}",
+        stderr(&edited)
+    );
+}
+
+async fn verify_catches_a_covered_up_truncation_against_a_recorded_head(database: TestDatabase) {
+    let store = migrated_with_three_events(&database).await;
+    let recorded = stdout(&grantlog(&database.url, &["audit", "head"]));
+    let second = store.read_from(1, 1).await.unwrap().remove(0);
+    let cover_up = format!("UPDATE chain_head SET position = 2, hash = '{}'", second.hash);
+    database
+        .tamper(&store, &["DELETE FROM events WHERE position = 3", &cover_up])
+        .await;
+
+    assert!(
+        grantlog(&database.url, &["audit", "verify"]).status.success(),
+        "invisible without the record"
+    );
+    let anchored = grantlog(&database.url, &["audit", "verify", "--expect-head", &recorded]);
+    assert_eq!(anchored.status.code(), Some(1));
+    assert!(
+        stderr(&anchored).contains(&format!("recorded head is {recorded}")),
+        "{}",
+        stderr(&anchored)
+    );
+}
+
+backend_tests!(
+    verify_passes_on_an_intact_log_and_names_an_edit,
+    verify_catches_a_covered_up_truncation_against_a_recorded_head
+);
+
+#[test]
+fn auditing_a_missing_database_fails_without_creating_it() {
+    let folder = tempfile::tempdir().unwrap();
+    let path = folder.path().join("absent.db");
+    let output = grantlog(&format!("sqlite://{}", path.display()), &["audit", "verify"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(stderr(&output).lines().count(), 1, "{}", stderr(&output));
+    assert!(
+        stderr(&output).starts_with("grantlog: Failed to open the database"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(!path.exists());
+}
+
+#[test]
+fn a_malformed_head_or_url_is_refused_in_one_line() {
+    let bad_head = grantlog("sqlite://unused.db", &["audit", "verify", "--expect-head", "3"]);
+    assert_eq!(bad_head.status.code(), Some(2), "clap's usage error");
+    assert!(stderr(&bad_head).contains("POSITION:HASH"), "{}", stderr(&bad_head));
+    let bad_url = grantlog("mysql://localhost/x", &["audit", "head"]);
+    assert_eq!(bad_url.status.code(), Some(1));
+    assert!(
+        stderr(&bad_url).contains("unsupported database URL"),
+        "{}",
+        stderr(&bad_url)
+    );
+}
