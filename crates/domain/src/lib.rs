@@ -1,11 +1,32 @@
 #![warn(missing_docs)]
-//! grantlog's rules, pure: the event catalogue, the commands, and the aggregates (Client
-//! and Grant) that decide which events a command produces — expiry, scope narrowing,
-//! verifier checks, who may revoke what. No I/O and no clock: time and randomness come
-//! in with each command.
+//! grantlog's rules, pure: the event catalogue, the commands, and the aggregates (Client,
+//! Owner and Grant) that decide which events a command produces — expiry, scope
+//! narrowing, verifier checks, who may revoke what. No I/O, no clock and no randomness:
+//! time, ids, tokens and fingerprints of fresh secrets come in with each command.
+//!
+//! Every aggregate is an [`Aggregate`]: `decide(&state, &command)` returns the events
+//! (or a [`DomainError`]) and `evolve(state, &event)` folds one event in. The caller
+//! loads a stream, folds it, decides, and appends the events with their envelope
+//! (occurred-at — the command's `now` —, actor, trace id) through the store, storing
+//! [`Event::event_type`], [`Event::schema_version`] and [`Event::payload`] under
+//! [`Event::stream_id`]; [`Event::decode`] reads them back.
+//!
+//! Values from outside are parsed into newtypes first ([`ConsumerKey`], [`Callback`],
+//! [`Scope`], …), so commands only ever hold valid values.
 //!
 //! May depend on: nothing else of grantlog's. See `docs/events.md` for the catalogue.
 
 mod actor;
+mod callback;
+mod ids;
+mod scope;
+mod values;
 
 pub use actor::Actor;
+pub use callback::{Callback, CallbackPattern, CallbackUrl, Homepage};
+pub use ids::{ClientId, GrantId, OwnerId};
+pub use scope::{Permission, Scope};
+pub use values::{
+    AccessDuration, ClientName, ConsentMethod, ConsentText, ConsumerKey, Fingerprint, PresentedSecret, Reason,
+    ResourceId, RsaPublicKeyPem, TokenKey, ValueError,
+};
