@@ -18,12 +18,19 @@
 
 mod actor;
 mod callback;
+mod event;
 mod ids;
 mod scope;
 mod values;
 
 pub use actor::Actor;
 pub use callback::{Callback, CallbackPattern, CallbackUrl, Homepage};
+pub use event::{
+    AuthorizationApproved, AuthorizationDenied, CatalogueEntry, ClientRegistered, ClientReinstated,
+    ClientSecretRotated, ClientSuspended, Credentials, CredentialsExpired, DecodeError, Event, GrantRevoked,
+    OwnerAuthenticated, OwnerErased, OwnerRegistered, RememberedConsentWithdrawn, Revoker, TemporaryCredentialsIssued,
+    TokenCredentialsIssued, VerifierIssued,
+};
 pub use ids::{ClientId, GrantId, OwnerId};
 pub use scope::{Permission, Scope};
 pub use values::{
