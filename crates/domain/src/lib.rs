@@ -17,14 +17,23 @@
 //! May depend on: nothing else of grantlog's. See `docs/events.md` for the catalogue.
 
 mod actor;
+mod aggregate;
 mod callback;
+mod client;
+mod error;
 mod event;
 mod ids;
+mod owner;
 mod scope;
+#[cfg(test)]
+mod testing;
 mod values;
 
 pub use actor::Actor;
+pub use aggregate::Aggregate;
 pub use callback::{Callback, CallbackPattern, CallbackUrl, Homepage};
+pub use client::{Client, ClientCommand, ClientSnapshot, ClientState};
+pub use error::{AccessError, DomainError, GrantEnd};
 pub use event::{
     AuthorizationApproved, AuthorizationDenied, CatalogueEntry, ClientRegistered, ClientReinstated,
     ClientSecretRotated, ClientSuspended, Credentials, CredentialsExpired, DecodeError, Event, GrantRevoked,
@@ -32,6 +41,7 @@ pub use event::{
     TokenCredentialsIssued, VerifierIssued,
 };
 pub use ids::{ClientId, GrantId, OwnerId};
+pub use owner::{Owner, OwnerCommand, OwnerState};
 pub use scope::{Permission, Scope};
 pub use values::{
     AccessDuration, ClientName, ConsentMethod, ConsentText, ConsumerKey, Fingerprint, PresentedSecret, Reason,

@@ -1,0 +1,371 @@
+//! The Client aggregate (`client-<uuid>`): registration, secret rotation, suspension.
+
+use crate::aggregate::Aggregate;
+use crate::callback::{Callback, CallbackPattern, Homepage};
+use crate::error::DomainError;
+use crate::event::{ClientRegistered, ClientReinstated, ClientSecretRotated, ClientSuspended, Event};
+use crate::ids::ClientId;
+use crate::values::{ClientName, ConsumerKey, Fingerprint, Reason, RsaPublicKeyPem};
+
+/// What can be asked of a client.
+#[derive(Debug, Clone)]
+pub enum ClientCommand {
+    /// Register a new client. Refused if this client id is already registered. (That
+    /// the consumer key is unique across clients is the store's to enforce: it spans
+    /// streams.)
+    Register {
+        /// The new client's id.
+        client_id: ClientId,
+        /// Its consumer key.
+        consumer_key: ConsumerKey,
+        /// Its display name.
+        name: ClientName,
+        /// Its homepage.
+        homepage: Option<Homepage>,
+        /// The callbacks it may use; none means `oob` only.
+        callbacks: Vec<CallbackPattern>,
+        /// The fingerprint of the secret the caller generated (and stores apart).
+        secret_fingerprint: Fingerprint,
+        /// Its RSA public key, if it signs with RSA-SHA1.
+        rsa_public_key: Option<RsaPublicKeyPem>,
+    },
+    /// Replace the client's secret. Allowed while suspended: a leaked secret is a common
+    /// reason to suspend, and rotating it is part of the remedy.
+    RotateSecret {
+        /// The fingerprint of the new secret.
+        secret_fingerprint: Fingerprint,
+    },
+    /// Suspend an active client.
+    Suspend {
+        /// Why.
+        reason: Reason,
+    },
+    /// Reinstate a suspended client.
+    Reinstate,
+}
+
+/// A registered client as its events describe it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Client {
+    registration: ClientRegistered,
+    secret_fingerprint: Fingerprint,
+    suspension: Option<Reason>,
+}
+
+impl Client {
+    /// Its id.
+    pub fn client_id(&self) -> ClientId {
+        self.registration.client_id
+    }
+
+    /// Its consumer key.
+    pub fn consumer_key(&self) -> &ConsumerKey {
+        &self.registration.consumer_key
+    }
+
+    /// Its display name.
+    pub fn name(&self) -> &ClientName {
+        &self.registration.name
+    }
+
+    /// Its homepage.
+    pub fn homepage(&self) -> Option<&Homepage> {
+        self.registration.homepage.as_ref()
+    }
+
+    /// Its registered callback patterns.
+    pub fn callbacks(&self) -> &[CallbackPattern] {
+        &self.registration.callbacks
+    }
+
+    /// The fingerprint of its current secret.
+    pub fn secret_fingerprint(&self) -> &Fingerprint {
+        &self.secret_fingerprint
+    }
+
+    /// Its RSA public key.
+    pub fn rsa_public_key(&self) -> Option<&RsaPublicKeyPem> {
+        self.registration.rsa_public_key.as_ref()
+    }
+
+    /// Whether it is active (not suspended).
+    pub fn is_active(&self) -> bool {
+        self.suspension.is_none()
+    }
+
+    /// Why it is suspended, if it is.
+    pub fn suspension_reason(&self) -> Option<&Reason> {
+        self.suspension.as_ref()
+    }
+
+    /// Whether it may use `callback`: `oob`, or a URL one of its patterns allows.
+    pub fn allows_callback(&self, callback: &Callback) -> bool {
+        matches!(callback, Callback::Oob) || self.callbacks().iter().any(|pattern| pattern.allows(callback))
+    }
+
+    /// What a grant needs to know about it when issuing temporary credentials.
+    pub fn snapshot(&self) -> ClientSnapshot {
+        ClientSnapshot {
+            client_id: self.client_id(),
+            active: self.is_active(),
+            callbacks: self.callbacks().to_vec(),
+        }
+    }
+}
+
+/// What a grant needs to know about its client, read from the client's state (or the
+/// projection) by the caller: a grant never reads another stream itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientSnapshot {
+    /// The client.
+    pub client_id: ClientId,
+    /// Whether it is active (not suspended).
+    pub active: bool,
+    /// Its registered callback patterns.
+    pub callbacks: Vec<CallbackPattern>,
+}
+
+/// The state of one client stream: nothing yet, or a registered client.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClientState(Option<Client>);
+
+impl ClientState {
+    /// The client, if registered.
+    pub fn client(&self) -> Option<&Client> {
+        self.0.as_ref()
+    }
+
+    /// The client's snapshot, if registered.
+    pub fn snapshot(&self) -> Option<ClientSnapshot> {
+        self.0.as_ref().map(Client::snapshot)
+    }
+}
+
+impl Aggregate for ClientState {
+    type Command = ClientCommand;
+    type Event = Event;
+    type Error = DomainError;
+
+    fn decide(&self, command: &ClientCommand) -> Result<Vec<Event>, DomainError> {
+        if let ClientCommand::Register {
+            client_id,
+            consumer_key,
+            name,
+            homepage,
+            callbacks,
+            secret_fingerprint,
+            rsa_public_key,
+        } = command
+        {
+            if self.0.is_some() {
+                return Err(DomainError::AlreadyExists);
+            }
+            return Ok(vec![
+                ClientRegistered {
+                    client_id: *client_id,
+                    consumer_key: consumer_key.clone(),
+                    name: name.clone(),
+                    homepage: homepage.clone(),
+                    callbacks: callbacks.clone(),
+                    secret_fingerprint: *secret_fingerprint,
+                    rsa_public_key: rsa_public_key.clone(),
+                }
+                .into(),
+            ]);
+        }
+        let client = self.0.as_ref().ok_or(DomainError::UnknownClient)?;
+        let client_id = client.client_id();
+        let event: Event = match command {
+            ClientCommand::Register { .. } => unreachable!("handled above"),
+            ClientCommand::RotateSecret { secret_fingerprint } => ClientSecretRotated {
+                client_id,
+                secret_fingerprint: *secret_fingerprint,
+            }
+            .into(),
+            ClientCommand::Suspend { reason } => {
+                if !client.is_active() {
+                    return Err(DomainError::ClientAlreadySuspended);
+                }
+                ClientSuspended {
+                    client_id,
+                    reason: reason.clone(),
+                }
+                .into()
+            }
+            ClientCommand::Reinstate => {
+                if client.is_active() {
+                    return Err(DomainError::ClientNotSuspended);
+                }
+                ClientReinstated { client_id }.into()
+            }
+        };
+        Ok(vec![event])
+    }
+
+    /// Applies a client event. Events of other kinds, and client events before the
+    /// registration, leave the state as it is: evolve never fails.
+    fn evolve(self, event: &Event) -> Self {
+        let Self(client) = self;
+        Self(match (client, event) {
+            (None, Event::ClientRegistered(registered)) => Some(Client {
+                registration: registered.clone(),
+                secret_fingerprint: registered.secret_fingerprint,
+                suspension: None,
+            }),
+            (Some(client), Event::ClientSecretRotated(rotated)) => Some(Client {
+                secret_fingerprint: rotated.secret_fingerprint,
+                ..client
+            }),
+            (Some(client), Event::ClientSuspended(suspended)) => Some(Client {
+                suspension: Some(suspended.reason.clone()),
+                ..client
+            }),
+            (Some(client), Event::ClientReinstated(_)) => Some(Client {
+                suspension: None,
+                ..client
+            }),
+            (client, _) => client,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{CLIENT, given, registered};
+
+    fn suspended() -> Event {
+        ClientSuspended {
+            client_id: CLIENT,
+            reason: Reason::parse("leaked key").unwrap(),
+        }
+        .into()
+    }
+
+    fn register_command() -> ClientCommand {
+        let Event::ClientRegistered(registered) = registered() else {
+            unreachable!()
+        };
+        ClientCommand::Register {
+            client_id: registered.client_id,
+            consumer_key: registered.consumer_key,
+            name: registered.name,
+            homepage: registered.homepage,
+            callbacks: registered.callbacks,
+            secret_fingerprint: registered.secret_fingerprint,
+            rsa_public_key: registered.rsa_public_key,
+        }
+    }
+
+    #[test]
+    fn a_new_client_is_registered() {
+        given::<ClientState>(&[])
+            .when(register_command())
+            .then(vec![registered()]);
+    }
+
+    #[test]
+    fn a_client_is_registered_once() {
+        given::<ClientState>(&[registered()])
+            .when(register_command())
+            .then_refused(DomainError::AlreadyExists);
+    }
+
+    #[test]
+    fn commands_need_a_registered_client() {
+        for command in [
+            ClientCommand::RotateSecret {
+                secret_fingerprint: Fingerprint::of("new"),
+            },
+            ClientCommand::Suspend {
+                reason: Reason::parse("why").unwrap(),
+            },
+            ClientCommand::Reinstate,
+        ] {
+            given::<ClientState>(&[])
+                .when(command)
+                .then_refused(DomainError::UnknownClient);
+        }
+    }
+
+    #[test]
+    fn the_secret_rotates_and_the_old_one_stops_matching() {
+        let rotated: Event = ClientSecretRotated {
+            client_id: CLIENT,
+            secret_fingerprint: Fingerprint::of("new-secret"),
+        }
+        .into();
+        given::<ClientState>(&[registered()])
+            .when(ClientCommand::RotateSecret {
+                secret_fingerprint: Fingerprint::of("new-secret"),
+            })
+            .then(vec![rotated.clone()]);
+        let state = ClientState::fold(&[registered(), rotated]);
+        let client = state.client().unwrap();
+        assert!(client.secret_fingerprint().matches("new-secret"));
+        assert!(!client.secret_fingerprint().matches("beppa-demo-secret"));
+    }
+
+    #[test]
+    fn a_suspended_client_may_still_rotate_its_secret() {
+        given::<ClientState>(&[registered(), suspended()])
+            .when(ClientCommand::RotateSecret {
+                secret_fingerprint: Fingerprint::of("new-secret"),
+            })
+            .then(vec![
+                ClientSecretRotated {
+                    client_id: CLIENT,
+                    secret_fingerprint: Fingerprint::of("new-secret"),
+                }
+                .into(),
+            ]);
+    }
+
+    #[test]
+    fn an_active_client_is_suspended_with_a_reason() {
+        given::<ClientState>(&[registered()])
+            .when(ClientCommand::Suspend {
+                reason: Reason::parse("leaked key").unwrap(),
+            })
+            .then(vec![suspended()]);
+        let state = ClientState::fold(&[registered(), suspended()]);
+        let client = state.client().unwrap();
+        assert!(!client.is_active());
+        assert_eq!(client.suspension_reason().unwrap().as_str(), "leaked key");
+        assert!(!state.snapshot().unwrap().active);
+    }
+
+    #[test]
+    fn a_suspended_client_is_not_suspended_again() {
+        given::<ClientState>(&[registered(), suspended()])
+            .when(ClientCommand::Suspend {
+                reason: Reason::parse("again").unwrap(),
+            })
+            .then_refused(DomainError::ClientAlreadySuspended);
+    }
+
+    #[test]
+    fn a_suspended_client_is_reinstated() {
+        given::<ClientState>(&[registered(), suspended()])
+            .when(ClientCommand::Reinstate)
+            .then(vec![ClientReinstated { client_id: CLIENT }.into()]);
+        let state = ClientState::fold(&[registered(), suspended(), ClientReinstated { client_id: CLIENT }.into()]);
+        assert!(state.client().unwrap().is_active());
+    }
+
+    #[test]
+    fn an_active_client_is_not_reinstated() {
+        given::<ClientState>(&[registered()])
+            .when(ClientCommand::Reinstate)
+            .then_refused(DomainError::ClientNotSuspended);
+    }
+
+    #[test]
+    fn the_client_allows_oob_and_its_registered_callbacks_only() {
+        let state = ClientState::fold(&[registered()]);
+        let client = state.client().unwrap();
+        assert!(client.allows_callback(&Callback::Oob));
+        assert!(client.allows_callback(&Callback::parse("http://127.0.0.1:5000/cb").unwrap()));
+        assert!(!client.allows_callback(&Callback::parse("http://evil.example/cb").unwrap()));
+    }
+}
