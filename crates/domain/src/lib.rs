@@ -22,6 +22,7 @@ mod callback;
 mod client;
 mod error;
 mod event;
+mod grant;
 mod ids;
 mod owner;
 mod scope;
@@ -39,6 +40,10 @@ pub use event::{
     ClientSecretRotated, ClientSuspended, Credentials, CredentialsExpired, DecodeError, Event, GrantRevoked,
     OwnerAuthenticated, OwnerErased, OwnerRegistered, RememberedConsentWithdrawn, Revoker, TemporaryCredentialsIssued,
     TokenCredentialsIssued, VerifierIssued,
+};
+pub use grant::{
+    AccessGrant, Approve, Deny, ExchangeVerifier, Expire, Grant, GrantCommand, GrantState, GrantStatus,
+    IssueTemporaryCredentials, RecordOwnerAuthenticated, Revoke,
 };
 pub use ids::{ClientId, GrantId, OwnerId};
 pub use owner::{Owner, OwnerCommand, OwnerState};

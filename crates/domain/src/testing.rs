@@ -1,16 +1,25 @@
 //! The given/when/then helper and fixtures for the aggregates' unit tests.
 
+use chrono::{DateTime, TimeDelta, Utc};
 use uuid::Uuid;
 
 use crate::aggregate::Aggregate;
 use crate::callback::CallbackPattern;
 use crate::error::DomainError;
 use crate::event::{ClientRegistered, Event};
-use crate::ids::{ClientId, OwnerId};
+use crate::ids::{ClientId, GrantId, OwnerId};
 use crate::values::{ClientName, ConsumerKey, Fingerprint};
 
 pub const CLIENT: ClientId = ClientId::new(Uuid::from_u128(0xC1));
+pub const OTHER_CLIENT: ClientId = ClientId::new(Uuid::from_u128(0xC2));
+pub const GRANT: GrantId = GrantId::new(Uuid::from_u128(0x61));
 pub const JANE: OwnerId = OwnerId::new(Uuid::from_u128(0x0A));
+pub const BOB: OwnerId = OwnerId::new(Uuid::from_u128(0x0B));
+
+/// `minutes` after the story's start, 2026-03-01 12:00 UTC.
+pub fn at(minutes: i64) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-03-01T12:00:00Z").unwrap().to_utc() + TimeDelta::minutes(minutes)
+}
 
 /// Beppa, as the demo registers it.
 pub fn registered() -> Event {
