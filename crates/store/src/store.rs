@@ -17,8 +17,13 @@ static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../../migr
 
 /// PostgreSQL channel on which each append announces its last position.
 const CHANNEL: &str = "grantlog_events";
-/// Rows per INSERT statement: 10 parameters a row stays far below both databases' limits.
-const ROWS_PER_INSERT: usize = 500;
+/// Bytes of bound values per INSERT statement (which also keeps its parameter count far
+/// below both databases' limits: a row binds 10 values of at least 80 bytes in all). sqlx 0.9.0 no longer sets TCP_NODELAY
+/// (transact-rs/sqlx#4335, fixed upstream by #4336, not yet released), and a statement
+/// whose values pass about 16 KiB then waits ~40 ms on Nagle's algorithm and delayed
+/// ACKs over TCP. Smaller statements cost a round trip each, far less. Drop this once a
+/// release sets the option again.
+const BYTES_PER_INSERT: usize = 12 * 1024;
 /// Rows per page when walking the whole log.
 const PAGE: u32 = 10_000;
 const COLUMNS: &str =
@@ -231,7 +236,7 @@ impl EventStore {
                 ..row
             });
         }
-        for chunk in rows.chunks(ROWS_PER_INSERT) {
+        for chunk in statement_chunks(&rows) {
             insert_rows(&mut tx, chunk).await.map_err(|error| {
                 if is_unique_violation(&error) {
                     StoreError::Conflict {
@@ -473,6 +478,23 @@ fn normalize_url(url: &str, create_if_missing: bool) -> Result<(Backend, String)
     }
 }
 
+/// Splits rows into INSERT statements of at most [`BYTES_PER_INSERT`] bytes each (a
+/// larger row goes alone).
+fn statement_chunks(rows: &[StoredRow]) -> Vec<&[StoredRow]> {
+    let mut chunks = Vec::new();
+    let (mut start, mut bytes) = (0, 0);
+    for (index, row) in rows.iter().enumerate() {
+        let size = row.bound_bytes();
+        if index > start && (bytes + size > BYTES_PER_INSERT) {
+            chunks.push(&rows[start..index]);
+            (start, bytes) = (index, 0);
+        }
+        bytes += size;
+    }
+    chunks.push(&rows[start..]);
+    chunks
+}
+
 async fn insert_rows(connection: &mut AnyConnection, rows: &[StoredRow]) -> Result<(), sqlx::Error> {
     let mut sql = format!("INSERT INTO events ({COLUMNS}) VALUES ");
     for index in 0..rows.len() {
@@ -536,6 +558,19 @@ impl StoredRow {
         })
     }
 
+    /// Roughly what the row's values take on the wire.
+    fn bound_bytes(&self) -> usize {
+        let text = [
+            &self.stream_id,
+            &self.event_type,
+            &self.payload,
+            &self.occurred_at,
+            &self.actor,
+            &self.hash,
+        ];
+        text.iter().map(|t| t.len()).sum::<usize>() + self.trace_id.as_ref().map_or(0, String::len) + 10 * 8
+    }
+
     fn envelope(&self) -> Envelope<'_> {
         Envelope {
             position: self.position,
@@ -587,4 +622,58 @@ fn to_u64(value: i64) -> u64 {
 
 fn to_i64(value: u64) -> i64 {
     i64::try_from(value).expect("positions stay below 2^63")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(payload_len: usize) -> StoredRow {
+        StoredRow {
+            position: 1,
+            stream_id: "grant-a".into(),
+            stream_version: 1,
+            event_type: "t".into(),
+            schema_version: 1,
+            payload: "x".repeat(payload_len),
+            occurred_at: String::new(),
+            actor: String::new(),
+            trace_id: None,
+            hash: String::new(),
+        }
+    }
+
+    #[test]
+    fn statements_stay_under_the_byte_cap() {
+        let rows: Vec<StoredRow> = (0..100).map(|_| row(1000)).collect();
+        let chunks = statement_chunks(&rows);
+        assert!(
+            chunks
+                .iter()
+                .all(|c| c.iter().map(StoredRow::bound_bytes).sum::<usize>() <= BYTES_PER_INSERT)
+        );
+        assert_eq!(chunks.iter().map(|c| c.len()).sum::<usize>(), 100);
+
+        assert!(chunks.len() > 1);
+
+        let huge = [row(BYTES_PER_INSERT * 2)];
+        assert_eq!(statement_chunks(&huge).len(), 1, "an oversized row still goes, alone");
+    }
+
+    #[test]
+    fn urls_name_their_backend() {
+        assert_eq!(
+            normalize_url("sqlite://a.db", true).unwrap(),
+            (Backend::Sqlite, "sqlite://a.db?mode=rwc".into())
+        );
+        assert_eq!(
+            normalize_url("sqlite:a.db", false).unwrap(),
+            (Backend::Sqlite, "sqlite://a.db?mode=rw".into())
+        );
+        assert_eq!(normalize_url("postgresql://h/d", true).unwrap().0, Backend::Postgres);
+        assert!(matches!(
+            normalize_url("mysql://h/d", true),
+            Err(StoreError::UnsupportedUrl)
+        ));
+    }
 }
