@@ -14,9 +14,10 @@ lint:
     cargo fmt --all --check
     cargo clippy --workspace --all-targets -- -D warnings
 
-# The benchmarks recorded in docs/benchmarks.md.
+# The benchmarks recorded in docs/benchmarks.md (PostgreSQL figures need GRANTLOG_TEST_POSTGRES_URL).
 bench:
     cargo bench -p grantlog-oauth1 --bench verify
+    cargo bench -p grantlog-store --bench append
 
 # What CI runs, start to finish: run before opening a change.
 pre-pr:

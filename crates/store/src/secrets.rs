@@ -146,3 +146,36 @@ impl SecretBox {
         Ok(result.rows_affected() > 0)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_key_file_is_created_owner_only_and_then_reused() {
+        let folder = tempfile::tempdir().unwrap();
+        let path = folder.path().join("grantlog.key");
+        let created = SecretBox::load_or_create(&path).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        }
+        let reloaded = SecretBox::load_or_create(&path).unwrap();
+        assert_eq!(created.key_id(), reloaded.key_id());
+        assert_ne!(
+            created.key_id(),
+            SecretBox::load_or_create(&folder.path().join("other.key"))
+                .unwrap()
+                .key_id()
+        );
+    }
+
+    #[test]
+    fn a_damaged_key_file_is_refused() {
+        let folder = tempfile::tempdir().unwrap();
+        let path = folder.path().join("grantlog.key");
+        std::fs::write(&path, "not hex").unwrap();
+        assert!(matches!(SecretBox::load_or_create(&path), Err(StoreError::Secrets(_))));
+    }
+}
