@@ -267,6 +267,17 @@ impl EventStore {
         Ok(recorded)
     }
 
+    /// A transaction on the writer that holds the append lock: no event commits until
+    /// it ends. For work that must see the log stand still — rebuilding read models
+    /// while writing them in the same transaction.
+    pub async fn lock_appends(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
+        let mut tx = self.inner.writer.begin().await?;
+        sqlx::query("UPDATE chain_head SET position = position WHERE id = 1")
+            .execute(&mut *tx)
+            .await?;
+        Ok(tx)
+    }
+
     /// Every event of one stream, in version order.
     pub async fn read_stream(&self, stream_id: &str) -> Result<Vec<RecordedEvent>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM events WHERE stream_id = $1 ORDER BY stream_version");
