@@ -20,10 +20,7 @@ const REQUESTS_EACH_WAY: usize = 250;
 const SCRIPT: &str = "oauthlib_interop.py";
 
 fn keys_file() -> String {
-    workspace_root()
-        .join("crates/oauth1/tests/vectors/signatures.json")
-        .display()
-        .to_string()
+    workspace_root().join("crates/oauth1/tests/vectors/signatures.json").display().to_string()
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -46,10 +43,7 @@ struct WireRequest {
 
 impl WireRequest {
     fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
     fn signed(&self) -> Result<SignedRequest, ProtocolError> {
@@ -81,53 +75,32 @@ fn requests_signed_by_oauthlib_verify_here() {
     let vectors: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&keys_file).unwrap()).unwrap();
     let public_key = rsa_public_key_from_pem(vectors["rsa_public_key_pem"].as_str().unwrap()).unwrap();
     let count = REQUESTS_EACH_WAY.to_string();
-    let output = run_python_client(
-        SCRIPT,
-        &["sign", "--count", &count, "--seed", "5849", "--keys", &keys_file],
-        b"",
-    );
+    let output = run_python_client(SCRIPT, &["sign", "--count", &count, "--seed", "5849", "--keys", &keys_file], b"");
     let exchange: Exchange = serde_json::from_slice(&output).expect("oauthlib's sign output");
     assert_eq!(exchange.requests.len(), REQUESTS_EACH_WAY);
 
     let mut methods = std::collections::HashSet::new();
     for (index, request) in exchange.requests.iter().enumerate() {
-        let signed = request
-            .signed()
-            .unwrap_or_else(|e| panic!("request {index} refused ({e}): {request:#?}"));
+        let signed = request.signed().unwrap_or_else(|e| panic!("request {index} refused ({e}): {request:#?}"));
         methods.insert(signed.signature_method());
         if let Some(expected) = &request.base_string {
             assert_eq!(signed.base_string(), expected, "request {index}: base string");
         }
         let keys = |client_secret| VerificationKeys {
-            secrets: Secrets {
-                client_secret,
-                token_secret: &request.token_secret,
-            },
+            secrets: Secrets { client_secret, token_secret: &request.token_secret },
             rsa_public_key: Some(&public_key),
         };
-        assert_eq!(
-            signed.verify(keys(&request.client_secret)),
-            Ok(()),
-            "request {index}: {request:#?}"
-        );
+        assert_eq!(signed.verify(keys(&request.client_secret)), Ok(()), "request {index}: {request:#?}");
 
         // The same request must fail once anything it was signed over changes.
         let wrong_secret = format!("{}!", request.client_secret);
         let mut other_method = request.clone();
-        other_method.method = if request.method == "PATCH" {
-            "POST".into()
-        } else {
-            "PATCH".into()
-        };
+        other_method.method = if request.method == "PATCH" { "POST".into() } else { "PATCH".into() };
         let tampered = match signed.signature_method() {
             SignatureMethod::RsaSha1 => other_method.signed().unwrap().verify(keys(&request.client_secret)),
             _ => signed.verify(keys(&wrong_secret)),
         };
-        assert_eq!(
-            tampered,
-            Err(ProtocolError::SignatureInvalid),
-            "request {index} tampered"
-        );
+        assert_eq!(tampered, Err(ProtocolError::SignatureInvalid), "request {index} tampered");
     }
     assert_eq!(methods.len(), 4, "oauthlib's requests cover every signature method");
 }
@@ -140,36 +113,19 @@ fn requests_we_sign_verify_in_oauthlib() {
 
     let mut runner = TestRunner::new_with_rng(Config::default(), TestRng::deterministic_rng(RngAlgorithm::ChaCha));
     let requests: Vec<WireRequest> = (0..REQUESTS_EACH_WAY)
-        .map(|_| {
-            scenario()
-                .new_tree(&mut runner)
-                .expect("generating a request")
-                .current()
-                .sign(&private_key)
-        })
+        .map(|_| scenario().new_tree(&mut runner).expect("generating a request").current().sign(&private_key))
         .collect();
     let methods: std::collections::BTreeSet<_> = requests.iter().map(|r| r.signature_method.clone()).collect();
     assert_eq!(methods.len(), 4, "our requests cover every signature method");
 
-    let input = serde_json::to_vec(&Exchange {
-        requests: requests.clone(),
-    })
-    .unwrap();
+    let input = serde_json::to_vec(&Exchange { requests: requests.clone() }).unwrap();
     let output = run_python_client(SCRIPT, &["verify", "--keys", &keys_file], &input);
     let verdicts: Verdicts = serde_json::from_slice(&output).expect("oauthlib's verify output");
     assert_eq!(verdicts.results.len(), requests.len());
     for verdict in &verdicts.results {
         let request = &requests[verdict.index];
-        assert!(
-            verdict.valid,
-            "oauthlib refused request {}: {request:#?}",
-            verdict.index
-        );
-        assert_eq!(
-            verdict.base_string, request.base_string,
-            "request {}: base string",
-            verdict.index
-        );
+        assert!(verdict.valid, "oauthlib refused request {}: {request:#?}", verdict.index);
+        assert_eq!(verdict.base_string, request.base_string, "request {}: base string", verdict.index);
     }
 }
 
@@ -200,11 +156,7 @@ struct Scenario {
 }
 
 fn form(pairs: &[(String, String)]) -> String {
-    pairs
-        .iter()
-        .map(|(n, v)| format!("{}={}", percent_encode(n), percent_encode(v)))
-        .collect::<Vec<_>>()
-        .join("&")
+    pairs.iter().map(|(n, v)| format!("{}={}", percent_encode(n), percent_encode(v))).collect::<Vec<_>>().join("&")
 }
 
 impl Scenario {
@@ -237,10 +189,7 @@ impl Scenario {
             Placement::Body => self.body.extend(protocol),
         }
         if !self.body.is_empty() {
-            headers.insert(
-                "Content-Type".to_owned(),
-                "application/x-www-form-urlencoded".to_owned(),
-            );
+            headers.insert("Content-Type".to_owned(), "application/x-www-form-urlencoded".to_owned());
         }
         let mut wire = WireRequest {
             method: self.http_method.to_owned(),
@@ -258,11 +207,7 @@ impl Scenario {
     }
 
     fn url_with(&self, query: &[(String, String)]) -> String {
-        if query.is_empty() {
-            self.url.clone()
-        } else {
-            format!("{}?{}", self.url, form(query))
-        }
+        if query.is_empty() { self.url.clone() } else { format!("{}?{}", self.url, form(query)) }
     }
 }
 
@@ -305,24 +250,12 @@ fn scenario() -> impl Strategy<Value = Scenario> {
         |(placement, method, http_method, url, query, body)| {
             let safe_only = !matches!(placement, Placement::Header);
             let value = move |min| {
-                if safe_only {
-                    unreserved(min).boxed()
-                } else {
-                    text(min).boxed()
-                }
+                if safe_only { unreserved(min).boxed() } else { text(min).boxed() }
             };
             let secret = move || {
-                if safe_only && method == SignatureMethod::Plaintext {
-                    unreserved(0).boxed()
-                } else {
-                    text(0).boxed()
-                }
+                if safe_only && method == SignatureMethod::Plaintext { unreserved(0).boxed() } else { text(0).boxed() }
             };
-            let body = if http_method == "GET" && !matches!(placement, Placement::Body) {
-                Vec::new()
-            } else {
-                body
-            };
+            let body = if http_method == "GET" && !matches!(placement, Placement::Body) { Vec::new() } else { body };
             (
                 value(1),
                 secret(),
@@ -335,11 +268,7 @@ fn scenario() -> impl Strategy<Value = Scenario> {
             )
                 .prop_map(
                     move |(consumer_key, client_secret, token, callback, verifier, realm, nonce, timestamp)| Scenario {
-                        http_method: if matches!(placement, Placement::Body) {
-                            "POST"
-                        } else {
-                            http_method
-                        },
+                        http_method: if matches!(placement, Placement::Body) { "POST" } else { http_method },
                         url: url.clone(),
                         query: query.clone(),
                         body: body.clone(),

@@ -7,9 +7,7 @@ use std::sync::OnceLock;
 
 /// The repository's top folder.
 pub fn workspace_root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("tests/ sits in the workspace")
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ sits in the workspace")
 }
 
 /// The Python interpreter that has `tests/clients/python/requirements.txt` installed.
@@ -68,10 +66,7 @@ pub fn run_python_client(script: &str, args: &[&str], stdin: &[u8]) -> Vec<u8> {
     let stdin = stdin.to_vec();
     let writer = std::thread::spawn(move || input.write_all(&stdin));
     let output = child.wait_with_output().expect("waiting for the Python client");
-    writer
-        .join()
-        .expect("stdin writer")
-        .expect("writing to the Python client");
+    writer.join().expect("stdin writer").expect("writing to the Python client");
     assert!(
         output.status.success(),
         "{} {args:?} failed ({}):\n{}",

@@ -80,9 +80,7 @@ fn parse_http_url(text: &str, rules: &Rules) -> Result<HttpUrl, ValueError> {
     if !text.bytes().all(|b| (0x21..=0x7E).contains(&b) && b != b'\\') {
         return Err(invalid("must be printable ASCII without spaces or backslashes"));
     }
-    let (scheme, rest) = text
-        .split_once("://")
-        .ok_or(invalid("must be an absolute http or https URL"))?;
+    let (scheme, rest) = text.split_once("://").ok_or(invalid("must be an absolute http or https URL"))?;
     let scheme = if scheme.eq_ignore_ascii_case("http") {
         Scheme::Http
     } else if scheme.eq_ignore_ascii_case("https") {
@@ -218,19 +216,8 @@ impl Callback {
         if text == "oob" {
             return Ok(Self::Oob);
         }
-        let url = parse_http_url(
-            text,
-            &Rules {
-                what: "callback",
-                any_port: false,
-                query: true,
-                fragment: false,
-            },
-        )?;
-        Ok(Self::Url(CallbackUrl {
-            text: text.to_owned(),
-            url,
-        }))
+        let url = parse_http_url(text, &Rules { what: "callback", any_port: false, query: true, fragment: false })?;
+        Ok(Self::Url(CallbackUrl { text: text.to_owned(), url }))
     }
 
     /// The callback as the client sent it (`oob` or the URL).
@@ -254,19 +241,9 @@ pub struct CallbackPattern {
 impl CallbackPattern {
     /// Parses a registered callback pattern.
     pub fn parse(text: &str) -> Result<Self, ValueError> {
-        let url = parse_http_url(
-            text,
-            &Rules {
-                what: "callback pattern",
-                any_port: true,
-                query: false,
-                fragment: false,
-            },
-        )?;
-        Ok(Self {
-            text: text.to_owned(),
-            url,
-        })
+        let url =
+            parse_http_url(text, &Rules { what: "callback pattern", any_port: true, query: false, fragment: false })?;
+        Ok(Self { text: text.to_owned(), url })
     }
 
     /// The pattern as registered.
@@ -314,15 +291,7 @@ pub struct Homepage {
 impl Homepage {
     /// Parses a homepage URL.
     pub fn parse(text: &str) -> Result<Self, ValueError> {
-        parse_http_url(
-            text,
-            &Rules {
-                what: "homepage",
-                any_port: false,
-                query: true,
-                fragment: true,
-            },
-        )?;
+        parse_http_url(text, &Rules { what: "homepage", any_port: false, query: true, fragment: true })?;
         Ok(Self { text: text.to_owned() })
     }
 
@@ -479,10 +448,7 @@ mod tests {
         };
         assert_eq!(url.as_str(), "HTTP://Beppa.Example/cb?order=7");
         assert!(url.has_query());
-        assert_eq!(
-            serde_json::to_string(&Callback::Url(url)).unwrap(),
-            r#""HTTP://Beppa.Example/cb?order=7""#
-        );
+        assert_eq!(serde_json::to_string(&Callback::Url(url)).unwrap(), r#""HTTP://Beppa.Example/cb?order=7""#);
         assert_eq!(serde_json::to_string(&Callback::Oob).unwrap(), r#""oob""#);
     }
 

@@ -105,11 +105,7 @@ impl Client {
 
     /// What a grant needs to know about it when issuing temporary credentials.
     pub fn snapshot(&self) -> ClientSnapshot {
-        ClientSnapshot {
-            client_id: self.client_id(),
-            active: self.is_active(),
-            callbacks: self.callbacks().to_vec(),
-        }
+        ClientSnapshot { client_id: self.client_id(), active: self.is_active(), callbacks: self.callbacks().to_vec() }
     }
 }
 
@@ -177,20 +173,14 @@ impl Aggregate for ClientState {
         let client_id = client.client_id();
         let event: Event = match command {
             ClientCommand::Register { .. } => unreachable!("handled above"),
-            ClientCommand::RotateSecret { secret_fingerprint } => ClientSecretRotated {
-                client_id,
-                secret_fingerprint: *secret_fingerprint,
+            ClientCommand::RotateSecret { secret_fingerprint } => {
+                ClientSecretRotated { client_id, secret_fingerprint: *secret_fingerprint }.into()
             }
-            .into(),
             ClientCommand::Suspend { reason } => {
                 if !client.is_active() {
                     return Err(DomainError::ClientAlreadySuspended);
                 }
-                ClientSuspended {
-                    client_id,
-                    reason: reason.clone(),
-                }
-                .into()
+                ClientSuspended { client_id, reason: reason.clone() }.into()
             }
             ClientCommand::Reinstate => {
                 if client.is_active() {
@@ -212,18 +202,13 @@ impl Aggregate for ClientState {
                 secret_fingerprint: registered.secret_fingerprint,
                 suspension: None,
             }),
-            (Some(client), Event::ClientSecretRotated(rotated)) => Some(Client {
-                secret_fingerprint: rotated.secret_fingerprint,
-                ..client
-            }),
-            (Some(client), Event::ClientSuspended(suspended)) => Some(Client {
-                suspension: Some(suspended.reason.clone()),
-                ..client
-            }),
-            (Some(client), Event::ClientReinstated(_)) => Some(Client {
-                suspension: None,
-                ..client
-            }),
+            (Some(client), Event::ClientSecretRotated(rotated)) => {
+                Some(Client { secret_fingerprint: rotated.secret_fingerprint, ..client })
+            }
+            (Some(client), Event::ClientSuspended(suspended)) => {
+                Some(Client { suspension: Some(suspended.reason.clone()), ..client })
+            }
+            (Some(client), Event::ClientReinstated(_)) => Some(Client { suspension: None, ..client }),
             (client, _) => client,
         })
     }
@@ -235,17 +220,11 @@ mod tests {
     use crate::testing::{CLIENT, given, registered};
 
     fn suspended() -> Event {
-        ClientSuspended {
-            client_id: CLIENT,
-            reason: Reason::parse("leaked key").unwrap(),
-        }
-        .into()
+        ClientSuspended { client_id: CLIENT, reason: Reason::parse("leaked key").unwrap() }.into()
     }
 
     fn register_command() -> ClientCommand {
-        let Event::ClientRegistered(registered) = registered() else {
-            unreachable!()
-        };
+        let Event::ClientRegistered(registered) = registered() else { unreachable!() };
         ClientCommand::Register {
             client_id: registered.client_id,
             consumer_key: registered.consumer_key,
@@ -259,46 +238,31 @@ mod tests {
 
     #[test]
     fn a_new_client_is_registered() {
-        given::<ClientState>(&[])
-            .when(register_command())
-            .then(vec![registered()]);
+        given::<ClientState>(&[]).when(register_command()).then(vec![registered()]);
     }
 
     #[test]
     fn a_client_is_registered_once() {
-        given::<ClientState>(&[registered()])
-            .when(register_command())
-            .then_refused(DomainError::AlreadyExists);
+        given::<ClientState>(&[registered()]).when(register_command()).then_refused(DomainError::AlreadyExists);
     }
 
     #[test]
     fn commands_need_a_registered_client() {
         for command in [
-            ClientCommand::RotateSecret {
-                secret_fingerprint: Fingerprint::of("new"),
-            },
-            ClientCommand::Suspend {
-                reason: Reason::parse("why").unwrap(),
-            },
+            ClientCommand::RotateSecret { secret_fingerprint: Fingerprint::of("new") },
+            ClientCommand::Suspend { reason: Reason::parse("why").unwrap() },
             ClientCommand::Reinstate,
         ] {
-            given::<ClientState>(&[])
-                .when(command)
-                .then_refused(DomainError::UnknownClient);
+            given::<ClientState>(&[]).when(command).then_refused(DomainError::UnknownClient);
         }
     }
 
     #[test]
     fn the_secret_rotates_and_the_old_one_stops_matching() {
-        let rotated: Event = ClientSecretRotated {
-            client_id: CLIENT,
-            secret_fingerprint: Fingerprint::of("new-secret"),
-        }
-        .into();
+        let rotated: Event =
+            ClientSecretRotated { client_id: CLIENT, secret_fingerprint: Fingerprint::of("new-secret") }.into();
         given::<ClientState>(&[registered()])
-            .when(ClientCommand::RotateSecret {
-                secret_fingerprint: Fingerprint::of("new-secret"),
-            })
+            .when(ClientCommand::RotateSecret { secret_fingerprint: Fingerprint::of("new-secret") })
             .then(vec![rotated.clone()]);
         let state = ClientState::fold(&[registered(), rotated]);
         let client = state.client().unwrap();
@@ -309,24 +273,16 @@ mod tests {
     #[test]
     fn a_suspended_client_may_still_rotate_its_secret() {
         given::<ClientState>(&[registered(), suspended()])
-            .when(ClientCommand::RotateSecret {
-                secret_fingerprint: Fingerprint::of("new-secret"),
-            })
+            .when(ClientCommand::RotateSecret { secret_fingerprint: Fingerprint::of("new-secret") })
             .then(vec![
-                ClientSecretRotated {
-                    client_id: CLIENT,
-                    secret_fingerprint: Fingerprint::of("new-secret"),
-                }
-                .into(),
+                ClientSecretRotated { client_id: CLIENT, secret_fingerprint: Fingerprint::of("new-secret") }.into(),
             ]);
     }
 
     #[test]
     fn an_active_client_is_suspended_with_a_reason() {
         given::<ClientState>(&[registered()])
-            .when(ClientCommand::Suspend {
-                reason: Reason::parse("leaked key").unwrap(),
-            })
+            .when(ClientCommand::Suspend { reason: Reason::parse("leaked key").unwrap() })
             .then(vec![suspended()]);
         let state = ClientState::fold(&[registered(), suspended()]);
         let client = state.client().unwrap();
@@ -338,9 +294,7 @@ mod tests {
     #[test]
     fn a_suspended_client_is_not_suspended_again() {
         given::<ClientState>(&[registered(), suspended()])
-            .when(ClientCommand::Suspend {
-                reason: Reason::parse("again").unwrap(),
-            })
+            .when(ClientCommand::Suspend { reason: Reason::parse("again").unwrap() })
             .then_refused(DomainError::ClientAlreadySuspended);
     }
 

@@ -331,10 +331,7 @@ pub struct CatalogueEntry {
 }
 
 const fn entry(event_type: &'static str, schema_version: u32) -> CatalogueEntry {
-    CatalogueEntry {
-        event_type,
-        schema_version,
-    }
+    CatalogueEntry { event_type, schema_version }
 }
 
 /// Why stored `(event_type, schema_version, payload)` did not decode.
@@ -424,10 +421,7 @@ impl Event {
 
     /// The schema version this build writes for `event_type`, if it is one of ours.
     pub fn current_version(event_type: &str) -> Option<u32> {
-        Self::CATALOGUE
-            .iter()
-            .find(|entry| entry.event_type == event_type)
-            .map(|entry| entry.schema_version)
+        Self::CATALOGUE.iter().find(|entry| entry.event_type == event_type).map(|entry| entry.schema_version)
     }
 
     /// The stream the event belongs to: `client-<uuid>`, `owner-<uuid>` or
@@ -465,16 +459,11 @@ impl Event {
         let entry = Self::CATALOGUE
             .iter()
             .find(|entry| entry.event_type == event_type)
-            .ok_or_else(|| DecodeError::UnknownType {
-                event_type: event_type.to_owned(),
-            })?;
+            .ok_or_else(|| DecodeError::UnknownType { event_type: event_type.to_owned() })?;
         // Upcasters go here when a type gets a new version: match the old
         // (event_type, schema_version), deserialize the old shape, return the new event.
         if schema_version != entry.schema_version {
-            return Err(DecodeError::UnsupportedVersion {
-                event_type: entry.event_type,
-                schema_version,
-            });
+            return Err(DecodeError::UnsupportedVersion { event_type: entry.event_type, schema_version });
         }
         if let Some(payload_type) = payload.get("type")
             && payload_type.as_str() != Some(entry.event_type)
@@ -554,10 +543,7 @@ mod tests {
             grant_id: grant_id(),
             owner_id: owner_id(),
             scope: Scope::parse("photos:read").unwrap(),
-            resources: vec![
-                ResourceId::parse("photo-1").unwrap(),
-                ResourceId::parse("photo-2").unwrap(),
-            ],
+            resources: vec![ResourceId::parse("photo-1").unwrap(), ResourceId::parse("photo-2").unwrap()],
             duration: AccessDuration::OneHour,
             approved_at: time("2026-03-01T12:02:00Z"),
             access_expires_at: Some(time("2026-03-01T13:02:00Z")),
@@ -592,24 +578,12 @@ mod tests {
                 rsa_public_key: None,
             }
             .into(),
-            ClientSecretRotated {
-                client_id: client_id(),
-                secret_fingerprint: Fingerprint::of("new-secret"),
-            }
-            .into(),
-            ClientSuspended {
-                client_id: client_id(),
-                reason: Reason::parse("leaked secret").unwrap(),
-            }
-            .into(),
+            ClientSecretRotated { client_id: client_id(), secret_fingerprint: Fingerprint::of("new-secret") }.into(),
+            ClientSuspended { client_id: client_id(), reason: Reason::parse("leaked secret").unwrap() }.into(),
             ClientReinstated { client_id: client_id() }.into(),
             OwnerRegistered { owner_id: owner_id() }.into(),
             OwnerErased { owner_id: owner_id() }.into(),
-            RememberedConsentWithdrawn {
-                owner_id: owner_id(),
-                client_id: client_id(),
-            }
-            .into(),
+            RememberedConsentWithdrawn { owner_id: owner_id(), client_id: client_id() }.into(),
             TemporaryCredentialsIssued {
                 grant_id: grant_id(),
                 client_id: client_id(),
@@ -628,33 +602,19 @@ mod tests {
                 expires_at: time("2026-03-01T12:10:00Z"),
             }
             .into(),
-            OwnerAuthenticated {
-                grant_id: grant_id(),
-                owner_id: owner_id(),
-            }
-            .into(),
+            OwnerAuthenticated { grant_id: grant_id(), owner_id: owner_id() }.into(),
             approved().into(),
             AuthorizationApproved {
                 duration: AccessDuration::UntilRevoked,
                 access_expires_at: None,
                 remembered: false,
-                method: ConsentMethod::RememberedDecision {
-                    remembered_in: GrantId::new(Uuid::from_u128(9)),
-                },
+                method: ConsentMethod::RememberedDecision { remembered_in: GrantId::new(Uuid::from_u128(9)) },
                 ..approved()
             }
             .into(),
-            AuthorizationDenied {
-                grant_id: grant_id(),
-                owner_id: owner_id(),
-                method: ConsentMethod::ConsentPage,
-            }
-            .into(),
-            VerifierIssued {
-                grant_id: grant_id(),
-                verifier_fingerprint: Fingerprint::of("verifier"),
-            }
-            .into(),
+            AuthorizationDenied { grant_id: grant_id(), owner_id: owner_id(), method: ConsentMethod::ConsentPage }
+                .into(),
+            VerifierIssued { grant_id: grant_id(), verifier_fingerprint: Fingerprint::of("verifier") }.into(),
             TokenCredentialsIssued {
                 grant_id: grant_id(),
                 access_token: TokenKey::parse("nnch734d00sl2jdk").unwrap(),
@@ -685,18 +645,8 @@ mod tests {
                 reason: Some(Reason::parse("done printing").unwrap()),
             }
             .into(),
-            GrantRevoked {
-                grant_id: grant_id(),
-                by: Revoker::Admin,
-                reason: None,
-            }
-            .into(),
-            GrantRevoked {
-                grant_id: grant_id(),
-                by: Revoker::Client(client_id()),
-                reason: None,
-            }
-            .into(),
+            GrantRevoked { grant_id: grant_id(), by: Revoker::Admin, reason: None }.into(),
+            GrantRevoked { grant_id: grant_id(), by: Revoker::Client(client_id()), reason: None }.into(),
         ]
     }
 
@@ -705,11 +655,7 @@ mod tests {
         for event in samples() {
             let payload = event.payload();
             // What the store keeps: three columns, the payload as JSON text.
-            let stored = (
-                event.event_type(),
-                event.schema_version(),
-                serde_json::to_string(&payload).unwrap(),
-            );
+            let stored = (event.event_type(), event.schema_version(), serde_json::to_string(&payload).unwrap());
             let payload: serde_json::Value = serde_json::from_str(&stored.2).unwrap();
             let decoded = Event::decode(stored.0, stored.1, &payload)
                 .unwrap_or_else(|error| panic!("{}: {error}", event.event_type()));
@@ -773,20 +719,9 @@ mod tests {
 
     #[test]
     fn a_revocation_says_who() {
-        let event = Event::from(GrantRevoked {
-            grant_id: grant_id(),
-            by: Revoker::Owner(owner_id()),
-            reason: None,
-        });
-        assert_eq!(
-            event.payload()["by"],
-            json!({"kind": "owner", "id": "00000000-0000-0000-0000-000000000002"})
-        );
-        let admin = Event::from(GrantRevoked {
-            grant_id: grant_id(),
-            by: Revoker::Admin,
-            reason: None,
-        });
+        let event = Event::from(GrantRevoked { grant_id: grant_id(), by: Revoker::Owner(owner_id()), reason: None });
+        assert_eq!(event.payload()["by"], json!({"kind": "owner", "id": "00000000-0000-0000-0000-000000000002"}));
+        let admin = Event::from(GrantRevoked { grant_id: grant_id(), by: Revoker::Admin, reason: None });
         assert_eq!(admin.payload()["by"], json!({"kind": "admin"}));
     }
 
@@ -799,10 +734,7 @@ mod tests {
         ));
         assert!(matches!(
             Event::decode("grant.approved", 2, &payload),
-            Err(DecodeError::UnsupportedVersion {
-                event_type: "grant.approved",
-                schema_version: 2
-            })
+            Err(DecodeError::UnsupportedVersion { event_type: "grant.approved", schema_version: 2 })
         ));
     }
 
@@ -811,10 +743,7 @@ mod tests {
         let payload = Event::from(approved()).payload();
         assert!(matches!(
             Event::decode("grant.denied", 1, &payload),
-            Err(DecodeError::TypeMismatch {
-                event_type: "grant.denied",
-                ..
-            })
+            Err(DecodeError::TypeMismatch { event_type: "grant.denied", .. })
         ));
     }
 
@@ -827,13 +756,7 @@ mod tests {
             Event::decode("grant.approved", 1, &payload)
         };
         let payload_error = |result: Result<Event, DecodeError>| {
-            matches!(
-                result,
-                Err(DecodeError::Payload {
-                    event_type: "grant.approved",
-                    ..
-                })
-            )
+            matches!(result, Err(DecodeError::Payload { event_type: "grant.approved", .. }))
         };
         assert!(payload_error(with(&|p| {
             p.remove("scope");

@@ -319,9 +319,7 @@ impl Grant {
             return None;
         }
         if let Some(access) = &self.access {
-            return access
-                .expires_at
-                .map(|expires_at| (Credentials::AccessToken, expires_at));
+            return access.expires_at.map(|expires_at| (Credentials::AccessToken, expires_at));
         }
         let request_expiry = self.issued.expires_at;
         let deadline = match self.approval.as_ref().and_then(|approval| approval.access_expires_at) {
@@ -438,10 +436,7 @@ impl GrantState {
     /// The access check; a grant that never began is [`AccessError::NotActive`]. See
     /// [`Grant::check_access`].
     pub fn check_access(&self, now: DateTime<Utc>, client_active: bool) -> Result<AccessGrant, AccessError> {
-        self.0
-            .as_ref()
-            .ok_or(AccessError::NotActive)?
-            .check_access(now, client_active)
+        self.0.as_ref().ok_or(AccessError::NotActive)?.check_access(now, client_active)
     }
 }
 
@@ -518,10 +513,7 @@ fn issue(state: &GrantState, command: &IssueTemporaryCredentials) -> Result<Vec<
     if command.ttl <= TimeDelta::zero() {
         return Err(DomainError::InvalidTtl);
     }
-    let expires_at = command
-        .now
-        .checked_add_signed(command.ttl)
-        .ok_or(DomainError::InvalidTtl)?;
+    let expires_at = command.now.checked_add_signed(command.ttl).ok_or(DomainError::InvalidTtl)?;
     Ok(vec![
         TemporaryCredentialsIssued {
             grant_id: command.grant_id,
@@ -543,13 +535,7 @@ fn authenticate(grant: &Grant, command: &RecordOwnerAuthenticated) -> Result<Vec
         // The first owner to authenticate holds the request. Letting a second take it
         // over would let whoever holds a link decide for the wrong account.
         Some(_) => Err(DomainError::DifferentOwner),
-        None => Ok(vec![
-            OwnerAuthenticated {
-                grant_id: grant.grant_id(),
-                owner_id: command.owner_id,
-            }
-            .into(),
-        ]),
+        None => Ok(vec![OwnerAuthenticated { grant_id: grant.grant_id(), owner_id: command.owner_id }.into()]),
     }
 }
 
@@ -585,11 +571,7 @@ fn approve(grant: &Grant, command: &Approve) -> Result<Vec<Event>, DomainError> 
             consent_text: command.consent_text.clone(),
         }
         .into(),
-        VerifierIssued {
-            grant_id: grant.grant_id(),
-            verifier_fingerprint: command.verifier_fingerprint,
-        }
-        .into(),
+        VerifierIssued { grant_id: grant.grant_id(), verifier_fingerprint: command.verifier_fingerprint }.into(),
     ])
 }
 
@@ -597,12 +579,7 @@ fn deny(grant: &Grant, command: &Deny) -> Result<Vec<Event>, DomainError> {
     grant.ensure_undecided(command.now)?;
     grant.ensure_deciding_owner(command.owner_id)?;
     Ok(vec![
-        AuthorizationDenied {
-            grant_id: grant.grant_id(),
-            owner_id: command.owner_id,
-            method: command.method,
-        }
-        .into(),
+        AuthorizationDenied { grant_id: grant.grant_id(), owner_id: command.owner_id, method: command.method }.into(),
     ])
 }
 
@@ -626,10 +603,7 @@ fn exchange(grant: &Grant, command: &ExchangeVerifier) -> Result<Vec<Event>, Dom
     if !command.verifier.matches(verifier) {
         return Err(DomainError::VerifierMismatch);
     }
-    if approval
-        .access_expires_at
-        .is_some_and(|expires_at| command.now >= expires_at)
-    {
+    if approval.access_expires_at.is_some_and(|expires_at| command.now >= expires_at) {
         return Err(DomainError::AccessExpired);
     }
     Ok(vec![
@@ -653,27 +627,15 @@ fn revoke(grant: &Grant, command: &Revoke) -> Result<Vec<Event>, DomainError> {
     if grant.status_at(command.now) == GrantStatus::Expired {
         return Err(DomainError::GrantEnded(GrantEnd::Expired));
     }
-    Ok(vec![
-        GrantRevoked {
-            grant_id: grant.grant_id(),
-            by: command.by,
-            reason: command.reason.clone(),
-        }
-        .into(),
-    ])
+    Ok(vec![GrantRevoked { grant_id: grant.grant_id(), by: command.by, reason: command.reason.clone() }.into()])
 }
 
 fn expire(grant: &Grant, command: &Expire) -> Result<Vec<Event>, DomainError> {
     grant.ensure_open()?;
     match grant.next_expiry() {
-        Some((credentials, expired_at)) if command.now >= expired_at => Ok(vec![
-            CredentialsExpired {
-                grant_id: grant.grant_id(),
-                credentials,
-                expired_at,
-            }
-            .into(),
-        ]),
+        Some((credentials, expired_at)) if command.now >= expired_at => {
+            Ok(vec![CredentialsExpired { grant_id: grant.grant_id(), credentials, expired_at }.into()])
+        }
         _ => Err(DomainError::NothingExpired),
     }
 }
@@ -741,11 +703,7 @@ mod tests {
     }
 
     fn authenticated(owner_id: OwnerId) -> Event {
-        OwnerAuthenticated {
-            grant_id: GRANT,
-            owner_id,
-        }
-        .into()
+        OwnerAuthenticated { grant_id: GRANT, owner_id }.into()
     }
 
     fn pending() -> Vec<Event> {
@@ -784,11 +742,7 @@ mod tests {
     }
 
     fn verifier_issued() -> Event {
-        VerifierIssued {
-            grant_id: GRANT,
-            verifier_fingerprint: Fingerprint::of(VERIFIER),
-        }
-        .into()
+        VerifierIssued { grant_id: GRANT, verifier_fingerprint: Fingerprint::of(VERIFIER) }.into()
     }
 
     fn authorized() -> Vec<Event> {
@@ -796,20 +750,11 @@ mod tests {
     }
 
     fn deny() -> Deny {
-        Deny {
-            owner_id: JANE,
-            method: ConsentMethod::ConsentPage,
-            now: at(2),
-        }
+        Deny { owner_id: JANE, method: ConsentMethod::ConsentPage, now: at(2) }
     }
 
     fn denied() -> Event {
-        AuthorizationDenied {
-            grant_id: GRANT,
-            owner_id: JANE,
-            method: ConsentMethod::ConsentPage,
-        }
-        .into()
+        AuthorizationDenied { grant_id: GRANT, owner_id: JANE, method: ConsentMethod::ConsentPage }.into()
     }
 
     /// Beppa exchanges at 12:03.
@@ -837,29 +782,15 @@ mod tests {
     }
 
     fn revoke(by: Revoker) -> Revoke {
-        Revoke {
-            by,
-            reason: None,
-            now: at(5),
-        }
+        Revoke { by, reason: None, now: at(5) }
     }
 
     fn revoked(by: Revoker) -> Event {
-        GrantRevoked {
-            grant_id: GRANT,
-            by,
-            reason: None,
-        }
-        .into()
+        GrantRevoked { grant_id: GRANT, by, reason: None }.into()
     }
 
     fn expired(credentials: Credentials, expired_at: DateTime<Utc>) -> Event {
-        CredentialsExpired {
-            grant_id: GRANT,
-            credentials,
-            expired_at,
-        }
-        .into()
+        CredentialsExpired { grant_id: GRANT, credentials, expired_at }.into()
     }
 
     fn state(events: &[Event]) -> GrantState {
@@ -876,10 +807,7 @@ mod tests {
     #[test]
     fn oob_needs_no_registered_callback() {
         let command = IssueTemporaryCredentials {
-            client: ClientSnapshot {
-                callbacks: vec![],
-                ..snapshot()
-            },
+            client: ClientSnapshot { callbacks: vec![], ..snapshot() },
             callback: Callback::Oob,
             ..issue()
         };
@@ -905,23 +833,14 @@ mod tests {
     #[test]
     fn a_suspended_client_gets_no_temporary_credentials() {
         given::<GrantState>(&[])
-            .when(IssueTemporaryCredentials {
-                client: ClientSnapshot {
-                    active: false,
-                    ..snapshot()
-                },
-                ..issue()
-            })
+            .when(IssueTemporaryCredentials { client: ClientSnapshot { active: false, ..snapshot() }, ..issue() })
             .then_refused(DomainError::ClientSuspended);
     }
 
     #[test]
     fn a_request_for_nothing_is_refused() {
         given::<GrantState>(&[])
-            .when(IssueTemporaryCredentials {
-                requested_scope: Scope::default(),
-                ..issue()
-            })
+            .when(IssueTemporaryCredentials { requested_scope: Scope::default(), ..issue() })
             .then_refused(DomainError::EmptyScope);
     }
 
@@ -936,19 +855,13 @@ mod tests {
 
     #[test]
     fn a_grant_is_issued_once() {
-        given::<GrantState>(&[issued()])
-            .when(issue())
-            .then_refused(DomainError::AlreadyExists);
+        given::<GrantState>(&[issued()]).when(issue()).then_refused(DomainError::AlreadyExists);
     }
 
     #[test]
     fn every_other_command_needs_a_grant() {
         let commands: Vec<GrantCommand> = vec![
-            RecordOwnerAuthenticated {
-                owner_id: JANE,
-                now: at(1),
-            }
-            .into(),
+            RecordOwnerAuthenticated { owner_id: JANE, now: at(1) }.into(),
             approve().into(),
             deny().into(),
             exchange().into(),
@@ -956,9 +869,7 @@ mod tests {
             Expire { now: at(100) }.into(),
         ];
         for command in commands {
-            given::<GrantState>(&[])
-                .when(command)
-                .then_refused(DomainError::UnknownGrant);
+            given::<GrantState>(&[]).when(command).then_refused(DomainError::UnknownGrant);
         }
     }
 
@@ -967,46 +878,29 @@ mod tests {
     #[test]
     fn an_owner_authenticates_for_a_pending_request() {
         given::<GrantState>(&[issued()])
-            .when(RecordOwnerAuthenticated {
-                owner_id: JANE,
-                now: at(1),
-            })
+            .when(RecordOwnerAuthenticated { owner_id: JANE, now: at(1) })
             .then(vec![authenticated(JANE)]);
     }
 
     #[test]
     fn the_same_owner_again_records_nothing_new() {
-        given::<GrantState>(&pending())
-            .when(RecordOwnerAuthenticated {
-                owner_id: JANE,
-                now: at(1),
-            })
-            .then(vec![]);
+        given::<GrantState>(&pending()).when(RecordOwnerAuthenticated { owner_id: JANE, now: at(1) }).then(vec![]);
     }
 
     #[test]
     fn another_owner_cannot_take_over_a_request() {
         given::<GrantState>(&pending())
-            .when(RecordOwnerAuthenticated {
-                owner_id: BOB,
-                now: at(1),
-            })
+            .when(RecordOwnerAuthenticated { owner_id: BOB, now: at(1) })
             .then_refused(DomainError::DifferentOwner);
     }
 
     #[test]
     fn no_owner_authenticates_for_an_expired_or_decided_request() {
         given::<GrantState>(&[issued()])
-            .when(RecordOwnerAuthenticated {
-                owner_id: JANE,
-                now: at(10),
-            })
+            .when(RecordOwnerAuthenticated { owner_id: JANE, now: at(10) })
             .then_refused(DomainError::RequestTokenExpired);
         given::<GrantState>(&authorized())
-            .when(RecordOwnerAuthenticated {
-                owner_id: JANE,
-                now: at(3),
-            })
+            .when(RecordOwnerAuthenticated { owner_id: JANE, now: at(3) })
             .then_refused(DomainError::AlreadyDecided);
     }
 
@@ -1014,9 +908,7 @@ mod tests {
 
     #[test]
     fn an_approval_records_the_consent_and_issues_a_verifier() {
-        given::<GrantState>(&pending())
-            .when(approve())
-            .then(vec![approved(), verifier_issued()]);
+        given::<GrantState>(&pending()).when(approve()).then(vec![approved(), verifier_issued()]);
     }
 
     #[test]
@@ -1027,9 +919,7 @@ mod tests {
             (AccessDuration::ThirtyDays, Some(at(2 + 30 * 24 * 60))),
             (AccessDuration::UntilRevoked, None),
         ] {
-            let events = GrantState::fold(&pending())
-                .decide(&Approve { duration, ..approve() }.into())
-                .unwrap();
+            let events = GrantState::fold(&pending()).decide(&Approve { duration, ..approve() }.into()).unwrap();
             let Event::AuthorizationApproved(approval) = &events[0] else {
                 panic!("not an approval");
             };
@@ -1041,30 +931,14 @@ mod tests {
     #[test]
     fn the_chosen_resources_are_recorded_sorted_without_repeats() {
         let events = GrantState::fold(&pending())
-            .decide(
-                &Approve {
-                    resources: photos(&["photo-2", "photo-1", "photo-2"]),
-                    ..approve()
-                }
-                .into(),
-            )
+            .decide(&Approve { resources: photos(&["photo-2", "photo-1", "photo-2"]), ..approve() }.into())
             .unwrap();
         assert_eq!(events[0], approved());
     }
 
     #[test]
     fn the_owner_may_grant_everything_that_was_asked() {
-        assert!(
-            GrantState::fold(&pending())
-                .decide(
-                    &Approve {
-                        scope: read_write(),
-                        ..approve()
-                    }
-                    .into()
-                )
-                .is_ok()
-        );
+        assert!(GrantState::fold(&pending()).decide(&Approve { scope: read_write(), ..approve() }.into()).is_ok());
     }
 
     #[test]
@@ -1082,78 +956,51 @@ mod tests {
             authenticated(JANE),
         ];
         given::<GrantState>(&read_only_request)
-            .when(Approve {
-                scope: read_write(),
-                ..approve()
-            })
+            .when(Approve { scope: read_write(), ..approve() })
             .then_refused(DomainError::ScopeWidened);
     }
 
     #[test]
     fn an_empty_scope_is_refused() {
         given::<GrantState>(&pending())
-            .when(Approve {
-                scope: Scope::default(),
-                ..approve()
-            })
+            .when(Approve { scope: Scope::default(), ..approve() })
             .then_refused(DomainError::EmptyScope);
     }
 
     #[test]
     fn at_least_one_resource_must_be_chosen() {
         given::<GrantState>(&pending())
-            .when(Approve {
-                resources: vec![],
-                ..approve()
-            })
+            .when(Approve { resources: vec![], ..approve() })
             .then_refused(DomainError::NoResourcesChosen);
     }
 
     #[test]
     fn only_the_authenticated_owner_approves() {
-        given::<GrantState>(&[issued()])
-            .when(approve())
-            .then_refused(DomainError::OwnerNotAuthenticated);
+        given::<GrantState>(&[issued()]).when(approve()).then_refused(DomainError::OwnerNotAuthenticated);
         given::<GrantState>(&pending())
-            .when(Approve {
-                owner_id: BOB,
-                ..approve()
-            })
+            .when(Approve { owner_id: BOB, ..approve() })
             .then_refused(DomainError::DifferentOwner);
     }
 
     #[test]
     fn an_expired_request_cannot_be_approved() {
         given::<GrantState>(&pending())
-            .when(Approve {
-                now: at(10),
-                ..approve()
-            })
+            .when(Approve { now: at(10), ..approve() })
             .then_refused(DomainError::RequestTokenExpired);
         assert!(
             GrantState::fold(&pending())
-                .decide(
-                    &Approve {
-                        now: at(10) - TimeDelta::microseconds(1),
-                        ..approve()
-                    }
-                    .into()
-                )
+                .decide(&Approve { now: at(10) - TimeDelta::microseconds(1), ..approve() }.into())
                 .is_ok()
         );
     }
 
     #[test]
     fn a_request_is_decided_once() {
-        given::<GrantState>(&authorized())
-            .when(approve())
-            .then_refused(DomainError::AlreadyDecided);
+        given::<GrantState>(&authorized()).when(approve()).then_refused(DomainError::AlreadyDecided);
         given::<GrantState>(&[pending(), vec![denied()]].concat())
             .when(approve())
             .then_refused(DomainError::AlreadyDecided);
-        given::<GrantState>(&authorized())
-            .when(deny())
-            .then_refused(DomainError::AlreadyDecided);
+        given::<GrantState>(&authorized()).when(deny()).then_refused(DomainError::AlreadyDecided);
     }
 
     #[test]
@@ -1165,39 +1012,19 @@ mod tests {
 
     #[test]
     fn only_a_consent_page_decision_can_be_remembered() {
-        let remembered_elsewhere = ConsentMethod::RememberedDecision {
-            remembered_in: GrantId::new(uuid::Uuid::from_u128(0x60)),
-        };
+        let remembered_elsewhere =
+            ConsentMethod::RememberedDecision { remembered_in: GrantId::new(uuid::Uuid::from_u128(0x60)) };
         given::<GrantState>(&pending())
-            .when(Approve {
-                remembered: true,
-                method: remembered_elsewhere,
-                ..approve()
-            })
+            .when(Approve { remembered: true, method: remembered_elsewhere, ..approve() })
             .then_refused(DomainError::RememberNeedsConsentPage);
-        let events = GrantState::fold(&pending())
-            .decide(
-                &Approve {
-                    method: remembered_elsewhere,
-                    ..approve()
-                }
-                .into(),
-            )
-            .unwrap();
+        let events =
+            GrantState::fold(&pending()).decide(&Approve { method: remembered_elsewhere, ..approve() }.into()).unwrap();
         assert!(matches!(
             &events[0],
             Event::AuthorizationApproved(e) if e.method == remembered_elsewhere && !e.remembered
         ));
-        let remembered = GrantState::fold(&pending())
-            .execute(
-                &Approve {
-                    remembered: true,
-                    ..approve()
-                }
-                .into(),
-            )
-            .unwrap()
-            .0;
+        let remembered =
+            GrantState::fold(&pending()).execute(&Approve { remembered: true, ..approve() }.into()).unwrap().0;
         assert!(remembered.grant().unwrap().is_remembered());
     }
 
@@ -1210,14 +1037,9 @@ mod tests {
 
     #[test]
     fn only_the_authenticated_owner_denies_an_unexpired_request() {
-        given::<GrantState>(&[issued()])
-            .when(deny())
-            .then_refused(DomainError::OwnerNotAuthenticated);
+        given::<GrantState>(&[issued()]).when(deny()).then_refused(DomainError::OwnerNotAuthenticated);
         given::<GrantState>(&pending())
-            .when(Deny {
-                owner_id: BOB,
-                ..deny()
-            })
+            .when(Deny { owner_id: BOB, ..deny() })
             .then_refused(DomainError::DifferentOwner);
         given::<GrantState>(&pending())
             .when(Deny { now: at(11), ..deny() })
@@ -1231,43 +1053,28 @@ mod tests {
 
     #[test]
     fn the_verifier_is_exchanged_for_access_that_ends_where_the_owner_chose() {
-        given::<GrantState>(&authorized())
-            .when(exchange())
-            .then(vec![exchanged()]);
+        given::<GrantState>(&authorized()).when(exchange()).then(vec![exchanged()]);
         // Exchanging later does not stretch the hour Jane approved at 12:02.
-        given::<GrantState>(&authorized())
-            .when(ExchangeVerifier {
-                now: at(9),
-                ..exchange()
-            })
-            .then(vec![exchanged()]);
+        given::<GrantState>(&authorized()).when(ExchangeVerifier { now: at(9), ..exchange() }).then(vec![exchanged()]);
     }
 
     #[test]
     fn a_wrong_verifier_is_refused() {
         given::<GrantState>(&authorized())
-            .when(ExchangeVerifier {
-                verifier: PresentedSecret::new("verifier-secreT"),
-                ..exchange()
-            })
+            .when(ExchangeVerifier { verifier: PresentedSecret::new("verifier-secreT"), ..exchange() })
             .then_refused(DomainError::VerifierMismatch);
     }
 
     #[test]
     fn the_verifier_is_exchanged_at_most_once() {
         given::<GrantState>(&active())
-            .when(ExchangeVerifier {
-                access_token: TokenKey::parse("acc-token-2").unwrap(),
-                ..exchange()
-            })
+            .when(ExchangeVerifier { access_token: TokenKey::parse("acc-token-2").unwrap(), ..exchange() })
             .then_refused(DomainError::AlreadyExchanged);
     }
 
     #[test]
     fn an_unapproved_request_is_not_exchanged() {
-        given::<GrantState>(&pending())
-            .when(exchange())
-            .then_refused(DomainError::NotAuthorized);
+        given::<GrantState>(&pending()).when(exchange()).then_refused(DomainError::NotAuthorized);
         given::<GrantState>(&[pending(), vec![denied()]].concat())
             .when(exchange())
             .then_refused(DomainError::GrantEnded(GrantEnd::Denied));
@@ -1276,10 +1083,7 @@ mod tests {
     #[test]
     fn an_expired_request_token_is_not_exchanged() {
         given::<GrantState>(&authorized())
-            .when(ExchangeVerifier {
-                now: at(10),
-                ..exchange()
-            })
+            .when(ExchangeVerifier { now: at(10), ..exchange() })
             .then_refused(DomainError::RequestTokenExpired);
     }
 
@@ -1301,10 +1105,7 @@ mod tests {
             verifier_issued(),
         ];
         given::<GrantState>(&long_lived)
-            .when(ExchangeVerifier {
-                now: at(62),
-                ..exchange()
-            })
+            .when(ExchangeVerifier { now: at(62), ..exchange() })
             .then_refused(DomainError::AccessExpired);
         assert_eq!(state(&long_lived).status_at(at(62)), Some(GrantStatus::Expired));
     }
@@ -1312,20 +1113,14 @@ mod tests {
     #[test]
     fn a_suspended_client_cannot_exchange() {
         given::<GrantState>(&authorized())
-            .when(ExchangeVerifier {
-                client_active: false,
-                ..exchange()
-            })
+            .when(ExchangeVerifier { client_active: false, ..exchange() })
             .then_refused(DomainError::ClientSuspended);
     }
 
     #[test]
     fn only_the_grants_client_can_exchange() {
         given::<GrantState>(&authorized())
-            .when(ExchangeVerifier {
-                client_id: OTHER_CLIENT,
-                ..exchange()
-            })
+            .when(ExchangeVerifier { client_id: OTHER_CLIENT, ..exchange() })
             .then_refused(DomainError::WrongClient);
     }
 
@@ -1349,26 +1144,14 @@ mod tests {
     fn the_reason_is_recorded() {
         let reason = Reason::parse("prints are done").unwrap();
         given::<GrantState>(&active())
-            .when(Revoke {
-                reason: Some(reason.clone()),
-                ..revoke(Revoker::Owner(JANE))
-            })
-            .then(vec![
-                GrantRevoked {
-                    grant_id: GRANT,
-                    by: Revoker::Owner(JANE),
-                    reason: Some(reason),
-                }
-                .into(),
-            ]);
+            .when(Revoke { reason: Some(reason.clone()), ..revoke(Revoker::Owner(JANE)) })
+            .then(vec![GrantRevoked { grant_id: GRANT, by: Revoker::Owner(JANE), reason: Some(reason) }.into()]);
     }
 
     #[test]
     fn nobody_else_may_revoke() {
         for by in [Revoker::Owner(BOB), Revoker::Client(OTHER_CLIENT)] {
-            given::<GrantState>(&active())
-                .when(revoke(by))
-                .then_refused(DomainError::NotPermittedToRevoke);
+            given::<GrantState>(&active()).when(revoke(by)).then_refused(DomainError::NotPermittedToRevoke);
         }
         // Nor may anyone learn that a grant has ended by trying.
         given::<GrantState>(&[active(), vec![revoked(Revoker::Admin)]].concat())
@@ -1381,12 +1164,8 @@ mod tests {
         given::<GrantState>(&[issued()])
             .when(revoke(Revoker::Owner(JANE)))
             .then_refused(DomainError::NotPermittedToRevoke);
-        given::<GrantState>(&pending())
-            .when(revoke(Revoker::Owner(JANE)))
-            .then(vec![revoked(Revoker::Owner(JANE))]);
-        given::<GrantState>(&[issued()])
-            .when(revoke(Revoker::Admin))
-            .then(vec![revoked(Revoker::Admin)]);
+        given::<GrantState>(&pending()).when(revoke(Revoker::Owner(JANE))).then(vec![revoked(Revoker::Owner(JANE))]);
+        given::<GrantState>(&[issued()]).when(revoke(Revoker::Admin)).then(vec![revoked(Revoker::Admin)]);
     }
 
     #[test]
@@ -1409,10 +1188,7 @@ mod tests {
             .then_refused(DomainError::GrantEnded(GrantEnd::Expired));
         // Expired by the clock, not yet recorded: nothing left to revoke either.
         given::<GrantState>(&active())
-            .when(Revoke {
-                now: at(62),
-                ..revoke(Revoker::Owner(JANE))
-            })
+            .when(Revoke { now: at(62), ..revoke(Revoker::Owner(JANE)) })
             .then_refused(DomainError::GrantEnded(GrantEnd::Expired));
     }
 
@@ -1438,13 +1214,9 @@ mod tests {
     #[test]
     fn nothing_expires_early_or_when_it_never_does() {
         given::<GrantState>(&pending())
-            .when(Expire {
-                now: at(10) - TimeDelta::microseconds(1),
-            })
+            .when(Expire { now: at(10) - TimeDelta::microseconds(1) })
             .then_refused(DomainError::NothingExpired);
-        given::<GrantState>(&active())
-            .when(Expire { now: at(61) })
-            .then_refused(DomainError::NothingExpired);
+        given::<GrantState>(&active()).when(Expire { now: at(61) }).then_refused(DomainError::NothingExpired);
         let forever = [
             authorized(),
             vec![
@@ -1458,9 +1230,7 @@ mod tests {
         ]
         .concat();
         given::<GrantState>(&forever)
-            .when(Expire {
-                now: DateTime::<Utc>::MAX_UTC,
-            })
+            .when(Expire { now: DateTime::<Utc>::MAX_UTC })
             .then_refused(DomainError::NothingExpired);
     }
 
@@ -1494,11 +1264,7 @@ mod tests {
             (active(), at(62), Expired),
             ([pending(), vec![denied()]].concat(), at(3), Denied),
             ([active(), vec![revoked(Revoker::Admin)]].concat(), at(4), Revoked),
-            (
-                [active(), vec![expired(Credentials::AccessToken, at(62))]].concat(),
-                at(0),
-                Expired,
-            ),
+            ([active(), vec![expired(Credentials::AccessToken, at(62))]].concat(), at(0), Expired),
         ] {
             assert_eq!(state(&events).status_at(now), Some(status), "at {now}");
         }
@@ -1521,11 +1287,7 @@ mod tests {
 
     #[test]
     fn access_ends_at_the_expiry_the_owner_chose() {
-        assert!(
-            state(&active())
-                .check_access(at(62) - TimeDelta::microseconds(1), true)
-                .is_ok()
-        );
+        assert!(state(&active()).check_access(at(62) - TimeDelta::microseconds(1), true).is_ok());
         assert_eq!(state(&active()).check_access(at(62), true), Err(AccessError::Expired));
         assert_eq!(
             state(&[active(), vec![expired(Credentials::AccessToken, at(62))]].concat()).check_access(at(30), true),
@@ -1542,10 +1304,7 @@ mod tests {
 
     #[test]
     fn a_suspended_clients_grants_stop_working_and_resume_on_reinstatement() {
-        assert_eq!(
-            state(&active()).check_access(at(30), false),
-            Err(AccessError::ClientSuspended)
-        );
+        assert_eq!(state(&active()).check_access(at(30), false), Err(AccessError::ClientSuspended));
         assert!(state(&active()).check_access(at(31), true).is_ok());
     }
 
@@ -1580,11 +1339,7 @@ mod tests {
     fn the_seed_story_end_to_end() {
         let steps: Vec<GrantCommand> = vec![
             issue().into(),
-            RecordOwnerAuthenticated {
-                owner_id: JANE,
-                now: at(1),
-            }
-            .into(),
+            RecordOwnerAuthenticated { owner_id: JANE, now: at(1) }.into(),
             approve().into(),
             exchange().into(),
         ];

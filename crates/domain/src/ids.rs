@@ -86,18 +86,9 @@ mod tests {
     #[test]
     fn stream_ids_name_the_kind_and_the_uuid() {
         let uuid = Uuid::from_u128(0x0192_0000_0000_7000_8000_0000_0000_0001);
-        assert_eq!(
-            ClientId::new(uuid).stream_id(),
-            "client-01920000-0000-7000-8000-000000000001"
-        );
-        assert_eq!(
-            GrantId::new(uuid).stream_id(),
-            "grant-01920000-0000-7000-8000-000000000001"
-        );
-        assert_eq!(
-            OwnerId::new(uuid).stream_id(),
-            "owner-01920000-0000-7000-8000-000000000001"
-        );
+        assert_eq!(ClientId::new(uuid).stream_id(), "client-01920000-0000-7000-8000-000000000001");
+        assert_eq!(GrantId::new(uuid).stream_id(), "grant-01920000-0000-7000-8000-000000000001");
+        assert_eq!(OwnerId::new(uuid).stream_id(), "owner-01920000-0000-7000-8000-000000000001");
     }
 
     #[test]
@@ -111,9 +102,6 @@ mod tests {
     #[test]
     fn serializes_as_a_bare_uuid() {
         let id = OwnerId::new(Uuid::nil());
-        assert_eq!(
-            serde_json::to_string(&id).unwrap(),
-            r#""00000000-0000-0000-0000-000000000000""#
-        );
+        assert_eq!(serde_json::to_string(&id).unwrap(), r#""00000000-0000-0000-0000-000000000000""#);
     }
 }

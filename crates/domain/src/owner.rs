@@ -80,11 +80,9 @@ impl Aggregate for OwnerState {
         Ok(vec![match command {
             OwnerCommand::Register { .. } => unreachable!("handled above"),
             OwnerCommand::Erase => OwnerErased { owner_id }.into(),
-            OwnerCommand::WithdrawRememberedConsent { client_id } => RememberedConsentWithdrawn {
-                owner_id,
-                client_id: *client_id,
+            OwnerCommand::WithdrawRememberedConsent { client_id } => {
+                RememberedConsentWithdrawn { owner_id, client_id: *client_id }.into()
             }
-            .into(),
         }])
     }
 
@@ -92,10 +90,7 @@ impl Aggregate for OwnerState {
     fn evolve(self, event: &Event) -> Self {
         let Self(owner) = self;
         Self(match (owner, event) {
-            (None, Event::OwnerRegistered(registered)) => Some(Owner {
-                owner_id: registered.owner_id,
-                erased: false,
-            }),
+            (None, Event::OwnerRegistered(registered)) => Some(Owner { owner_id: registered.owner_id, erased: false }),
             (Some(owner), Event::OwnerErased(_)) => Some(Owner { erased: true, ..owner }),
             (owner, _) => owner,
         })
@@ -117,9 +112,7 @@ mod tests {
 
     #[test]
     fn an_owner_is_registered_once() {
-        given::<OwnerState>(&[])
-            .when(OwnerCommand::Register { owner_id: JANE })
-            .then(vec![registered()]);
+        given::<OwnerState>(&[]).when(OwnerCommand::Register { owner_id: JANE }).then(vec![registered()]);
         given::<OwnerState>(&[registered()])
             .when(OwnerCommand::Register { owner_id: JANE })
             .then_refused(DomainError::AlreadyExists);
@@ -127,9 +120,7 @@ mod tests {
 
     #[test]
     fn commands_need_a_registered_owner() {
-        given::<OwnerState>(&[])
-            .when(OwnerCommand::Erase)
-            .then_refused(DomainError::UnknownOwner);
+        given::<OwnerState>(&[]).when(OwnerCommand::Erase).then_refused(DomainError::UnknownOwner);
         given::<OwnerState>(&[])
             .when(OwnerCommand::WithdrawRememberedConsent { client_id: CLIENT })
             .then_refused(DomainError::UnknownOwner);
@@ -139,27 +130,14 @@ mod tests {
     fn an_owner_withdraws_a_remembered_decision() {
         given::<OwnerState>(&[registered()])
             .when(OwnerCommand::WithdrawRememberedConsent { client_id: CLIENT })
-            .then(vec![
-                RememberedConsentWithdrawn {
-                    owner_id: JANE,
-                    client_id: CLIENT,
-                }
-                .into(),
-            ]);
+            .then(vec![RememberedConsentWithdrawn { owner_id: JANE, client_id: CLIENT }.into()]);
     }
 
     #[test]
     fn an_owner_is_erased_once_and_then_accepts_nothing() {
-        given::<OwnerState>(&[registered()])
-            .when(OwnerCommand::Erase)
-            .then(vec![erased()]);
-        for command in [
-            OwnerCommand::Erase,
-            OwnerCommand::WithdrawRememberedConsent { client_id: CLIENT },
-        ] {
-            given::<OwnerState>(&[registered(), erased()])
-                .when(command)
-                .then_refused(DomainError::OwnerErased);
+        given::<OwnerState>(&[registered()]).when(OwnerCommand::Erase).then(vec![erased()]);
+        for command in [OwnerCommand::Erase, OwnerCommand::WithdrawRememberedConsent { client_id: CLIENT }] {
+            given::<OwnerState>(&[registered(), erased()]).when(command).then_refused(DomainError::OwnerErased);
         }
         given::<OwnerState>(&[registered(), erased()])
             .when(OwnerCommand::Register { owner_id: JANE })

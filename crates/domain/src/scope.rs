@@ -59,11 +59,7 @@ impl Scope {
     /// Parses space-separated permission names. Repeats are harmless; an unknown name
     /// is an error. An empty string is the empty scope (which commands refuse).
     pub fn parse(text: &str) -> Result<Self, ValueError> {
-        text.split(' ')
-            .filter(|name| !name.is_empty())
-            .map(Permission::parse)
-            .collect::<Result<_, _>>()
-            .map(Self)
+        text.split(' ').filter(|name| !name.is_empty()).map(Permission::parse).collect::<Result<_, _>>().map(Self)
     }
 
     /// The scope holding exactly these permissions.
@@ -147,14 +143,8 @@ mod tests {
     #[test]
     fn serializes_as_a_sorted_list() {
         let both = Scope::parse("photos:write photos:read").unwrap();
-        assert_eq!(
-            serde_json::to_string(&both).unwrap(),
-            r#"["photos:read","photos:write"]"#
-        );
-        assert_eq!(
-            serde_json::from_str::<Scope>(r#"["photos:write","photos:read"]"#).unwrap(),
-            both
-        );
+        assert_eq!(serde_json::to_string(&both).unwrap(), r#"["photos:read","photos:write"]"#);
+        assert_eq!(serde_json::from_str::<Scope>(r#"["photos:write","photos:read"]"#).unwrap(), both);
         assert!(serde_json::from_str::<Scope>(r#"["photos:all"]"#).is_err());
     }
 }

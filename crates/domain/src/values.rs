@@ -151,14 +151,8 @@ impl ResourceId {
         if text.is_empty() || text.len() > 64 {
             return Err(ValueError::new("resource id", "must be 1 to 64 bytes"));
         }
-        if !text
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-        {
-            return Err(ValueError::new(
-                "resource id",
-                "must contain only A-Z, a-z, 0-9, '_' and '-'",
-            ));
+        if !text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+            return Err(ValueError::new("resource id", "must contain only A-Z, a-z, 0-9, '_' and '-'"));
         }
         Ok(Self(text.to_owned()))
     }
@@ -223,18 +217,12 @@ impl RsaPublicKeyPem {
         const WHAT: &str = "RSA public key";
         let text = text.trim();
         if text.contains("PRIVATE") {
-            return Err(ValueError::new(
-                WHAT,
-                "looks like a private key; register the public key only",
-            ));
+            return Err(ValueError::new(WHAT, "looks like a private key; register the public key only"));
         }
         if text.is_empty() || text.len() > 16 * 1024 {
             return Err(ValueError::new(WHAT, "must be 1 byte to 16 KiB of PEM"));
         }
-        if !text
-            .bytes()
-            .all(|b| is_visible_ascii(b) || matches!(b, b' ' | b'\n' | b'\r'))
-        {
+        if !text.bytes().all(|b| is_visible_ascii(b) || matches!(b, b' ' | b'\n' | b'\r')) {
             return Err(ValueError::new(WHAT, "must be ASCII PEM text"));
         }
         let armoured = [
@@ -244,10 +232,7 @@ impl RsaPublicKeyPem {
         .iter()
         .any(|(begin, end)| text.starts_with(begin) && text.ends_with(end));
         if !armoured {
-            return Err(ValueError::new(
-                WHAT,
-                "must be a PEM block: BEGIN PUBLIC KEY or BEGIN RSA PUBLIC KEY",
-            ));
+            return Err(ValueError::new(WHAT, "must be a PEM block: BEGIN PUBLIC KEY or BEGIN RSA PUBLIC KEY"));
         }
         Ok(Self(text.to_owned()))
     }
@@ -286,11 +271,7 @@ impl Fingerprint {
     /// guesser nothing about how close they came.
     pub fn matches(&self, secret: &str) -> bool {
         let presented: [u8; 32] = Sha256::digest(secret.as_bytes()).into();
-        let difference = self
-            .0
-            .iter()
-            .zip(presented.iter())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b));
+        let difference = self.0.iter().zip(presented.iter()).fold(0u8, |acc, (a, b)| acc | (a ^ b));
         // black_box keeps the optimiser from turning the fold into an early exit.
         std::hint::black_box(difference) == 0
     }
@@ -379,10 +360,7 @@ impl AccessDuration {
         Self::ALL
             .into_iter()
             .find(|duration| duration.as_str() == text)
-            .ok_or(ValueError::new(
-                "access duration",
-                "must be one of 1hour, 1day, 30days, never",
-            ))
+            .ok_or(ValueError::new("access duration", "must be one of 1hour, 1day, 30days, never"))
     }
 
     /// The form value (and serialized form): `1hour`, `1day`, `30days` or `never`.
@@ -411,11 +389,7 @@ impl AccessDuration {
     pub fn expires_at(&self, approved_at: DateTime<Utc>) -> Option<DateTime<Utc>> {
         // Saturate rather than panic at the end of chrono's range; a far-future expiry
         // is still an expiry, whereas `None` would silently mean "never".
-        self.length().map(|length| {
-            approved_at
-                .checked_add_signed(length)
-                .unwrap_or(DateTime::<Utc>::MAX_UTC)
-        })
+        self.length().map(|length| approved_at.checked_add_signed(length).unwrap_or(DateTime::<Utc>::MAX_UTC))
     }
 }
 
@@ -478,10 +452,7 @@ impl ConsentText {
     /// computed when it loaded its templates).
     pub fn from_parts(version: &str, hash: Fingerprint) -> Result<Self, ValueError> {
         visible_ascii_token(version, "consent text version", 64, "must be 1 to 64 bytes")?;
-        Ok(Self {
-            version: version.to_owned(),
-            hash,
-        })
+        Ok(Self { version: version.to_owned(), hash })
     }
 
     /// The consent text's version.
@@ -582,14 +553,8 @@ mod tests {
         assert_eq!(expiry("30days"), Some(at("2026-03-31T12:00:00Z")));
         assert_eq!(expiry("never"), None);
         assert!(AccessDuration::parse("1week").is_err());
-        assert_eq!(
-            AccessDuration::OneHour.expires_at(DateTime::<Utc>::MAX_UTC),
-            Some(DateTime::<Utc>::MAX_UTC)
-        );
-        assert_eq!(
-            serde_json::to_string(&AccessDuration::ThirtyDays).unwrap(),
-            r#""30days""#
-        );
+        assert_eq!(AccessDuration::OneHour.expires_at(DateTime::<Utc>::MAX_UTC), Some(DateTime::<Utc>::MAX_UTC));
+        assert_eq!(serde_json::to_string(&AccessDuration::ThirtyDays).unwrap(), r#""30days""#);
     }
 
     #[test]
@@ -610,13 +575,8 @@ mod tests {
 
     #[test]
     fn consent_methods_serialize_with_a_kind() {
-        assert_eq!(
-            serde_json::to_string(&ConsentMethod::ConsentPage).unwrap(),
-            r#"{"kind":"consent_page"}"#
-        );
-        let remembered = ConsentMethod::RememberedDecision {
-            remembered_in: GrantId::new(uuid::Uuid::nil()),
-        };
+        assert_eq!(serde_json::to_string(&ConsentMethod::ConsentPage).unwrap(), r#"{"kind":"consent_page"}"#);
+        let remembered = ConsentMethod::RememberedDecision { remembered_in: GrantId::new(uuid::Uuid::nil()) };
         assert_eq!(
             serde_json::to_string(&remembered).unwrap(),
             r#"{"kind":"remembered_decision","remembered_in":"00000000-0000-0000-0000-000000000000"}"#
@@ -626,9 +586,6 @@ mod tests {
     #[test]
     fn string_values_refuse_invalid_input_when_deserialized() {
         assert!(serde_json::from_str::<ConsumerKey>(r#""has space""#).is_err());
-        assert_eq!(
-            serde_json::from_str::<ResourceId>(r#""photo-1""#).unwrap(),
-            ResourceId::parse("photo-1").unwrap()
-        );
+        assert_eq!(serde_json::from_str::<ResourceId>(r#""photo-1""#).unwrap(), ResourceId::parse("photo-1").unwrap());
     }
 }

@@ -14,10 +14,7 @@ use proptest::prelude::*;
 use uuid::Uuid;
 
 const GRANT: GrantId = GrantId::new(Uuid::from_u128(0x61));
-const CLIENTS: [ClientId; 2] = [
-    ClientId::new(Uuid::from_u128(0xC1)),
-    ClientId::new(Uuid::from_u128(0xC2)),
-];
+const CLIENTS: [ClientId; 2] = [ClientId::new(Uuid::from_u128(0xC1)), ClientId::new(Uuid::from_u128(0xC2))];
 const OWNERS: [OwnerId; 2] = [OwnerId::new(Uuid::from_u128(0x0A)), OwnerId::new(Uuid::from_u128(0x0B))];
 
 fn start() -> DateTime<Utc> {
@@ -29,34 +26,12 @@ fn start() -> DateTime<Utc> {
 /// and scopes meet often.
 #[derive(Debug, Clone)]
 enum Step {
-    Issue {
-        callback_registered: bool,
-        client_active: bool,
-        scope: u8,
-        ttl_minutes: i64,
-    },
-    Authenticate {
-        owner: usize,
-    },
-    Approve {
-        owner: usize,
-        scope: u8,
-        resources: usize,
-        duration: usize,
-        remembered: bool,
-        remembered_decision: bool,
-    },
-    Deny {
-        owner: usize,
-    },
-    Exchange {
-        client: usize,
-        right_verifier: bool,
-        client_active: bool,
-    },
-    Revoke {
-        by: u8,
-    },
+    Issue { callback_registered: bool, client_active: bool, scope: u8, ttl_minutes: i64 },
+    Authenticate { owner: usize },
+    Approve { owner: usize, scope: u8, resources: usize, duration: usize, remembered: bool, remembered_decision: bool },
+    Deny { owner: usize },
+    Exchange { client: usize, right_verifier: bool, client_active: bool },
+    Revoke { by: u8 },
     Expire,
 }
 
@@ -130,12 +105,7 @@ fn advance() -> impl Strategy<Value = TimeDelta> {
 /// approval, so `right_verifier` can present it.
 fn command(step: &Step, now: DateTime<Utc>, index: usize, verifier: &str) -> GrantCommand {
     match step {
-        Step::Issue {
-            callback_registered,
-            client_active,
-            scope: choice,
-            ttl_minutes,
-        } => IssueTemporaryCredentials {
+        Step::Issue { callback_registered, client_active, scope: choice, ttl_minutes } => IssueTemporaryCredentials {
             grant_id: GRANT,
             client: ClientSnapshot {
                 client_id: CLIENTS[0],
@@ -154,30 +124,15 @@ fn command(step: &Step, now: DateTime<Utc>, index: usize, verifier: &str) -> Gra
             ttl: TimeDelta::minutes(*ttl_minutes),
         }
         .into(),
-        Step::Authenticate { owner } => RecordOwnerAuthenticated {
-            owner_id: OWNERS[*owner],
-            now,
-        }
-        .into(),
-        Step::Approve {
-            owner,
-            scope: choice,
-            resources,
-            duration,
-            remembered,
-            remembered_decision,
-        } => Approve {
+        Step::Authenticate { owner } => RecordOwnerAuthenticated { owner_id: OWNERS[*owner], now }.into(),
+        Step::Approve { owner, scope: choice, resources, duration, remembered, remembered_decision } => Approve {
             owner_id: OWNERS[*owner],
             scope: scope(*choice),
-            resources: (0..*resources)
-                .map(|n| ResourceId::parse(&format!("photo-{}", n % 2)).unwrap())
-                .collect(),
+            resources: (0..*resources).map(|n| ResourceId::parse(&format!("photo-{}", n % 2)).unwrap()).collect(),
             duration: AccessDuration::ALL[*duration],
             remembered: *remembered,
             method: if *remembered_decision {
-                ConsentMethod::RememberedDecision {
-                    remembered_in: GrantId::new(Uuid::from_u128(0x60)),
-                }
+                ConsentMethod::RememberedDecision { remembered_in: GrantId::new(Uuid::from_u128(0x60)) }
             } else {
                 ConsentMethod::ConsentPage
             },
@@ -186,17 +141,8 @@ fn command(step: &Step, now: DateTime<Utc>, index: usize, verifier: &str) -> Gra
             now,
         }
         .into(),
-        Step::Deny { owner } => Deny {
-            owner_id: OWNERS[*owner],
-            method: ConsentMethod::ConsentPage,
-            now,
-        }
-        .into(),
-        Step::Exchange {
-            client,
-            right_verifier,
-            client_active,
-        } => ExchangeVerifier {
+        Step::Deny { owner } => Deny { owner_id: OWNERS[*owner], method: ConsentMethod::ConsentPage, now }.into(),
+        Step::Exchange { client, right_verifier, client_active } => ExchangeVerifier {
             client_id: CLIENTS[*client],
             verifier: PresentedSecret::new(if *right_verifier { verifier } else { "wrong" }),
             access_token: TokenKey::parse(&format!("acc-{index}")).unwrap(),
@@ -221,17 +167,11 @@ fn command(step: &Step, now: DateTime<Utc>, index: usize, verifier: &str) -> Gra
 }
 
 fn ends_grant(event: &Event) -> bool {
-    matches!(
-        event,
-        Event::GrantRevoked(_) | Event::AuthorizationDenied(_) | Event::CredentialsExpired(_)
-    )
+    matches!(event, Event::GrantRevoked(_) | Event::AuthorizationDenied(_) | Event::CredentialsExpired(_))
 }
 
 fn is_terminal(status: GrantStatus) -> bool {
-    matches!(
-        status,
-        GrantStatus::Expired | GrantStatus::Denied | GrantStatus::Revoked
-    )
+    matches!(status, GrantStatus::Expired | GrantStatus::Denied | GrantStatus::Revoked)
 }
 
 proptest! {

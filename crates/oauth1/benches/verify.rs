@@ -31,13 +31,8 @@ fn header(method: SignatureMethod) -> String {
 }
 
 fn verify(header: &str, keys: VerificationKeys<'_>) {
-    let request = IncomingRequest {
-        method: "GET",
-        url: URL,
-        authorization: Some(header),
-        content_type: None,
-        body: b"",
-    };
+    let request =
+        IncomingRequest { method: "GET", url: URL, authorization: Some(header), content_type: None, body: b"" };
     let signed = SignedRequest::from_request(&request).unwrap();
     signed.verify(keys).unwrap();
 }
@@ -46,10 +41,7 @@ fn benches(c: &mut Criterion) {
     let vectors: serde_json::Value = serde_json::from_str(include_str!("../tests/vectors/signatures.json")).unwrap();
     let public_key = rsa_public_key_from_pem(vectors["rsa_public_key_pem"].as_str().unwrap()).unwrap();
     let keys = VerificationKeys {
-        secrets: Secrets {
-            client_secret: CLIENT_SECRET,
-            token_secret: TOKEN_SECRET,
-        },
+        secrets: Secrets { client_secret: CLIENT_SECRET, token_secret: TOKEN_SECRET },
         rsa_public_key: Some(&public_key),
     };
 
@@ -61,13 +53,9 @@ fn benches(c: &mut Criterion) {
         b.iter(|| verify(black_box(&hmac_header), keys))
     });
     let sha256_header = header(SignatureMethod::HmacSha256);
-    c.bench_function("verify HMAC-SHA256 request", |b| {
-        b.iter(|| verify(black_box(&sha256_header), keys))
-    });
+    c.bench_function("verify HMAC-SHA256 request", |b| b.iter(|| verify(black_box(&sha256_header), keys)));
     let rsa_header = header(SignatureMethod::RsaSha1);
-    c.bench_function("verify RSA-SHA1 request (1024-bit key)", |b| {
-        b.iter(|| verify(black_box(&rsa_header), keys))
-    });
+    c.bench_function("verify RSA-SHA1 request (1024-bit key)", |b| b.iter(|| verify(black_box(&rsa_header), keys)));
 }
 
 criterion_group!(verify_benches, benches);

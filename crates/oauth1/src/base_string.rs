@@ -12,10 +12,8 @@ use crate::encoding::{encode_into, percent_encode};
 /// assert_eq!(normalize_parameters(params), "a2=r%20b&a3=2%20q&a3=a&b5=%3D%253D&c%40=");
 /// ```
 pub fn normalize_parameters<'a>(params: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
-    let mut encoded: Vec<(String, String)> = params
-        .into_iter()
-        .map(|(name, value)| (percent_encode(name), percent_encode(value)))
-        .collect();
+    let mut encoded: Vec<(String, String)> =
+        params.into_iter().map(|(name, value)| (percent_encode(name), percent_encode(value))).collect();
     encoded.sort_unstable();
     let mut normalized = String::with_capacity(encoded.iter().map(|(n, v)| n.len() + v.len() + 2).sum());
     for (index, (name, value)) in encoded.iter().enumerate() {

@@ -102,12 +102,7 @@ impl Signer {
         if let Some((token, _)) = &self.token {
             protocol.push(("oauth_token".into(), token.clone()));
         }
-        protocol.extend(
-            request
-                .extra
-                .iter()
-                .map(|&(name, value)| (name.to_owned(), value.to_owned())),
-        );
+        protocol.extend(request.extra.iter().map(|&(name, value)| (name.to_owned(), value.to_owned())));
 
         let base_uri = base_string_uri(request.url).map_err(ClientError::Uri)?;
         let query_params = match query(request.url) {
@@ -115,11 +110,7 @@ impl Signer {
             None => Vec::new(),
         };
         let normalized = normalize_parameters(
-            protocol
-                .iter()
-                .chain(&query_params)
-                .chain(request.body)
-                .map(|(n, v)| (n.as_str(), v.as_str())),
+            protocol.iter().chain(&query_params).chain(request.body).map(|(n, v)| (n.as_str(), v.as_str())),
         );
         let base_string = signature_base_string(request.method, &base_uri, &normalized);
         let keys = SigningKeys {
@@ -137,9 +128,7 @@ impl Signer {
     /// The `Authorization` header value for `request`.
     pub fn authorization_header(&self, request: &Unsigned<'_>, realm: Option<&str>) -> Result<String, ClientError> {
         let params = self.protocol_params(request)?;
-        Ok(AuthorizationHeader::new(realm, params)
-            .map_err(ClientError::Header)?
-            .to_string())
+        Ok(AuthorizationHeader::new(realm, params).map_err(ClientError::Header)?.to_string())
     }
 }
 

@@ -63,10 +63,7 @@ pub enum ProtocolError {
 impl ProtocolError {
     /// Shorthand for [`ProtocolError::ParameterRejected`].
     pub fn rejected(parameter: impl Into<String>, reason: &'static str) -> Self {
-        Self::ParameterRejected {
-            parameter: parameter.into(),
-            reason,
-        }
+        Self::ParameterRejected { parameter: parameter.into(), reason }
     }
 
     /// The `oauth_problem` value.
@@ -179,21 +176,10 @@ mod tests {
 
     #[test]
     fn report_names_the_problem_and_its_companion_parameter() {
-        let refused = ProtocolError::TimestampRefused {
-            earliest: 100,
-            latest: 700,
-        };
+        let refused = ProtocolError::TimestampRefused { earliest: 100, latest: 700 };
         assert_eq!(refused.report()[0], ("oauth_problem", "timestamp_refused".to_owned()));
-        assert_eq!(
-            refused.report()[1],
-            ("oauth_acceptable_timestamps", "100-700".to_owned())
-        );
-        let absent = ProtocolError::ParameterAbsent {
-            missing: vec!["oauth_nonce", "oauth_timestamp"],
-        };
-        assert_eq!(
-            absent.report()[1],
-            ("oauth_parameters_absent", "oauth_nonce&oauth_timestamp".to_owned())
-        );
+        assert_eq!(refused.report()[1], ("oauth_acceptable_timestamps", "100-700".to_owned()));
+        let absent = ProtocolError::ParameterAbsent { missing: vec!["oauth_nonce", "oauth_timestamp"] };
+        assert_eq!(absent.report()[1], ("oauth_parameters_absent", "oauth_nonce&oauth_timestamp".to_owned()));
     }
 }

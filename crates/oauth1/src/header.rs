@@ -78,9 +78,9 @@ impl std::error::Error for HeaderError {}
 impl From<HeaderError> for ProtocolError {
     fn from(error: HeaderError) -> Self {
         match error {
-            HeaderError::NotOAuth => ProtocolError::ParameterAbsent {
-                missing: crate::request::ALWAYS_REQUIRED.to_vec(),
-            },
+            HeaderError::NotOAuth => {
+                ProtocolError::ParameterAbsent { missing: crate::request::ALWAYS_REQUIRED.to_vec() }
+            }
             HeaderError::TooLong | HeaderError::UnsendableRealm => {
                 ProtocolError::rejected("Authorization", "header too long or malformed")
             }
@@ -130,10 +130,7 @@ impl AuthorizationHeader {
                 Err(HeaderError::NotOAuth)
             };
         }
-        let mut cursor = Cursor {
-            bytes,
-            offset: scheme_end,
-        };
+        let mut cursor = Cursor { bytes, offset: scheme_end };
         cursor.skip_spaces();
         let mut params: Vec<(String, String)> = Vec::new();
         if cursor.at_end() {
@@ -175,10 +172,7 @@ impl AuthorizationHeader {
     /// The `oauth_`-prefixed parameters: the only ones section 3.4.1.3.1 takes from
     /// the header. Others (besides `realm`) are ignored.
     pub fn protocol_params(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.params
-            .iter()
-            .filter(|(name, _)| name.starts_with("oauth_"))
-            .map(|(n, v)| (n.as_str(), v.as_str()))
+        self.params.iter().filter(|(name, _)| name.starts_with("oauth_")).map(|(n, v)| (n.as_str(), v.as_str()))
     }
 }
 
@@ -207,9 +201,7 @@ impl fmt::Display for AuthorizationHeader {
 /// Redacts values: a header carries the signature, and `Debug` output ends up in logs.
 impl fmt::Debug for AuthorizationHeader {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_list()
-            .entries(self.params.iter().map(|(name, _)| name))
-            .finish()
+        f.debug_list().entries(self.params.iter().map(|(name, _)| name)).finish()
     }
 }
 
@@ -238,10 +230,7 @@ impl Cursor<'_> {
     }
 
     fn malformed(&self, reason: &'static str) -> HeaderError {
-        HeaderError::Malformed {
-            offset: self.offset,
-            reason,
-        }
+        HeaderError::Malformed { offset: self.offset, reason }
     }
 
     fn expect(&mut self, byte: u8, reason: &'static str) -> Result<(), HeaderError> {
@@ -269,10 +258,8 @@ impl Cursor<'_> {
             return Err(self.malformed("empty or invalid parameter name"));
         }
         let raw_name = &source[name_range];
-        let name = encoding::percent_decode(raw_name).map_err(|cause| HeaderError::BadEncoding {
-            parameter: raw_name.to_owned(),
-            cause,
-        })?;
+        let name = encoding::percent_decode(raw_name)
+            .map_err(|cause| HeaderError::BadEncoding { parameter: raw_name.to_owned(), cause })?;
         self.expect(b'=', "expected '=' after the parameter name")?;
         self.expect(b'"', "parameter value is not quoted")?;
         let value_range = if name == REALM {
@@ -285,10 +272,8 @@ impl Cursor<'_> {
         let value = if name == REALM {
             raw_value.to_owned()
         } else {
-            encoding::percent_decode(raw_value).map_err(|cause| HeaderError::BadEncoding {
-                parameter: name.clone(),
-                cause,
-            })?
+            encoding::percent_decode(raw_value)
+                .map_err(|cause| HeaderError::BadEncoding { parameter: name.clone(), cause })?
         };
         Ok((name, value))
     }
@@ -325,10 +310,7 @@ mod tests {
 
     #[test]
     fn realm_with_a_quote_cannot_be_sent() {
-        assert_eq!(
-            AuthorizationHeader::new(Some("a\"b"), []),
-            Err(HeaderError::UnsendableRealm)
-        );
+        assert_eq!(AuthorizationHeader::new(Some("a\"b"), []), Err(HeaderError::UnsendableRealm));
     }
 
     fn header_strategy() -> impl Strategy<Value = AuthorizationHeader> {

@@ -136,23 +136,14 @@ impl SignedRequest {
 
         let header_params = header.iter().flat_map(AuthorizationHeader::protocol_params);
         let all_params: Vec<(&str, &str)> = header_params
-            .chain(
-                query_params
-                    .iter()
-                    .chain(&body_params)
-                    .map(|(n, v)| (n.as_str(), v.as_str())),
-            )
+            .chain(query_params.iter().chain(&body_params).map(|(n, v)| (n.as_str(), v.as_str())))
             .collect();
         let protocol = ProtocolParams::collect(&all_params)?;
 
         let base_uri =
             base_string_uri(request.url).map_err(|_| ProtocolError::rejected("url", "not an absolute http(s) URL"))?;
-        let normalized = normalize_parameters(
-            all_params
-                .iter()
-                .copied()
-                .filter(|(name, _)| *name != "oauth_signature"),
-        );
+        let normalized =
+            normalize_parameters(all_params.iter().copied().filter(|(name, _)| *name != "oauth_signature"));
         Ok(Self {
             consumer_key: protocol.consumer_key.to_owned(),
             token: protocol.token.map(str::to_owned),
@@ -247,38 +238,21 @@ struct ProtocolParams<'a> {
 
 impl<'a> ProtocolParams<'a> {
     fn collect(params: &[(&'a str, &'a str)]) -> Result<Self, ProtocolError> {
-        let protocol: Vec<(&str, &str)> = params
-            .iter()
-            .copied()
-            .filter(|(name, _)| name.starts_with("oauth_"))
-            .collect();
+        let protocol: Vec<(&str, &str)> =
+            params.iter().copied().filter(|(name, _)| name.starts_with("oauth_")).collect();
         for (index, (name, _)) in protocol.iter().enumerate() {
             if protocol[..index].iter().any(|(seen, _)| seen == name) {
                 return Err(ProtocolError::rejected(*name, "sent more than once"));
             }
         }
-        let get = |wanted: &str| {
-            protocol
-                .iter()
-                .find(|(name, _)| *name == wanted)
-                .map(|(_, value)| *value)
-        };
+        let get = |wanted: &str| protocol.iter().find(|(name, _)| *name == wanted).map(|(_, value)| *value);
 
-        let signature_method = get("oauth_signature_method")
-            .map(str::parse::<SignatureMethod>)
-            .transpose();
+        let signature_method = get("oauth_signature_method").map(str::parse::<SignatureMethod>).transpose();
         let needs_nonce = !matches!(signature_method, Ok(Some(method)) if !method.requires_timestamp_and_nonce());
-        let mut missing: Vec<&'static str> = ALWAYS_REQUIRED
-            .iter()
-            .copied()
-            .filter(|name| get(name).is_none())
-            .collect();
+        let mut missing: Vec<&'static str> =
+            ALWAYS_REQUIRED.iter().copied().filter(|name| get(name).is_none()).collect();
         if needs_nonce {
-            missing.extend(
-                ["oauth_timestamp", "oauth_nonce"]
-                    .into_iter()
-                    .filter(|name| get(name).is_none()),
-            );
+            missing.extend(["oauth_timestamp", "oauth_nonce"].into_iter().filter(|name| get(name).is_none()));
         }
         if !missing.is_empty() {
             return Err(ProtocolError::ParameterAbsent { missing });
@@ -349,9 +323,7 @@ mod tests {
         .unwrap_err();
         assert_eq!(
             error,
-            ProtocolError::ParameterAbsent {
-                missing: vec!["oauth_signature", "oauth_timestamp", "oauth_nonce"]
-            }
+            ProtocolError::ParameterAbsent { missing: vec!["oauth_signature", "oauth_timestamp", "oauth_nonce"] }
         );
     }
 
@@ -371,10 +343,7 @@ mod tests {
         assert_eq!(error, ProtocolError::VersionRejected);
         let accepted =
             SignedRequest::from_request(&incoming("http://a.test/", Some(&with_version("1.0")), "")).unwrap();
-        assert!(
-            accepted.base_string().contains("oauth_version%3D1.0"),
-            "a sent version is signed"
-        );
+        assert!(accepted.base_string().contains("oauth_version%3D1.0"), "a sent version is signed");
     }
 
     #[test]
@@ -389,11 +358,7 @@ mod tests {
         for bad in ["-1", "%2B5", "0", "1.5", "", "99999999999999999999"] {
             let header = HEADER.replace(r#"oauth_timestamp="10""#, &format!(r#"oauth_timestamp="{bad}""#));
             let error = SignedRequest::from_request(&incoming("http://a.test/", Some(&header), "")).unwrap_err();
-            assert_eq!(
-                error,
-                ProtocolError::rejected("oauth_timestamp", "not a positive integer"),
-                "{bad}"
-            );
+            assert_eq!(error, ProtocolError::rejected("oauth_timestamp", "not a positive integer"), "{bad}");
         }
         let header = HEADER.replace(r#"oauth_nonce="n""#, r#"oauth_nonce="""#);
         assert_eq!(
@@ -415,10 +380,7 @@ mod tests {
     fn non_utf8_form_body_is_rejected() {
         let mut request = incoming("http://a.test/", Some(HEADER), "");
         request.body = b"a=\xff";
-        assert_eq!(
-            SignedRequest::from_request(&request).unwrap_err().problem(),
-            "parameter_rejected"
-        );
+        assert_eq!(SignedRequest::from_request(&request).unwrap_err().problem(), "parameter_rejected");
     }
 
     #[test]
@@ -426,13 +388,7 @@ mod tests {
         let ts = Timestamp::parse("1000").unwrap();
         assert!(ts.check_window(1300, 300).is_ok());
         assert!(ts.check_window(700, 300).is_ok());
-        assert_eq!(
-            ts.check_window(1301, 300),
-            Err(ProtocolError::TimestampRefused {
-                earliest: 1001,
-                latest: 1601
-            })
-        );
+        assert_eq!(ts.check_window(1301, 300), Err(ProtocolError::TimestampRefused { earliest: 1001, latest: 1601 }));
     }
 
     #[test]

@@ -138,16 +138,12 @@ impl std::error::Error for SignError {}
 pub fn sign(method: SignatureMethod, base_string: &str, keys: SigningKeys<'_>) -> Result<String, SignError> {
     let message = base_string.as_bytes();
     Ok(match method {
-        SignatureMethod::HmacSha1 => BASE64.encode(
-            hmac::<sha1::Sha1>(&keys.secrets.joined(), message)
-                .finalize()
-                .into_bytes(),
-        ),
-        SignatureMethod::HmacSha256 => BASE64.encode(
-            hmac::<sha2::Sha256>(&keys.secrets.joined(), message)
-                .finalize()
-                .into_bytes(),
-        ),
+        SignatureMethod::HmacSha1 => {
+            BASE64.encode(hmac::<sha1::Sha1>(&keys.secrets.joined(), message).finalize().into_bytes())
+        }
+        SignatureMethod::HmacSha256 => {
+            BASE64.encode(hmac::<sha2::Sha256>(&keys.secrets.joined(), message).finalize().into_bytes())
+        }
         SignatureMethod::RsaSha1 => {
             let private_key = keys.rsa_private_key.ok_or(SignError::MissingRsaKey)?;
             let signer = SigningKey::<sha1::Sha1>::new(private_key.clone());
@@ -171,16 +167,10 @@ pub fn verify(
 ) -> Result<(), ProtocolError> {
     let message = base_string.as_bytes();
     let valid = match method {
-        SignatureMethod::HmacSha1 => decode_signature(signature).is_some_and(|raw| {
-            hmac::<sha1::Sha1>(&keys.secrets.joined(), message)
-                .verify_slice(&raw)
-                .is_ok()
-        }),
-        SignatureMethod::HmacSha256 => decode_signature(signature).is_some_and(|raw| {
-            hmac::<sha2::Sha256>(&keys.secrets.joined(), message)
-                .verify_slice(&raw)
-                .is_ok()
-        }),
+        SignatureMethod::HmacSha1 => decode_signature(signature)
+            .is_some_and(|raw| hmac::<sha1::Sha1>(&keys.secrets.joined(), message).verify_slice(&raw).is_ok()),
+        SignatureMethod::HmacSha256 => decode_signature(signature)
+            .is_some_and(|raw| hmac::<sha2::Sha256>(&keys.secrets.joined(), message).verify_slice(&raw).is_ok()),
         SignatureMethod::RsaSha1 => {
             let public_key = keys.rsa_public_key.ok_or(ProtocolError::SignatureMethodRejected)?;
             let verifier = VerifyingKey::<sha1::Sha1>::new(public_key.clone());
@@ -190,11 +180,7 @@ pub fn verify(
         }
         SignatureMethod::Plaintext => bool::from(keys.secrets.joined().as_bytes().ct_eq(signature.as_bytes())),
     };
-    if valid {
-        Ok(())
-    } else {
-        Err(ProtocolError::SignatureInvalid)
-    }
+    if valid { Ok(()) } else { Err(ProtocolError::SignatureInvalid) }
 }
 
 fn hmac<D: hmac::EagerHash>(key: &str, message: &[u8]) -> Hmac<D>
@@ -227,9 +213,7 @@ impl std::error::Error for KeyError {}
 pub fn rsa_public_key_from_pem(pem: &str) -> Result<RsaPublicKey, KeyError> {
     use rsa::pkcs1::DecodeRsaPublicKey;
     use rsa::pkcs8::DecodePublicKey;
-    RsaPublicKey::from_public_key_pem(pem)
-        .or_else(|_| RsaPublicKey::from_pkcs1_pem(pem))
-        .map_err(|_| KeyError)
+    RsaPublicKey::from_public_key_pem(pem).or_else(|_| RsaPublicKey::from_pkcs1_pem(pem)).map_err(|_| KeyError)
 }
 
 /// Reads an RSA private key for signing: PKCS#1 (`BEGIN RSA PRIVATE KEY`) or PKCS#8
@@ -237,7 +221,5 @@ pub fn rsa_public_key_from_pem(pem: &str) -> Result<RsaPublicKey, KeyError> {
 pub fn rsa_private_key_from_pem(pem: &str) -> Result<RsaPrivateKey, KeyError> {
     use rsa::pkcs1::DecodeRsaPrivateKey;
     use rsa::pkcs8::DecodePrivateKey;
-    RsaPrivateKey::from_pkcs1_pem(pem)
-        .or_else(|_| RsaPrivateKey::from_pkcs8_pem(pem))
-        .map_err(|_| KeyError)
+    RsaPrivateKey::from_pkcs1_pem(pem).or_else(|_| RsaPrivateKey::from_pkcs8_pem(pem)).map_err(|_| KeyError)
 }

@@ -78,13 +78,8 @@ impl Scenario {
             content_type: Some("application/x-www-form-urlencoded"),
             body: body.as_bytes(),
         };
-        let keys = VerificationKeys {
-            secrets: Secrets {
-                client_secret,
-                token_secret,
-            },
-            rsa_public_key: Some(&RSA_KEYS.1),
-        };
+        let keys =
+            VerificationKeys { secrets: Secrets { client_secret, token_secret }, rsa_public_key: Some(&RSA_KEYS.1) };
         SignedRequest::from_request(&request)?.verify(keys)
     }
 
@@ -120,20 +115,8 @@ fn scenario() -> impl Strategy<Value = Scenario> {
             format!("{scheme}://{host}{port}{path}")
         });
     (
-        (
-            prop_oneof![Just("GET"), Just("POST"), Just("put"), Just("DELETE")],
-            url,
-            params(),
-            params(),
-        ),
-        (
-            method,
-            text(),
-            text(),
-            proptest::option::of((text(), text())),
-            "[^\\x00]{1,16}",
-            1u64..4_000_000_000,
-        ),
+        (prop_oneof![Just("GET"), Just("POST"), Just("put"), Just("DELETE")], url, params(), params()),
+        (method, text(), text(), proptest::option::of((text(), text())), "[^\\x00]{1,16}", 1u64..4_000_000_000),
     )
         .prop_map(
             |((http_method, url, query, body), (method, consumer_key, client_secret, token, nonce, timestamp))| {

@@ -62,11 +62,7 @@ fn load<T: serde::de::DeserializeOwned>(file: &str) -> T {
 }
 
 fn form_body(pairs: &[(String, String)]) -> String {
-    pairs
-        .iter()
-        .map(|(n, v)| format!("{}={}", percent_encode(n), percent_encode(v)))
-        .collect::<Vec<_>>()
-        .join("&")
+    pairs.iter().map(|(n, v)| format!("{}={}", percent_encode(n), percent_encode(v))).collect::<Vec<_>>().join("&")
 }
 
 struct Case<'a> {
@@ -80,9 +76,7 @@ impl<'a> Case<'a> {
     fn new(case: &'a SignatureCase) -> Self {
         let mut params = case.oauth_params.clone();
         params.push(("oauth_signature".into(), case.signature.clone()));
-        let header = AuthorizationHeader::new(case.realm.as_deref(), params)
-            .unwrap()
-            .to_string();
+        let header = AuthorizationHeader::new(case.realm.as_deref(), params).unwrap().to_string();
         Self {
             case,
             method: case.signature_method.parse().unwrap(),
@@ -102,10 +96,7 @@ impl<'a> Case<'a> {
     }
 
     fn secrets(&self) -> Secrets<'a> {
-        Secrets {
-            client_secret: &self.case.client_secret,
-            token_secret: &self.case.token_secret,
-        }
+        Secrets { client_secret: &self.case.client_secret, token_secret: &self.case.token_secret }
     }
 }
 
@@ -127,16 +118,10 @@ fn every_signature_vector_verifies_and_signs() {
         if let Some(expected) = &vector.base_string {
             assert_eq!(signed.base_string(), expected, "{name}: base string");
         }
-        let verification = VerificationKeys {
-            secrets: case.secrets(),
-            rsa_public_key: Some(&public_key),
-        };
+        let verification = VerificationKeys { secrets: case.secrets(), rsa_public_key: Some(&public_key) };
         signed.verify(verification).unwrap_or_else(|e| panic!("{name}: {e}"));
 
-        let signing = SigningKeys {
-            secrets: case.secrets(),
-            rsa_private_key: Some(&private_key),
-        };
+        let signing = SigningKeys { secrets: case.secrets(), rsa_private_key: Some(&private_key) };
         let produced = sign(case.method, signed.base_string(), signing).unwrap();
         assert_eq!(produced, vector.signature, "{name}: signature we produce");
     }
@@ -149,13 +134,7 @@ fn the_client_signer_reproduces_every_vector() {
     let private_key = rsa_private_key_from_pem(&vectors.rsa_private_key_pem).unwrap();
     for vector in &vectors.cases {
         let case = Case::new(vector);
-        let get = |wanted: &str| {
-            vector
-                .oauth_params
-                .iter()
-                .find(|(n, _)| n == wanted)
-                .map(|(_, v)| v.as_str())
-        };
+        let get = |wanted: &str| vector.oauth_params.iter().find(|(n, _)| n == wanted).map(|(_, v)| v.as_str());
         let consumer_key = get("oauth_consumer_key").unwrap();
         let mut signer =
             Signer::new(consumer_key, &vector.client_secret, case.method).with_rsa_key(private_key.clone());
@@ -163,24 +142,15 @@ fn the_client_signer_reproduces_every_vector() {
         if get("oauth_token").is_some() || !vector.token_secret.is_empty() {
             signer = signer.with_token(get("oauth_token").unwrap_or_default(), &vector.token_secret);
         }
-        let standard = [
-            "oauth_consumer_key",
-            "oauth_signature_method",
-            "oauth_timestamp",
-            "oauth_nonce",
-            "oauth_token",
-        ];
+        let standard =
+            ["oauth_consumer_key", "oauth_signature_method", "oauth_timestamp", "oauth_nonce", "oauth_token"];
         let extra: Vec<(&str, &str)> = vector
             .oauth_params
             .iter()
             .filter(|(n, _)| !standard.contains(&n.as_str()))
             .map(|(n, v)| (n.as_str(), v.as_str()))
             .collect();
-        let body = if vector.content_type.is_some() {
-            vector.body.clone()
-        } else {
-            Vec::new()
-        };
+        let body = if vector.content_type.is_some() { vector.body.clone() } else { Vec::new() };
         let unsigned = Unsigned {
             method: &vector.method,
             url: &vector.url,
@@ -208,26 +178,15 @@ fn tampering_with_any_vector_breaks_its_signature() {
         let signed = SignedRequest::from_request(&case.incoming()).unwrap();
         let wrong_secret = format!("{}x", vector.client_secret);
         let keys = VerificationKeys {
-            secrets: Secrets {
-                client_secret: &wrong_secret,
-                token_secret: &vector.token_secret,
-            },
+            secrets: Secrets { client_secret: &wrong_secret, token_secret: &vector.token_secret },
             rsa_public_key: Some(&public_key),
         };
         if case.method != SignatureMethod::RsaSha1 {
-            assert_eq!(
-                signed.verify(keys),
-                Err(ProtocolError::SignatureInvalid),
-                "{}: wrong secret",
-                vector.name
-            );
+            assert_eq!(signed.verify(keys), Err(ProtocolError::SignatureInvalid), "{}: wrong secret", vector.name);
         }
         let mut tampered_base = signed.base_string().to_owned();
         tampered_base.push('x');
-        let keys = VerificationKeys {
-            secrets: case.secrets(),
-            rsa_public_key: Some(&public_key),
-        };
+        let keys = VerificationKeys { secrets: case.secrets(), rsa_public_key: Some(&public_key) };
         if case.method != SignatureMethod::Plaintext {
             assert_eq!(
                 verify(case.method, &tampered_base, &vector.signature, keys),
@@ -245,10 +204,7 @@ fn rsa_sha1_without_a_registered_key_is_a_rejected_method() {
     let vector = vectors.cases.iter().find(|c| c.signature_method == "RSA-SHA1").unwrap();
     let case = Case::new(vector);
     let signed = SignedRequest::from_request(&case.incoming()).unwrap();
-    let keys = VerificationKeys {
-        secrets: case.secrets(),
-        rsa_public_key: None,
-    };
+    let keys = VerificationKeys { secrets: case.secrets(), rsa_public_key: None };
     assert_eq!(signed.verify(keys), Err(ProtocolError::SignatureMethodRejected));
 }
 
@@ -266,12 +222,6 @@ fn every_invalid_header_vector_is_refused_with_its_problem() {
     let vectors: HeaderVectors = load("authorization-headers.json");
     for vector in &vectors.invalid {
         let error = AuthorizationHeader::parse(&vector.header).expect_err(&vector.why);
-        assert_eq!(
-            ProtocolError::from(error).problem(),
-            vector.problem,
-            "{}: {}",
-            vector.why,
-            vector.header
-        );
+        assert_eq!(ProtocolError::from(error).problem(), vector.problem, "{}: {}", vector.why, vector.header);
     }
 }

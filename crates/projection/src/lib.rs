@@ -22,6 +22,8 @@ mod rebuild;
 mod record;
 pub mod replay;
 pub mod tables;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use command::{Context, Projected, execute};
 pub use error::ProjectionError;

@@ -52,9 +52,7 @@ pub async fn rebuild(store: &EventStore) -> Result<Refreshed, ProjectionError> {
     let mut tx = store.lock_appends().await?;
     let projection = fold(store, Horizon::Everything).await?;
     for table in ["grants", "clients", "owners"] {
-        sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table}")))
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table}"))).execute(&mut *tx).await?;
     }
     let mut rows = 0;
     for record in projection.clients().values() {
@@ -68,11 +66,7 @@ pub async fn rebuild(store: &EventStore) -> Result<Refreshed, ProjectionError> {
     }
     set_checkpoint(&mut tx, projection.position()).await?;
     tx.commit().await?;
-    Ok(Refreshed {
-        events: projection.events(),
-        rows,
-        position: projection.position(),
-    })
+    Ok(Refreshed { events: projection.events(), rows, position: projection.position() })
 }
 
 /// Brings the read models up to the head from their checkpoint: every stream with
@@ -106,11 +100,7 @@ pub async fn catch_up(store: &EventStore) -> Result<Refreshed, ProjectionError> 
     }
     set_checkpoint(&mut tx, after).await?;
     tx.commit().await?;
-    Ok(Refreshed {
-        events,
-        rows,
-        position: after,
-    })
+    Ok(Refreshed { events, rows, position: after })
 }
 
 /// The position the read models stand at.

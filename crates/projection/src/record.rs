@@ -31,12 +31,8 @@ pub trait Record: Default + Clone + Send + Sync + 'static {
 
 /// Decodes a stored event into the domain's [`Event`].
 pub fn decode(recorded: &RecordedEvent) -> Result<Event, ProjectionError> {
-    Event::decode(&recorded.event_type, recorded.schema_version, &recorded.payload).map_err(|cause| {
-        ProjectionError::Decode {
-            position: recorded.position,
-            cause,
-        }
-    })
+    Event::decode(&recorded.event_type, recorded.schema_version, &recorded.payload)
+        .map_err(|cause| ProjectionError::Decode { position: recorded.position, cause })
 }
 
 /// A client stream's record.

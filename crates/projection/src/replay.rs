@@ -48,10 +48,7 @@ pub fn replay(projection: &Projection, at: DateTime<Utc>, filter: &Filter) -> Ve
         .into_iter()
         .filter_map(|record| {
             let grant = record.grant()?;
-            let client = projection
-                .clients()
-                .get(&grant.client_id())
-                .and_then(|c| c.state.client());
+            let client = projection.clients().get(&grant.client_id()).and_then(|c| c.state.client());
             let client_key = client.map_or_else(|| unknown_client(grant.client_id()), |c| c.consumer_key().to_string());
             if filter.owner.is_some_and(|owner| grant.owner_id() != Some(owner))
                 || filter.client_key.as_ref().is_some_and(|key| *key != client_key)
@@ -65,9 +62,7 @@ pub fn replay(projection: &Projection, at: DateTime<Utc>, filter: &Filter) -> Ve
                 owner_id: grant.owner_id().map(|id| id.to_string()),
                 client_name: client.map_or_else(String::new, |c| c.name().to_string()),
                 client_key,
-                scope: approval
-                    .map_or(&grant.temporary_credentials().requested_scope, |a| &a.scope)
-                    .to_string(),
+                scope: approval.map_or(&grant.temporary_credentials().requested_scope, |a| &a.scope).to_string(),
                 resources: approval.map_or_else(Vec::new, |a| a.resources.iter().map(ToString::to_string).collect()),
                 status,
                 since: timestamp(since),
@@ -95,10 +90,7 @@ pub fn render_text(grants: &[ReplayedGrant]) -> String {
             &grant.since,
         ];
         // Names are free text: a tab or newline in one must not shift the columns.
-        let cleaned: Vec<String> = fields
-            .iter()
-            .map(|field| field.replace(['\t', '\n', '\r'], " "))
-            .collect();
+        let cleaned: Vec<String> = fields.iter().map(|field| field.replace(['\t', '\n', '\r'], " ")).collect();
         out.push_str(&cleaned.join("\t"));
         out.push('\n');
     }

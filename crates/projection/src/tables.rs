@@ -251,15 +251,9 @@ pub struct Tables {
 impl Tables {
     /// Reads every row.
     pub async fn read(pool: &AnyPool) -> Result<Self, ProjectionError> {
-        let clients = sqlx::query("SELECT * FROM clients ORDER BY client_id")
-            .fetch_all(pool)
-            .await?;
-        let owners = sqlx::query("SELECT * FROM owners ORDER BY owner_id")
-            .fetch_all(pool)
-            .await?;
-        let grants = sqlx::query("SELECT * FROM grants ORDER BY grant_id")
-            .fetch_all(pool)
-            .await?;
+        let clients = sqlx::query("SELECT * FROM clients ORDER BY client_id").fetch_all(pool).await?;
+        let owners = sqlx::query("SELECT * FROM owners ORDER BY owner_id").fetch_all(pool).await?;
+        let grants = sqlx::query("SELECT * FROM grants ORDER BY grant_id").fetch_all(pool).await?;
         Ok(Self {
             clients: clients.iter().map(client_row).collect::<Result<_, _>>()?,
             owners: owners.iter().map(owner_row).collect::<Result<_, _>>()?,

@@ -1,8 +1,6 @@
 //! The read models against the log, on SQLite and PostgreSQL: live equals rebuilt,
 //! catch-up closes a gap, replay shows the past, revocation is in force at once.
 
-mod support;
-
 use std::collections::HashMap;
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -12,12 +10,12 @@ use grantlog_domain::{
 };
 use grantlog_projection::replay::{Filter, render_json, render_text, replay};
 use grantlog_projection::tables::{Tables, grant_by_token};
+use grantlog_projection::testing::*;
 use grantlog_projection::{
-    ClientRecord, GrantRecord, Horizon, OwnerRecord, ProjectionError, Record, catch_up, execute, fold, rebuild,
+    ClientRecord, Horizon, OwnerRecord, ProjectionError, Record, catch_up, execute, fold, rebuild,
 };
 use grantlog_store::testing::TestDatabase;
 use grantlog_store::{EventStore, ExpectedVersion, NewEvent, backend_tests};
-use support::*;
 
 /// A small deterministic generator (xorshift64*), so a failing scenario replays exactly.
 struct Dice(u64);
@@ -72,11 +70,7 @@ impl World {
 /// Runs one random command. Refusals by the domain are part of the scenario.
 async fn step(store: &EventStore, world: &mut World, dice: &mut Dice, n: usize) {
     // Mostly seconds apart; now and then hours, so that access runs out too.
-    let pause = if dice.below(80) == 0 {
-        3_600 * dice.below(30)
-    } else {
-        dice.below(60)
-    };
+    let pause = if dice.below(80) == 0 { 3_600 * dice.below(30) } else { dice.below(60) };
     world.now += TimeDelta::seconds(pause as i64);
     let now = world.now;
     // Weighted: registrations and suspensions now and then, the OAuth flow most of the time.
@@ -96,16 +90,12 @@ async fn step(store: &EventStore, world: &mut World, dice: &mut Dice, n: usize) 
         2 => match dice.pick(&world.clients) {
             Some(client) => {
                 let command = if dice.below(2) == 0 {
-                    ClientCommand::Suspend {
-                        reason: Reason::parse("abuse report").unwrap(),
-                    }
+                    ClientCommand::Suspend { reason: Reason::parse("abuse report").unwrap() }
                 } else {
                     ClientCommand::Reinstate
                 };
                 let context = context(now, Actor::Admin);
-                execute::<ClientRecord>(store, &client.stream_id(), &command, &context)
-                    .await
-                    .map(drop)
+                execute::<ClientRecord>(store, &client.stream_id(), &command, &context).await.map(drop)
             }
             None => Ok(()),
         },
@@ -126,16 +116,11 @@ async fn step(store: &EventStore, world: &mut World, dice: &mut Dice, n: usize) 
         5 | 6 => match (world.recent_grant(dice), dice.pick(&world.owners)) {
             (Some(id), Some(owner)) => {
                 world.authenticated.entry(id).or_insert(owner);
-                grant(store, id, authenticate(owner, now), now, Actor::Owner(owner.uuid()))
-                    .await
-                    .map(drop)
+                grant(store, id, authenticate(owner, now), now, Actor::Owner(owner.uuid())).await.map(drop)
             }
             _ => Ok(()),
         },
-        7 | 8 => match world
-            .recent_grant(dice)
-            .and_then(|id| Some((id, world.owner_for(id, dice)?)))
-        {
+        7 | 8 => match world.recent_grant(dice).and_then(|id| Some((id, world.owner_for(id, dice)?))) {
             Some((id, owner)) => {
                 let durations = [
                     AccessDuration::OneHour,
@@ -143,46 +128,22 @@ async fn step(store: &EventStore, world: &mut World, dice: &mut Dice, n: usize) 
                     AccessDuration::ThirtyDays,
                     AccessDuration::UntilRevoked,
                 ];
-                let command = approve(
-                    owner,
-                    &format!("verifier-{id}"),
-                    durations[dice.below(4)],
-                    dice.below(3) == 0,
-                    now,
-                );
-                grant(store, id, command, now, Actor::Owner(owner.uuid()))
-                    .await
-                    .map(drop)
+                let command =
+                    approve(owner, &format!("verifier-{id}"), durations[dice.below(4)], dice.below(3) == 0, now);
+                grant(store, id, command, now, Actor::Owner(owner.uuid())).await.map(drop)
             }
             None => Ok(()),
         },
-        9 => match world
-            .recent_grant(dice)
-            .and_then(|id| Some((id, world.owner_for(id, dice)?)))
-        {
+        9 => match world.recent_grant(dice).and_then(|id| Some((id, world.owner_for(id, dice)?))) {
             Some((id, owner)) => {
-                let command = Deny {
-                    owner_id: owner,
-                    method: ConsentMethod::ConsentPage,
-                    now,
-                }
-                .into();
-                grant(store, id, command, now, Actor::Owner(owner.uuid()))
-                    .await
-                    .map(drop)
+                let command = Deny { owner_id: owner, method: ConsentMethod::ConsentPage, now }.into();
+                grant(store, id, command, now, Actor::Owner(owner.uuid())).await.map(drop)
             }
             None => Ok(()),
         },
-        10 | 11 => match world
-            .recent_grant(dice)
-            .and_then(|id| Some((id, world.client_for(id, dice)?)))
-        {
+        10 | 11 => match world.recent_grant(dice).and_then(|id| Some((id, world.client_for(id, dice)?))) {
             Some((id, client)) => {
-                let verifier = if dice.below(5) == 0 {
-                    "wrong".to_owned()
-                } else {
-                    format!("verifier-{id}")
-                };
+                let verifier = if dice.below(5) == 0 { "wrong".to_owned() } else { format!("verifier-{id}") };
                 let command = ExchangeVerifier {
                     client_id: client,
                     verifier: PresentedSecret::new(verifier),
@@ -191,17 +152,11 @@ async fn step(store: &EventStore, world: &mut World, dice: &mut Dice, n: usize) 
                     now,
                 }
                 .into();
-                grant(store, id, command, now, Actor::Client(client.uuid()))
-                    .await
-                    .map(drop)
+                grant(store, id, command, now, Actor::Client(client.uuid())).await.map(drop)
             }
             None => Ok(()),
         },
-        12 => match (
-            dice.pick(&world.grants),
-            dice.pick(&world.owners),
-            dice.pick(&world.clients),
-        ) {
+        12 => match (dice.pick(&world.grants), dice.pick(&world.owners), dice.pick(&world.clients)) {
             (Some(id), Some(owner), Some(client)) => {
                 let by = [Revoker::Owner(owner), Revoker::Admin, Revoker::Client(client)][dice.below(3)];
                 let command = Revoke { by, reason: None, now }.into();
@@ -210,9 +165,7 @@ async fn step(store: &EventStore, world: &mut World, dice: &mut Dice, n: usize) 
             _ => Ok(()),
         },
         _ => match dice.pick(&world.grants) {
-            Some(id) => grant(store, id, Expire { now }.into(), now, Actor::System)
-                .await
-                .map(drop),
+            Some(id) => grant(store, id, Expire { now }.into(), now, Actor::System).await.map(drop),
             None => Ok(()),
         },
     };
@@ -249,18 +202,13 @@ async fn a_long_random_scenario_rebuilds_to_the_live_state(database: TestDatabas
     let refreshed = rebuild(&store).await.unwrap();
     assert_eq!(refreshed.events, store.head().await.unwrap().position);
     assert_eq!(Tables::read(store.reader()).await.unwrap(), live, "rebuilt equals live");
-    assert_eq!(
-        catch_up(&store).await.unwrap().events,
-        0,
-        "nothing to catch up after a rebuild"
-    );
+    assert_eq!(catch_up(&store).await.unwrap().events, 0, "nothing to catch up after a rebuild");
 }
 
 async fn catch_up_applies_what_was_appended_without_the_read_models(database: TestDatabase) {
     let store = database.store().await;
-    let client = register_client(&store, ClientId::new(uuid::Uuid::now_v7()), "beppa-demo-key", at(9, 0))
-        .await
-        .unwrap();
+    let client =
+        register_client(&store, ClientId::new(uuid::Uuid::now_v7()), "beppa-demo-key", at(9, 0)).await.unwrap();
     // A grant written with the bare store, as a bulk import or an older binary would.
     let id = GrantId::new(uuid::Uuid::now_v7());
     let events = grantlog_domain::Aggregate::decide(
@@ -279,10 +227,7 @@ async fn catch_up_applies_what_was_appended_without_the_read_models(database: Te
             trace_id: None,
         })
         .collect();
-    store
-        .append(&id.stream_id(), ExpectedVersion::Exactly(0), &new_events)
-        .await
-        .unwrap();
+    store.append(&id.stream_id(), ExpectedVersion::Exactly(0), &new_events).await.unwrap();
     // A later command through the read models must not skip the checkpoint past it.
     register_owner(&store, OwnerId::new(uuid::Uuid::now_v7()), at(9, 2)).await;
     let behind = Tables::read(store.reader()).await.unwrap();
@@ -293,73 +238,6 @@ async fn catch_up_applies_what_was_appended_without_the_read_models(database: Te
     let caught_up = Tables::read(store.reader()).await.unwrap();
     assert_eq!(caught_up, fold(&store, Horizon::Everything).await.unwrap().tables());
     assert_eq!(caught_up.grants.len(), 1);
-}
-
-/// Jane approves Beppa Prints for one hour at 18:03; Beppa exchanges at 18:04; Jane
-/// revokes at 18:40. A second grant, never revoked, runs out at 19:10.
-async fn story(store: &EventStore) -> (GrantId, GrantId, OwnerId) {
-    let jane = OwnerId::new(uuid::Uuid::from_u128(0x1a4e));
-    let beppa = ClientId::new(uuid::Uuid::from_u128(0xbe99a));
-    register_owner(store, jane, at(17, 0)).await;
-    let client = register_client(store, beppa, "beppa-demo-key", at(17, 0))
-        .await
-        .unwrap();
-    let first = GrantId::new(uuid::Uuid::from_u128(1));
-    let second = GrantId::new(uuid::Uuid::from_u128(2));
-    for (id, start, token) in [(first, 2, "request-1"), (second, 9, "request-2")] {
-        let jane_acts = Actor::Owner(jane.uuid());
-        grant(
-            store,
-            id,
-            issue(id, &client, token, at(18, start)),
-            at(18, start),
-            Actor::Client(beppa.uuid()),
-        )
-        .await
-        .unwrap();
-        grant(
-            store,
-            id,
-            authenticate(jane, at(18, start + 1)),
-            at(18, start + 1),
-            jane_acts,
-        )
-        .await
-        .unwrap();
-        let approval = approve(
-            jane,
-            &format!("v-{token}"),
-            AccessDuration::OneHour,
-            false,
-            at(18, start + 1),
-        );
-        grant(store, id, approval, at(18, start + 1), jane_acts).await.unwrap();
-        let exchange = ExchangeVerifier {
-            client_id: beppa,
-            verifier: PresentedSecret::new(format!("v-{token}")),
-            access_token: TokenKey::parse(&format!("access-{token}")).unwrap(),
-            client_active: true,
-            now: at(18, start + 2),
-        };
-        grant(
-            store,
-            id,
-            exchange.into(),
-            at(18, start + 2),
-            Actor::Client(beppa.uuid()),
-        )
-        .await
-        .unwrap();
-    }
-    let revoke = Revoke {
-        by: Revoker::Owner(jane),
-        reason: None,
-        now: at(18, 40),
-    };
-    grant(store, first, revoke.into(), at(18, 40), Actor::Owner(jane.uuid()))
-        .await
-        .unwrap();
-    (first, second, jane)
 }
 
 async fn replay_shows_each_moment_of_the_story(database: TestDatabase) {
@@ -376,12 +254,8 @@ async fn replay_shows_each_moment_of_the_story(database: TestDatabase) {
                 .map(|g| (g.status, g.since))
         }
     };
-    let t = |h, m| support::at(h, m);
-    assert_eq!(
-        status(t(18, 1), Horizon::Time(t(18, 1)), first).await,
-        None,
-        "not yet issued"
-    );
+    let t = |h, m| at(h, m);
+    assert_eq!(status(t(18, 1), Horizon::Time(t(18, 1)), first).await, None, "not yet issued");
     assert_eq!(
         status(t(18, 2), Horizon::Time(t(18, 2)), first).await,
         Some((GrantStatus::Pending, "2026-11-25T18:02:00.000000Z".into()))
@@ -416,10 +290,7 @@ async fn replay_shows_each_moment_of_the_story(database: TestDatabase) {
         assert_eq!(found.map(|s| s.0), Some(expected), "at position {position}");
     }
 
-    let filter = Filter {
-        owner: Some(jane),
-        client_key: Some("beppa-demo-key".into()),
-    };
+    let filter = Filter { owner: Some(jane), client_key: Some("beppa-demo-key".into()) };
     let text = render_text(&replay(&everything, t(18, 45), &filter));
     assert_eq!(text.lines().count(), 3, "{text}");
     assert!(
@@ -428,10 +299,7 @@ async fn replay_shows_each_moment_of_the_story(database: TestDatabase) {
         ),
         "{text}"
     );
-    let nobody = Filter {
-        owner: Some(OwnerId::new(uuid::Uuid::from_u128(9))),
-        client_key: None,
-    };
+    let nobody = Filter { owner: Some(OwnerId::new(uuid::Uuid::from_u128(9))), client_key: None };
     assert!(replay(&everything, t(18, 45), &nobody).is_empty());
 
     // The same log gives the same bytes, every time, from a fresh fold.
@@ -447,31 +315,17 @@ async fn a_revocation_is_in_force_for_every_reader_at_commit(database: TestDatab
     // Another process reading the same database (on SQLite, the same file).
     let other = database.store().await;
     let (first, second, _) = story(&store).await;
-    let revoked = grant_by_token(other.reader(), "access-request-1")
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(
-        (revoked.grant_id, revoked.status.as_str()),
-        (first.to_string(), "revoked")
-    );
-    let active = grant_by_token(other.reader(), "access-request-2")
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(
-        (active.grant_id, active.status.as_str()),
-        (second.to_string(), "active")
-    );
+    let revoked = grant_by_token(other.reader(), "access-request-1").await.unwrap().unwrap();
+    assert_eq!((revoked.grant_id, revoked.status.as_str()), (first.to_string(), "revoked"));
+    let active = grant_by_token(other.reader(), "access-request-2").await.unwrap().unwrap();
+    assert_eq!((active.grant_id, active.status.as_str()), (second.to_string(), "active"));
     assert_eq!(active.expires_at.as_deref(), Some("2026-11-25T19:10:00.000000Z"));
     assert!(grant_by_token(other.reader(), "no-such-token").await.unwrap().is_none());
 }
 
 async fn a_consumer_key_is_registered_once(database: TestDatabase) {
     let store = database.store().await;
-    register_client(&store, ClientId::new(uuid::Uuid::now_v7()), "beppa-demo-key", at(9, 0))
-        .await
-        .unwrap();
+    register_client(&store, ClientId::new(uuid::Uuid::now_v7()), "beppa-demo-key", at(9, 0)).await.unwrap();
     let head = store.head().await.unwrap();
     let twin = register_client(&store, ClientId::new(uuid::Uuid::now_v7()), "beppa-demo-key", at(9, 1)).await;
     assert!(matches!(twin, Err(ProjectionError::ConsumerKeyTaken)), "{twin:?}");
@@ -482,18 +336,12 @@ async fn owners_are_projected_without_personal_data(database: TestDatabase) {
     let store = database.store().await;
     let jane = OwnerId::new(uuid::Uuid::now_v7());
     register_owner(&store, jane, at(9, 0)).await;
-    execute::<OwnerRecord>(
-        &store,
-        &jane.stream_id(),
-        &OwnerCommand::Erase,
-        &context(at(9, 5), Actor::Admin),
-    )
-    .await
-    .unwrap();
+    execute::<OwnerRecord>(&store, &jane.stream_id(), &OwnerCommand::Erase, &context(at(9, 5), Actor::Admin))
+        .await
+        .unwrap();
     let tables = Tables::read(store.reader()).await.unwrap();
     assert_eq!(tables.owners.len(), 1);
     assert!(tables.owners[0].erased);
-    let _: GrantRecord = GrantRecord::default();
 }
 
 backend_tests!(

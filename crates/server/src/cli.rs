@@ -18,12 +18,7 @@ pub struct Cli {
 #[derive(Debug, Args)]
 struct DatabaseArgs {
     /// sqlite://FILE or postgres://…
-    #[arg(
-        long,
-        env = "GRANTLOG_DATABASE_URL",
-        default_value = "sqlite://grantlog.db",
-        global = true
-    )]
+    #[arg(long, env = "GRANTLOG_DATABASE_URL", default_value = "sqlite://grantlog.db", global = true)]
     database_url: String,
 }
 
@@ -68,9 +63,7 @@ impl Cli {
             create_if_missing: matches!(self.command, Command::Migrate),
             ..ConnectOptions::new(&self.database.database_url)
         };
-        let store = EventStore::connect(options)
-            .await
-            .context("Failed to open the database")?;
+        let store = EventStore::connect(options).await.context("Failed to open the database")?;
         let outcome = match self.command {
             Command::Migrate => {
                 store.migrate().await.context("Failed to migrate the database")?;
@@ -78,11 +71,7 @@ impl Cli {
                 Outcome::Success
             }
             Command::Audit(AuditCommand::Verify { expect_head }) => {
-                match store
-                    .verify_chain(expect_head)
-                    .await
-                    .context("Failed to read the event log")?
-                {
+                match store.verify_chain(expect_head).await.context("Failed to read the event log")? {
                     Ok(report) => {
                         println!("ok: {} events verified, head {}", report.events, report.head);
                         Outcome::Success

@@ -38,10 +38,7 @@ async fn migrated_with_three_events(database: &TestDatabase) -> EventStore {
             trace_id: None,
         })
         .collect();
-    store
-        .append("grant-a", ExpectedVersion::Exactly(0), &events)
-        .await
-        .unwrap();
+    store.append("grant-a", ExpectedVersion::Exactly(0), &events).await.unwrap();
     store
 }
 
@@ -53,22 +50,13 @@ async fn verify_passes_on_an_intact_log_and_names_an_edit(database: TestDatabase
 
     let intact = grantlog(&database.url, &["audit", "verify"]);
     assert!(intact.status.success(), "{}", stderr(&intact));
-    assert_eq!(
-        stdout(&intact),
-        format!("ok: 3 events verified, head {}", stdout(&head))
-    );
+    assert_eq!(stdout(&intact), format!("ok: 3 events verified, head {}", stdout(&head)));
 
-    database
-        .tamper(&store, &[r#"UPDATE events SET payload = '{"n":7}' WHERE position = 2"#])
-        .await;
+    database.tamper(&store, &[r#"UPDATE events SET payload = '{"n":7}' WHERE position = 2"#]).await;
     let edited = grantlog(&database.url, &["audit", "verify"]);
     assert_eq!(edited.status.code(), Some(1));
     assert_eq!(stderr(&edited).lines().count(), 1, "one line: {}", stderr(&edited));
-    assert!(
-        stderr(&edited).contains("position 2: hash does not match"),
-        "{}",
-        stderr(&edited)
-    );
+    assert!(stderr(&edited).contains("position 2: hash does not match"), "{}", stderr(&edited));
 }
 
 async fn verify_catches_a_covered_up_truncation_against_a_recorded_head(database: TestDatabase) {
@@ -76,21 +64,12 @@ async fn verify_catches_a_covered_up_truncation_against_a_recorded_head(database
     let recorded = stdout(&grantlog(&database.url, &["audit", "head"]));
     let second = store.read_from(1, 1).await.unwrap().remove(0);
     let cover_up = format!("UPDATE chain_head SET position = 2, hash = '{}'", second.hash);
-    database
-        .tamper(&store, &["DELETE FROM events WHERE position = 3", &cover_up])
-        .await;
+    database.tamper(&store, &["DELETE FROM events WHERE position = 3", &cover_up]).await;
 
-    assert!(
-        grantlog(&database.url, &["audit", "verify"]).status.success(),
-        "invisible without the record"
-    );
+    assert!(grantlog(&database.url, &["audit", "verify"]).status.success(), "invisible without the record");
     let anchored = grantlog(&database.url, &["audit", "verify", "--expect-head", &recorded]);
     assert_eq!(anchored.status.code(), Some(1));
-    assert!(
-        stderr(&anchored).contains(&format!("recorded head is {recorded}")),
-        "{}",
-        stderr(&anchored)
-    );
+    assert!(stderr(&anchored).contains(&format!("recorded head is {recorded}")), "{}", stderr(&anchored));
 }
 
 backend_tests!(
@@ -105,11 +84,7 @@ fn auditing_a_missing_database_fails_without_creating_it() {
     let output = grantlog(&format!("sqlite://{}", path.display()), &["audit", "verify"]);
     assert_eq!(output.status.code(), Some(1));
     assert_eq!(stderr(&output).lines().count(), 1, "{}", stderr(&output));
-    assert!(
-        stderr(&output).starts_with("grantlog: Failed to open the database"),
-        "{}",
-        stderr(&output)
-    );
+    assert!(stderr(&output).starts_with("grantlog: Failed to open the database"), "{}", stderr(&output));
     assert!(!path.exists());
 }
 
@@ -120,9 +95,5 @@ fn a_malformed_head_or_url_is_refused_in_one_line() {
     assert!(stderr(&bad_head).contains("POSITION:HASH"), "{}", stderr(&bad_head));
     let bad_url = grantlog("mysql://localhost/x", &["audit", "head"]);
     assert_eq!(bad_url.status.code(), Some(1));
-    assert!(
-        stderr(&bad_url).contains("unsupported database URL"),
-        "{}",
-        stderr(&bad_url)
-    );
+    assert!(stderr(&bad_url).contains("unsupported database URL"), "{}", stderr(&bad_url));
 }

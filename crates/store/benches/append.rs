@@ -42,10 +42,7 @@ async fn single(store: &EventStore, tasks: u64) -> f64 {
             tokio::spawn(async move {
                 for n in 0..SINGLE / tasks {
                     let stream = format!("grant-single-{tasks}-{task}-{n}");
-                    store
-                        .append(&stream, ExpectedVersion::Exactly(0), &[event(n)])
-                        .await
-                        .unwrap();
+                    store.append(&stream, ExpectedVersion::Exactly(0), &[event(n)]).await.unwrap();
                 }
             })
         })
@@ -60,10 +57,7 @@ async fn batched(store: &EventStore) -> f64 {
     let started = Instant::now();
     for batch in 0..BATCHES {
         let events: Vec<NewEvent> = (0..BATCH).map(|n| event(batch * BATCH + n)).collect();
-        store
-            .append(&format!("grant-batch-{batch}"), ExpectedVersion::Exactly(0), &events)
-            .await
-            .unwrap();
+        store.append(&format!("grant-batch-{batch}"), ExpectedVersion::Exactly(0), &events).await.unwrap();
     }
     (BATCHES * BATCH) as f64 / started.elapsed().as_secs_f64()
 }

@@ -72,10 +72,7 @@ impl FromStr for Head {
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         let (position, hash) = text.split_once(':').ok_or(BadHead)?;
-        Ok(Self {
-            position: position.parse().map_err(|_| BadHead)?,
-            hash: hash.parse().map_err(|_| BadHead)?,
-        })
+        Ok(Self { position: position.parse().map_err(|_| BadHead)?, hash: hash.parse().map_err(|_| BadHead)? })
     }
 }
 
@@ -190,38 +187,20 @@ mod tests {
         let hash = base.hash(&ChainHash::GENESIS);
         assert_ne!(envelope("{ }").hash(&ChainHash::GENESIS), hash);
         assert_ne!(Envelope { position: 2, ..base }.hash(&ChainHash::GENESIS), hash);
-        assert_ne!(
-            Envelope {
-                trace_id: Some(""),
-                ..base
-            }
-            .hash(&ChainHash::GENESIS),
-            hash
-        );
+        assert_ne!(Envelope { trace_id: Some(""), ..base }.hash(&ChainHash::GENESIS), hash);
         assert_ne!(base.hash(&hash), hash);
     }
 
     #[test]
     fn fields_cannot_bleed_into_each_other() {
-        let a = Envelope {
-            stream_id: "ab",
-            event_type: "c",
-            ..envelope("{}")
-        };
-        let b = Envelope {
-            stream_id: "a",
-            event_type: "bc",
-            ..envelope("{}")
-        };
+        let a = Envelope { stream_id: "ab", event_type: "c", ..envelope("{}") };
+        let b = Envelope { stream_id: "a", event_type: "bc", ..envelope("{}") };
         assert_ne!(a.hash(&ChainHash::GENESIS), b.hash(&ChainHash::GENESIS));
     }
 
     #[test]
     fn heads_round_trip_through_text() {
-        let head = Head {
-            position: 42,
-            hash: envelope("{}").hash(&ChainHash::GENESIS),
-        };
+        let head = Head { position: 42, hash: envelope("{}").hash(&ChainHash::GENESIS) };
         assert_eq!(head.to_string().parse::<Head>(), Ok(head));
         assert_eq!("42".parse::<Head>(), Err(BadHead));
         assert_eq!("x:00".parse::<Head>(), Err(BadHead));

@@ -27,13 +27,7 @@ pub async fn insert_owner_profile(connection: &mut AnyConnection, profile: &Owne
         .bind(&profile.password_hash)
         .execute(connection)
         .await
-        .map_err(|error| {
-            if is_unique_violation(&error) {
-                StoreError::UsernameTaken
-            } else {
-                error.into()
-            }
-        })?;
+        .map_err(|error| if is_unique_violation(&error) { StoreError::UsernameTaken } else { error.into() })?;
     Ok(())
 }
 

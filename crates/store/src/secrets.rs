@@ -29,9 +29,7 @@ pub struct SecretBox {
 
 impl fmt::Debug for SecretBox {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SecretBox")
-            .field("key_id", &self.key_id)
-            .finish_non_exhaustive()
+        f.debug_struct("SecretBox").field("key_id", &self.key_id).finish_non_exhaustive()
     }
 }
 
@@ -39,10 +37,7 @@ impl SecretBox {
     /// A box for a 32-byte key.
     pub fn from_key(key: &[u8; KEY_LEN]) -> Self {
         let key_id = hex::encode(&Sha256::digest(key)[..8]);
-        Self {
-            cipher: XChaCha20Poly1305::new(key.into()),
-            key_id,
-        }
+        Self { cipher: XChaCha20Poly1305::new(key.into()), key_id }
     }
 
     /// Reads the key file (64 hex digits), creating it with a random key, readable by
@@ -85,10 +80,7 @@ impl SecretBox {
             .cipher
             .encrypt(
                 &XNonce::try_from(&nonce[..]).expect("nonce length checked"),
-                Payload {
-                    msg: secret.as_bytes(),
-                    aad: id.as_bytes(),
-                },
+                Payload { msg: secret.as_bytes(), aad: id.as_bytes() },
             )
             .map_err(|_| StoreError::Secrets("encryption failed".into()))?;
         sqlx::query("INSERT INTO secrets (id, key_id, nonce, ciphertext) VALUES ($1, $2, $3, $4)")
@@ -112,10 +104,7 @@ impl SecretBox {
         };
         let key_id: String = row.try_get("key_id")?;
         if key_id != self.key_id {
-            return Err(StoreError::Secrets(format!(
-                "secret {id} was sealed with key {key_id}, not {}",
-                self.key_id
-            )));
+            return Err(StoreError::Secrets(format!("secret {id} was sealed with key {key_id}, not {}", self.key_id)));
         }
         let nonce: Vec<u8> = row.try_get("nonce")?;
         let ciphertext: Vec<u8> = row.try_get("ciphertext")?;
@@ -126,10 +115,7 @@ impl SecretBox {
             .cipher
             .decrypt(
                 &XNonce::try_from(&nonce[..]).expect("nonce length checked"),
-                Payload {
-                    msg: &ciphertext,
-                    aad: id.as_bytes(),
-                },
+                Payload { msg: &ciphertext, aad: id.as_bytes() },
             )
             .map_err(|_| StoreError::Secrets(format!("secret {id} does not decrypt (tampered or moved)")))?;
         let text =
@@ -139,10 +125,7 @@ impl SecretBox {
 
     /// Destroys the secret under `id`; returns whether there was one.
     pub async fn wipe(connection: &mut AnyConnection, id: &str) -> Result<bool, StoreError> {
-        let result = sqlx::query("DELETE FROM secrets WHERE id = $1")
-            .bind(id)
-            .execute(connection)
-            .await?;
+        let result = sqlx::query("DELETE FROM secrets WHERE id = $1").bind(id).execute(connection).await?;
         Ok(result.rows_affected() > 0)
     }
 }
@@ -163,12 +146,7 @@ mod tests {
         }
         let reloaded = SecretBox::load_or_create(&path).unwrap();
         assert_eq!(created.key_id(), reloaded.key_id());
-        assert_ne!(
-            created.key_id(),
-            SecretBox::load_or_create(&folder.path().join("other.key"))
-                .unwrap()
-                .key_id()
-        );
+        assert_ne!(created.key_id(), SecretBox::load_or_create(&folder.path().join("other.key")).unwrap().key_id());
     }
 
     #[test]

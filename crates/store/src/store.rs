@@ -52,11 +52,7 @@ pub struct ConnectOptions {
 impl ConnectOptions {
     /// Defaults for `url`: eight connections, a missing SQLite file created.
     pub fn new(url: impl Into<String>) -> Self {
-        Self {
-            url: url.into(),
-            max_connections: 8,
-            create_if_missing: true,
-        }
+        Self { url: url.into(), max_connections: 8, create_if_missing: true }
     }
 }
 
@@ -155,8 +151,7 @@ impl EventStore {
         expected: ExpectedVersion,
         events: &[NewEvent],
     ) -> Result<Vec<RecordedEvent>, StoreError> {
-        self.append_with(stream_id, expected, events, Box::new(|_, _| Box::pin(async { Ok(()) })))
-            .await
+        self.append_with(stream_id, expected, events, Box::new(|_, _| Box::pin(async { Ok(()) }))).await
     }
 
     /// Like [`EventStore::append`], and runs `inline` in the same transaction after the
@@ -194,11 +189,7 @@ impl EventStore {
         if let ExpectedVersion::Exactly(expected) = expected
             && expected != current_version
         {
-            return Err(StoreError::Conflict {
-                stream_id: stream_id.to_owned(),
-                expected,
-                actual: current_version,
-            });
+            return Err(StoreError::Conflict { stream_id: stream_id.to_owned(), expected, actual: current_version });
         }
 
         let first_position = last_position + 1 - events.len() as u64;
@@ -231,10 +222,7 @@ impl EventStore {
                 trace_id: row.trace_id.clone(),
                 hash,
             });
-            rows.push(StoredRow {
-                hash: hash.to_string(),
-                ..row
-            });
+            rows.push(StoredRow { hash: hash.to_string(), ..row });
         }
         for chunk in statement_chunks(&rows) {
             insert_rows(&mut tx, chunk).await.map_err(|error| {
@@ -272,45 +260,30 @@ impl EventStore {
     /// while writing them in the same transaction.
     pub async fn lock_appends(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
         let mut tx = self.inner.writer.begin().await?;
-        sqlx::query("UPDATE chain_head SET position = position WHERE id = 1")
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query("UPDATE chain_head SET position = position WHERE id = 1").execute(&mut *tx).await?;
         Ok(tx)
     }
 
     /// Every event of one stream, in version order.
     pub async fn read_stream(&self, stream_id: &str) -> Result<Vec<RecordedEvent>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM events WHERE stream_id = $1 ORDER BY stream_version");
-        let rows = sqlx::query(AssertSqlSafe(sql))
-            .bind(stream_id)
-            .fetch_all(&self.inner.reader)
-            .await?;
-        rows.iter()
-            .map(|row| StoredRow::from_row(row)?.into_recorded())
-            .collect()
+        let rows = sqlx::query(AssertSqlSafe(sql)).bind(stream_id).fetch_all(&self.inner.reader).await?;
+        rows.iter().map(|row| StoredRow::from_row(row)?.into_recorded()).collect()
     }
 
     /// Up to `limit` events after `position`, in order. Follow the log by passing the
     /// last position seen: no event is ever skipped, because positions are assigned in
     /// commit order.
     pub async fn read_from(&self, position: u64, limit: u32) -> Result<Vec<RecordedEvent>, StoreError> {
-        self.read_rows(position, limit)
-            .await?
-            .into_iter()
-            .map(StoredRow::into_recorded)
-            .collect()
+        self.read_rows(position, limit).await?.into_iter().map(StoredRow::into_recorded).collect()
     }
 
     /// The current head: last position and hash.
     pub async fn head(&self) -> Result<Head, StoreError> {
-        let row = sqlx::query("SELECT position, hash FROM chain_head WHERE id = 1")
-            .fetch_one(&self.inner.reader)
-            .await?;
+        let row =
+            sqlx::query("SELECT position, hash FROM chain_head WHERE id = 1").fetch_one(&self.inner.reader).await?;
         let position = to_u64(row.try_get::<i64, _>("position")?);
-        Ok(Head {
-            position,
-            hash: parse_hash(&row.try_get::<String, _>("hash")?, position)?,
-        })
+        Ok(Head { position, hash: parse_hash(&row.try_get::<String, _>("hash")?, position)? })
     }
 
     /// Walks the whole log from position 1, recomputing every hash, and checks the end
@@ -329,10 +302,7 @@ impl EventStore {
             }
             for row in rows {
                 if row.position != expected_position {
-                    return Ok(Err(Violation::Missing {
-                        position: expected_position,
-                        found: row.position,
-                    }));
+                    return Ok(Err(Violation::Missing { position: expected_position, found: row.position }));
                 }
                 let hash = row.envelope().hash(&previous);
                 if hash.to_string() != row.hash {
@@ -352,10 +322,7 @@ impl EventStore {
                     if anchor.hash != hash {
                         return Ok(Err(Violation::HeadMismatch {
                             expected: anchor,
-                            found: Head {
-                                position: row.position,
-                                hash,
-                            },
+                            found: Head { position: row.position, hash },
                         }));
                     }
                     anchor_seen = true;
@@ -364,26 +331,14 @@ impl EventStore {
                 expected_position += 1;
             }
         }
-        let found = Head {
-            position: expected_position - 1,
-            hash: previous,
-        };
+        let found = Head { position: expected_position - 1, hash: previous };
         if let Some(anchor) = anchor.filter(|_| !anchor_seen) {
-            return Ok(Err(Violation::HeadMismatch {
-                expected: anchor,
-                found,
-            }));
+            return Ok(Err(Violation::HeadMismatch { expected: anchor, found }));
         }
         if found != recorded_head {
-            return Ok(Err(Violation::HeadMismatch {
-                expected: recorded_head,
-                found,
-            }));
+            return Ok(Err(Violation::HeadMismatch { expected: recorded_head, found }));
         }
-        Ok(Ok(ChainReport {
-            events: found.position,
-            head: found,
-        }))
+        Ok(Ok(ChainReport { events: found.position, head: found }))
     }
 
     /// A receiver of the newest committed position, woken on every append: in this
@@ -451,10 +406,8 @@ fn announce(committed: &watch::Sender<u64>, position: u64) {
 }
 
 fn sqlite_pool(max_connections: u32) -> AnyPoolOptions {
-    AnyPoolOptions::new()
-        .max_connections(max_connections)
-        .acquire_timeout(Duration::from_secs(10))
-        .after_connect(|connection, _| {
+    AnyPoolOptions::new().max_connections(max_connections).acquire_timeout(Duration::from_secs(10)).after_connect(
+        |connection, _| {
             Box::pin(async move {
                 // sqlx leaves SQLite's defaults; a log wants WAL (readers never block the
                 // writer) with NORMAL sync (durable at each checkpoint, fast commits).
@@ -468,7 +421,8 @@ fn sqlite_pool(max_connections: u32) -> AnyPoolOptions {
                 }
                 Ok(())
             })
-        })
+        },
+    )
 }
 
 /// Accepts `sqlite://path`, `sqlite:path` and `postgres://…`/`postgresql://…`.
@@ -476,11 +430,7 @@ fn normalize_url(url: &str, create_if_missing: bool) -> Result<(Backend, String)
     if let Some(rest) = url.strip_prefix("sqlite:") {
         let path = rest.trim_start_matches("//");
         let mode = if create_if_missing { "rwc" } else { "rw" };
-        let url = if path.contains('?') {
-            format!("sqlite://{path}")
-        } else {
-            format!("sqlite://{path}?mode={mode}")
-        };
+        let url = if path.contains('?') { format!("sqlite://{path}") } else { format!("sqlite://{path}?mode={mode}") };
         Ok((Backend::Sqlite, url))
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         Ok((Backend::Postgres, url.to_owned()))
@@ -571,14 +521,7 @@ impl StoredRow {
 
     /// Roughly what the row's values take on the wire.
     fn bound_bytes(&self) -> usize {
-        let text = [
-            &self.stream_id,
-            &self.event_type,
-            &self.payload,
-            &self.occurred_at,
-            &self.actor,
-            &self.hash,
-        ];
+        let text = [&self.stream_id, &self.event_type, &self.payload, &self.occurred_at, &self.actor, &self.hash];
         text.iter().map(|t| t.len()).sum::<usize>() + self.trace_id.as_ref().map_or(0, String::len) + 10 * 8
     }
 
@@ -621,8 +564,7 @@ fn parse_timestamp(text: &str, position: u64) -> Result<DateTime<Utc>, StoreErro
 }
 
 fn parse_hash(text: &str, position: u64) -> Result<ChainHash, StoreError> {
-    text.parse()
-        .map_err(|_| StoreError::Corrupt(format!("position {position}: hash is not 64 hex digits")))
+    text.parse().map_err(|_| StoreError::Corrupt(format!("position {position}: hash is not 64 hex digits")))
 }
 
 /// Positions and versions are non-negative by construction; a negative one read back
@@ -658,11 +600,7 @@ mod tests {
     fn statements_stay_under_the_byte_cap() {
         let rows: Vec<StoredRow> = (0..100).map(|_| row(1000)).collect();
         let chunks = statement_chunks(&rows);
-        assert!(
-            chunks
-                .iter()
-                .all(|c| c.iter().map(StoredRow::bound_bytes).sum::<usize>() <= BYTES_PER_INSERT)
-        );
+        assert!(chunks.iter().all(|c| c.iter().map(StoredRow::bound_bytes).sum::<usize>() <= BYTES_PER_INSERT));
         assert_eq!(chunks.iter().map(|c| c.len()).sum::<usize>(), 100);
 
         assert!(chunks.len() > 1);
@@ -673,18 +611,9 @@ mod tests {
 
     #[test]
     fn urls_name_their_backend() {
-        assert_eq!(
-            normalize_url("sqlite://a.db", true).unwrap(),
-            (Backend::Sqlite, "sqlite://a.db?mode=rwc".into())
-        );
-        assert_eq!(
-            normalize_url("sqlite:a.db", false).unwrap(),
-            (Backend::Sqlite, "sqlite://a.db?mode=rw".into())
-        );
+        assert_eq!(normalize_url("sqlite://a.db", true).unwrap(), (Backend::Sqlite, "sqlite://a.db?mode=rwc".into()));
+        assert_eq!(normalize_url("sqlite:a.db", false).unwrap(), (Backend::Sqlite, "sqlite://a.db?mode=rw".into()));
         assert_eq!(normalize_url("postgresql://h/d", true).unwrap().0, Backend::Postgres);
-        assert!(matches!(
-            normalize_url("mysql://h/d", true),
-            Err(StoreError::UnsupportedUrl)
-        ));
+        assert!(matches!(normalize_url("mysql://h/d", true), Err(StoreError::UnsupportedUrl)));
     }
 }

@@ -41,33 +41,21 @@ impl TestDatabase {
     pub fn sqlite() -> Self {
         let folder = tempfile::tempdir().expect("creating a temporary folder");
         let url = format!("sqlite://{}", folder.path().join("grantlog.db").display());
-        Self {
-            url,
-            kind: Kind::Sqlite,
-            _folder: Some(folder),
-            postgres: None,
-        }
+        Self { url, kind: Kind::Sqlite, _folder: Some(folder), postgres: None }
     }
 
     /// A fresh PostgreSQL database, or `None` when `GRANTLOG_TEST_POSTGRES_URL` is unset
     /// (a failure under CI).
     pub async fn postgres() -> Option<Self> {
         let Ok(server_url) = std::env::var("GRANTLOG_TEST_POSTGRES_URL") else {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "CI is set but GRANTLOG_TEST_POSTGRES_URL is not"
-            );
+            assert!(std::env::var_os("CI").is_none(), "CI is set but GRANTLOG_TEST_POSTGRES_URL is not");
             eprintln!("skipped: GRANTLOG_TEST_POSTGRES_URL is not set");
             return None;
         };
         let name = format!("grantlog_test_{}", uuid::Uuid::new_v4().simple());
-        let mut admin = sqlx::PgConnection::connect(&server_url)
-            .await
-            .expect("connecting to GRANTLOG_TEST_POSTGRES_URL");
-        admin
-            .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .await
-            .expect("creating a test database");
+        let mut admin =
+            sqlx::PgConnection::connect(&server_url).await.expect("connecting to GRANTLOG_TEST_POSTGRES_URL");
+        admin.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).await.expect("creating a test database");
         admin.close().await.ok();
         Some(Self {
             url: with_database(&server_url, &name),
@@ -82,17 +70,12 @@ impl TestDatabase {
     pub async fn tamper(&self, store: &EventStore, statements: &[&str]) {
         let mut connection = store.reader().acquire().await.expect("a connection to tamper with");
         let (disable, enable): (&[&str], &[&str]) = match self.kind {
-            Kind::Sqlite => (
-                &[
-                    "DROP TRIGGER IF EXISTS events_refuse_update",
-                    "DROP TRIGGER IF EXISTS events_refuse_delete",
-                ],
-                &[],
-            ),
-            Kind::Postgres => (
-                &["ALTER TABLE events DISABLE TRIGGER USER"],
-                &["ALTER TABLE events ENABLE TRIGGER USER"],
-            ),
+            Kind::Sqlite => {
+                (&["DROP TRIGGER IF EXISTS events_refuse_update", "DROP TRIGGER IF EXISTS events_refuse_delete"], &[])
+            }
+            Kind::Postgres => {
+                (&["ALTER TABLE events DISABLE TRIGGER USER"], &["ALTER TABLE events ENABLE TRIGGER USER"])
+            }
         };
         for sql in disable.iter().chain(statements).chain(enable) {
             sqlx::query(sqlx::AssertSqlSafe(*sql))
@@ -104,9 +87,7 @@ impl TestDatabase {
 
     /// A connected, migrated store on this database.
     pub async fn store(&self) -> EventStore {
-        let store = EventStore::connect(ConnectOptions::new(&self.url))
-            .await
-            .expect("connecting to the test database");
+        let store = EventStore::connect(ConnectOptions::new(&self.url)).await.expect("connecting to the test database");
         store.migrate().await.expect("migrating the test database");
         store
     }
@@ -121,13 +102,9 @@ impl Drop for TestDatabase {
         let dropped = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
             runtime.block_on(async {
-                let mut admin = sqlx::PgConnection::connect(&server_url)
-                    .await
-                    .map_err(std::io::Error::other)?;
+                let mut admin = sqlx::PgConnection::connect(&server_url).await.map_err(std::io::Error::other)?;
                 admin
-                    .execute(sqlx::AssertSqlSafe(format!(
-                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                    )))
+                    .execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
                     .await
                     .map_err(std::io::Error::other)?;
                 Ok::<_, std::io::Error>(())
@@ -142,13 +119,9 @@ impl Drop for TestDatabase {
 
 /// `server_url` with its database name replaced by `name`.
 fn with_database(server_url: &str, name: &str) -> String {
-    let (base, query) = server_url
-        .split_once('?')
-        .map_or((server_url, None), |(b, q)| (b, Some(q)));
+    let (base, query) = server_url.split_once('?').map_or((server_url, None), |(b, q)| (b, Some(q)));
     let authority_start = base.find("://").map_or(0, |i| i + 3);
-    let path_start = base[authority_start..]
-        .find('/')
-        .map_or(base.len(), |i| authority_start + i);
+    let path_start = base[authority_start..].find('/').map_or(base.len(), |i| authority_start + i);
     let mut url = format!("{}/{name}", &base[..path_start]);
     if let Some(query) = query {
         url.push('?');
@@ -191,10 +164,7 @@ mod tests {
     #[test]
     fn replaces_only_the_database_name() {
         assert_eq!(with_database("postgres://u@h:5432/test", "x"), "postgres://u@h:5432/x");
-        assert_eq!(
-            with_database("postgres://u@h/test?sslmode=disable", "x"),
-            "postgres://u@h/x?sslmode=disable"
-        );
+        assert_eq!(with_database("postgres://u@h/test?sslmode=disable", "x"), "postgres://u@h/x?sslmode=disable");
         assert_eq!(with_database("postgres://h", "x"), "postgres://h/x");
     }
 }

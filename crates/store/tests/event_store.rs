@@ -33,53 +33,28 @@ async fn verify(store: &EventStore, anchor: Option<Head>) -> Result<u64, Violati
 
 async fn appended_events_read_back_exactly(database: TestDatabase) {
     let store = database.store().await;
-    let written = store
-        .append("grant-a", ExpectedVersion::Exactly(0), &events(1..4))
-        .await
-        .unwrap();
-    store
-        .append("grant-b", ExpectedVersion::Exactly(0), &events(4..5))
-        .await
-        .unwrap();
+    let written = store.append("grant-a", ExpectedVersion::Exactly(0), &events(1..4)).await.unwrap();
+    store.append("grant-b", ExpectedVersion::Exactly(0), &events(4..5)).await.unwrap();
     let read = store.read_stream("grant-a").await.unwrap();
     assert_eq!(read, written);
-    assert_eq!(
-        read.iter().map(|e| (e.position, e.stream_version)).collect::<Vec<_>>(),
-        [(1, 1), (2, 2), (3, 3)]
-    );
+    assert_eq!(read.iter().map(|e| (e.position, e.stream_version)).collect::<Vec<_>>(), [(1, 1), (2, 2), (3, 3)]);
     assert_eq!(read[0].payload, event(1).payload);
     assert_eq!(read[0].actor, event(1).actor);
     assert_eq!(read[0].trace_id.as_deref(), Some("trace-1"));
-    assert_eq!(
-        read[0].occurred_at,
-        Utc.timestamp_opt(1_795_600_001, 123_456_000).unwrap(),
-        "kept to the microsecond"
-    );
+    assert_eq!(read[0].occurred_at, Utc.timestamp_opt(1_795_600_001, 123_456_000).unwrap(), "kept to the microsecond");
     let all = store.read_from(0, 100).await.unwrap();
     assert_eq!(all.iter().map(|e| e.position).collect::<Vec<_>>(), [1, 2, 3, 4]);
     assert_eq!(store.read_from(2, 1).await.unwrap()[0].position, 3);
-    assert_eq!(
-        store.head().await.unwrap(),
-        Head {
-            position: 4,
-            hash: all[3].hash
-        }
-    );
+    assert_eq!(store.head().await.unwrap(), Head { position: 4, hash: all[3].hash });
     assert_eq!(verify(&store, None).await, Ok(4));
 }
 
 async fn a_conflicting_append_writes_nothing(database: TestDatabase) {
     let store = database.store().await;
-    store
-        .append("grant-a", ExpectedVersion::Exactly(0), &events(1..3))
-        .await
-        .unwrap();
+    store.append("grant-a", ExpectedVersion::Exactly(0), &events(1..3)).await.unwrap();
     let head = store.head().await.unwrap();
     for expected in [0, 1, 3] {
-        let error = store
-            .append("grant-a", ExpectedVersion::Exactly(expected), &events(3..5))
-            .await
-            .unwrap_err();
+        let error = store.append("grant-a", ExpectedVersion::Exactly(expected), &events(3..5)).await.unwrap_err();
         assert!(
             matches!(error, StoreError::Conflict { expected: e, actual: 2, .. } if e == expected),
             "{expected}: {error:?}"
@@ -87,14 +62,8 @@ async fn a_conflicting_append_writes_nothing(database: TestDatabase) {
     }
     assert_eq!(store.head().await.unwrap(), head);
     assert_eq!(store.read_stream("grant-a").await.unwrap().len(), 2);
-    store
-        .append("grant-a", ExpectedVersion::Exactly(2), &events(3..4))
-        .await
-        .unwrap();
-    store
-        .append("grant-a", ExpectedVersion::Any, &events(4..5))
-        .await
-        .unwrap();
+    store.append("grant-a", ExpectedVersion::Exactly(2), &events(3..4)).await.unwrap();
+    store.append("grant-a", ExpectedVersion::Any, &events(4..5)).await.unwrap();
     assert_eq!(store.read_stream("grant-a").await.unwrap().len(), 4);
 }
 
@@ -135,79 +104,46 @@ async fn inline_writes_share_the_append_transaction(database: TestDatabase) {
         .await
         .unwrap_err();
     assert!(matches!(error, StoreError::Inline(_)), "{error:?}");
-    assert!(
-        store.read_stream("grant-b").await.unwrap().is_empty(),
-        "no events from the failed append"
-    );
-    assert!(
-        secrets.get(store.reader(), "token-secret:b").await.unwrap().is_none(),
-        "no inline writes either"
-    );
+    assert!(store.read_stream("grant-b").await.unwrap().is_empty(), "no events from the failed append");
+    assert!(secrets.get(store.reader(), "token-secret:b").await.unwrap().is_none(), "no inline writes either");
     assert_eq!(store.head().await.unwrap().position, 2);
     assert_eq!(verify(&store, None).await, Ok(2));
 }
 
 async fn the_database_refuses_update_and_delete(database: TestDatabase) {
     let store = database.store().await;
-    store
-        .append("grant-a", ExpectedVersion::Exactly(0), &events(1..3))
-        .await
-        .unwrap();
-    let mut statements = vec![
-        "UPDATE events SET payload = '{}' WHERE position = 1",
-        "DELETE FROM events WHERE position = 2",
-    ];
+    store.append("grant-a", ExpectedVersion::Exactly(0), &events(1..3)).await.unwrap();
+    let mut statements =
+        vec!["UPDATE events SET payload = '{}' WHERE position = 1", "DELETE FROM events WHERE position = 2"];
     if database.kind == Kind::Postgres {
         statements.push("TRUNCATE events");
     }
     for sql in statements {
-        let error = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .execute(store.reader())
-            .await
-            .unwrap_err();
+        let error = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(store.reader()).await.unwrap_err();
         assert!(error.to_string().contains("append-only"), "{sql}: {error}");
     }
-    assert_eq!(
-        store.read_from(0, 10).await.unwrap(),
-        store.read_stream("grant-a").await.unwrap()
-    );
+    assert_eq!(store.read_from(0, 10).await.unwrap(), store.read_stream("grant-a").await.unwrap());
     assert_eq!(verify(&store, None).await, Ok(2));
 }
 
 async fn seed_five(database: &TestDatabase) -> EventStore {
     let store = database.store().await;
-    store
-        .append("grant-a", ExpectedVersion::Exactly(0), &events(1..3))
-        .await
-        .unwrap();
-    store
-        .append("grant-b", ExpectedVersion::Exactly(0), &events(3..6))
-        .await
-        .unwrap();
+    store.append("grant-a", ExpectedVersion::Exactly(0), &events(1..3)).await.unwrap();
+    store.append("grant-b", ExpectedVersion::Exactly(0), &events(3..6)).await.unwrap();
     assert_eq!(verify(&store, None).await, Ok(5));
     store
 }
 
 async fn verify_names_an_edited_event(database: TestDatabase) {
     let store = seed_five(&database).await;
-    database
-        .tamper(
-            &store,
-            &[r#"UPDATE events SET payload = '{"n":99}' WHERE position = 3"#],
-        )
-        .await;
+    database.tamper(&store, &[r#"UPDATE events SET payload = '{"n":99}' WHERE position = 3"#]).await;
     assert_eq!(verify(&store, None).await, Err(Violation::HashMismatch { position: 3 }));
 }
 
 async fn verify_names_a_deleted_event(database: TestDatabase) {
     let store = seed_five(&database).await;
-    database
-        .tamper(&store, &["DELETE FROM events WHERE position = 2"])
-        .await;
-    assert_eq!(
-        verify(&store, None).await,
-        Err(Violation::Missing { position: 2, found: 3 })
-    );
+    database.tamper(&store, &["DELETE FROM events WHERE position = 2"]).await;
+    assert_eq!(verify(&store, None).await, Err(Violation::Missing { position: 2, found: 3 }));
 }
 
 async fn verify_names_an_inserted_event(database: TestDatabase) {
@@ -249,48 +185,23 @@ async fn a_truncated_tail_is_caught_against_a_recorded_head(database: TestDataba
     let fourth = store.read_from(3, 1).await.unwrap().remove(0);
 
     // Deleting the tail alone leaves the database's own head pointing past the end.
-    database
-        .tamper(&store, &["DELETE FROM events WHERE position = 5"])
-        .await;
+    database.tamper(&store, &["DELETE FROM events WHERE position = 5"]).await;
     assert_eq!(
         verify(&store, None).await,
-        Err(Violation::HeadMismatch {
-            expected: recorded_elsewhere,
-            found: Head {
-                position: 4,
-                hash: fourth.hash
-            }
-        })
+        Err(Violation::HeadMismatch { expected: recorded_elsewhere, found: Head { position: 4, hash: fourth.hash } })
     );
 
     // Rewriting that head too hides it from the database alone, not from the head
     // recorded outside it.
     let cover_up = format!("UPDATE chain_head SET position = 4, hash = '{}'", fourth.hash);
     database.tamper(&store, &[&cover_up]).await;
-    assert_eq!(
-        verify(&store, None).await,
-        Ok(4),
-        "undetectable without an outside record"
-    );
+    assert_eq!(verify(&store, None).await, Ok(4), "undetectable without an outside record");
     assert_eq!(
         verify(&store, Some(recorded_elsewhere)).await,
-        Err(Violation::HeadMismatch {
-            expected: recorded_elsewhere,
-            found: Head {
-                position: 4,
-                hash: fourth.hash
-            }
-        })
+        Err(Violation::HeadMismatch { expected: recorded_elsewhere, found: Head { position: 4, hash: fourth.hash } })
     );
-    let earlier = Head {
-        position: 4,
-        hash: fourth.hash,
-    };
-    assert_eq!(
-        verify(&store, Some(earlier)).await,
-        Ok(4),
-        "an earlier anchor still on the chain passes"
-    );
+    let earlier = Head { position: 4, hash: fourth.hash };
+    assert_eq!(verify(&store, Some(earlier)).await, Ok(4), "an earlier anchor still on the chain passes");
 }
 
 async fn concurrent_writers_leave_no_gap_a_reader_could_miss(database: TestDatabase) {
@@ -321,17 +232,11 @@ async fn concurrent_writers_leave_no_gap_a_reader_could_miss(database: TestDatab
                 let mut conflicts = 0;
                 for n in 0..APPENDS {
                     let stream = format!("grant-{writer}-{n}");
-                    store
-                        .append(&stream, ExpectedVersion::Exactly(0), &events(n..n + 1))
-                        .await
-                        .unwrap();
+                    store.append(&stream, ExpectedVersion::Exactly(0), &events(n..n + 1)).await.unwrap();
                     // Everyone also appends to one shared stream, retrying on conflict.
                     loop {
                         let version = store.read_stream("grant-shared").await.unwrap().len() as u64;
-                        match store
-                            .append("grant-shared", ExpectedVersion::Exactly(version), &events(n..n + 1))
-                            .await
-                        {
+                        match store.append("grant-shared", ExpectedVersion::Exactly(version), &events(n..n + 1)).await {
                             Ok(_) => break,
                             Err(StoreError::Conflict { .. }) => conflicts += 1,
                             Err(error) => panic!("{error}"),
@@ -345,18 +250,9 @@ async fn concurrent_writers_leave_no_gap_a_reader_could_miss(database: TestDatab
     for writer in writers {
         writer.await.unwrap();
     }
-    let seen = tokio::time::timeout(Duration::from_secs(60), reader)
-        .await
-        .unwrap()
-        .unwrap();
+    let seen = tokio::time::timeout(Duration::from_secs(60), reader).await.unwrap().unwrap();
     assert_eq!(seen, (1..=total).collect::<Vec<_>>());
-    let shared: Vec<u64> = store
-        .read_stream("grant-shared")
-        .await
-        .unwrap()
-        .iter()
-        .map(|e| e.stream_version)
-        .collect();
+    let shared: Vec<u64> = store.read_stream("grant-shared").await.unwrap().iter().map(|e| e.stream_version).collect();
     assert_eq!(shared, (1..=WRITERS * APPENDS).collect::<Vec<_>>());
     assert_eq!(verify(&store, None).await, Ok(total));
 }
@@ -364,17 +260,10 @@ async fn concurrent_writers_leave_no_gap_a_reader_could_miss(database: TestDatab
 async fn subscribers_wake_on_commit(database: TestDatabase) {
     let writer = database.store().await;
     // A second store on the same database: another process, as far as PostgreSQL knows.
-    let other = if database.kind == Kind::Postgres {
-        database.store().await
-    } else {
-        writer.clone()
-    };
+    let other = if database.kind == Kind::Postgres { database.store().await } else { writer.clone() };
     let mut woken = other.subscribe().await.unwrap();
     assert_eq!(*woken.borrow_and_update(), 0);
-    writer
-        .append("grant-a", ExpectedVersion::Exactly(0), &events(1..4))
-        .await
-        .unwrap();
+    writer.append("grant-a", ExpectedVersion::Exactly(0), &events(1..4)).await.unwrap();
     tokio::time::timeout(Duration::from_secs(10), woken.wait_for(|&position| position == 3))
         .await
         .expect("woken within 10 s")
@@ -385,51 +274,28 @@ async fn secrets_are_sealed_bound_to_their_id_and_wipeable(database: TestDatabas
     let store = database.store().await;
     let secrets = SecretBox::from_key(&[1; 32]);
     let mut connection = store.reader().acquire().await.unwrap();
-    secrets
-        .put(&mut connection, "client-secret:beppa", "beppa-demo-secret")
-        .await
-        .unwrap();
+    secrets.put(&mut connection, "client-secret:beppa", "beppa-demo-secret").await.unwrap();
     let stored: Vec<u8> = sqlx::query_scalar("SELECT ciphertext FROM secrets WHERE id = 'client-secret:beppa'")
         .fetch_one(store.reader())
         .await
         .unwrap();
-    assert!(
-        !stored.windows(5).any(|w| w == b"beppa"),
-        "ciphertext does not contain the plaintext"
-    );
+    assert!(!stored.windows(5).any(|w| w == b"beppa"), "ciphertext does not contain the plaintext");
     assert_eq!(
-        secrets
-            .get(store.reader(), "client-secret:beppa")
-            .await
-            .unwrap()
-            .unwrap()
-            .expose_secret(),
+        secrets.get(store.reader(), "client-secret:beppa").await.unwrap().unwrap().expose_secret(),
         "beppa-demo-secret"
     );
 
     let wrong_key = SecretBox::from_key(&[2; 32]);
-    assert!(matches!(
-        wrong_key.get(store.reader(), "client-secret:beppa").await,
-        Err(StoreError::Secrets(_))
-    ));
+    assert!(matches!(wrong_key.get(store.reader(), "client-secret:beppa").await, Err(StoreError::Secrets(_))));
 
     sqlx::query("INSERT INTO secrets (id, key_id, nonce, ciphertext) SELECT 'moved', key_id, nonce, ciphertext FROM secrets WHERE id = 'client-secret:beppa'")
         .execute(store.reader())
         .await
         .unwrap();
-    assert!(
-        matches!(secrets.get(store.reader(), "moved").await, Err(StoreError::Secrets(_))),
-        "bound to its id"
-    );
+    assert!(matches!(secrets.get(store.reader(), "moved").await, Err(StoreError::Secrets(_))), "bound to its id");
 
     assert!(SecretBox::wipe(&mut connection, "client-secret:beppa").await.unwrap());
-    assert!(
-        secrets
-            .get(store.reader(), "client-secret:beppa")
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(secrets.get(store.reader(), "client-secret:beppa").await.unwrap().is_none());
     assert!(!SecretBox::wipe(&mut connection, "client-secret:beppa").await.unwrap());
 }
 
@@ -442,62 +308,27 @@ async fn personal_data_lives_apart_and_can_be_erased(database: TestDatabase) {
     };
     let mut connection = store.reader().acquire().await.unwrap();
     profiles::insert_owner_profile(&mut connection, &jane).await.unwrap();
-    let twin = profiles::OwnerProfile {
-        owner_id: uuid::Uuid::new_v4(),
-        ..jane.clone()
-    };
-    assert!(matches!(
-        profiles::insert_owner_profile(&mut connection, &twin).await,
-        Err(StoreError::UsernameTaken)
-    ));
-    assert_eq!(
-        profiles::find_owner_by_username(store.reader(), "jane").await.unwrap(),
-        Some(jane.clone())
-    );
-    store
-        .append("owner-x", ExpectedVersion::Exactly(0), &events(1..2))
-        .await
-        .unwrap();
-    assert!(
-        profiles::erase_owner_profile(&mut connection, jane.owner_id)
-            .await
-            .unwrap()
-    );
-    assert_eq!(
-        profiles::find_owner_by_username(store.reader(), "jane").await.unwrap(),
-        None
-    );
-    assert_eq!(
-        verify(&store, None).await,
-        Ok(1),
-        "erasing a person leaves the chain intact"
-    );
+    let twin = profiles::OwnerProfile { owner_id: uuid::Uuid::new_v4(), ..jane.clone() };
+    assert!(matches!(profiles::insert_owner_profile(&mut connection, &twin).await, Err(StoreError::UsernameTaken)));
+    assert_eq!(profiles::find_owner_by_username(store.reader(), "jane").await.unwrap(), Some(jane.clone()));
+    store.append("owner-x", ExpectedVersion::Exactly(0), &events(1..2)).await.unwrap();
+    assert!(profiles::erase_owner_profile(&mut connection, jane.owner_id).await.unwrap());
+    assert_eq!(profiles::find_owner_by_username(store.reader(), "jane").await.unwrap(), None);
+    assert_eq!(verify(&store, None).await, Ok(1), "erasing a person leaves the chain intact");
 }
 
 async fn migrating_twice_is_harmless(database: TestDatabase) {
     let store = database.store().await;
-    store
-        .append("grant-a", ExpectedVersion::Exactly(0), &events(1..2))
-        .await
-        .unwrap();
+    store.append("grant-a", ExpectedVersion::Exactly(0), &events(1..2)).await.unwrap();
     store.migrate().await.unwrap();
     assert_eq!(verify(&store, None).await, Ok(1));
 }
 
 async fn large_batches_append_in_one_transaction(database: TestDatabase) {
     let store = database.store().await;
-    let written = store
-        .append("grant-a", ExpectedVersion::Exactly(0), &events(0..1_234))
-        .await
-        .unwrap();
+    let written = store.append("grant-a", ExpectedVersion::Exactly(0), &events(0..1_234)).await.unwrap();
     assert_eq!(written.len(), 1_234);
-    let positions: BTreeSet<u64> = store
-        .read_from(0, 2_000)
-        .await
-        .unwrap()
-        .iter()
-        .map(|e| e.position)
-        .collect();
+    let positions: BTreeSet<u64> = store.read_from(0, 2_000).await.unwrap().iter().map(|e| e.position).collect();
     assert_eq!(positions, (1..=1_234).collect());
     assert_eq!(verify(&store, None).await, Ok(1_234));
 }
