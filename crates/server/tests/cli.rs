@@ -5,6 +5,8 @@ use std::process::{Command, Output};
 
 use chrono::Utc;
 use grantlog_domain::Actor;
+use grantlog_projection::testing::story;
+use grantlog_store::profiles::{self, OwnerProfile};
 use grantlog_store::testing::TestDatabase;
 use grantlog_store::{ConnectOptions, EventStore, ExpectedVersion, NewEvent, backend_tests};
 
@@ -72,9 +74,58 @@ async fn verify_catches_a_covered_up_truncation_against_a_recorded_head(database
     assert!(stderr(&anchored).contains(&format!("recorded head is {recorded}")), "{}", stderr(&anchored));
 }
 
+async fn replay_shows_the_story_the_same_way_every_time(database: TestDatabase) {
+    assert!(grantlog(&database.url, &["migrate"]).status.success());
+    let store = EventStore::connect(ConnectOptions::new(&database.url)).await.unwrap();
+    let (first, second, jane) = story(&store).await;
+    let jane_profile =
+        OwnerProfile { owner_id: jane.uuid(), username: "jane".into(), password_hash: "$argon2id$unused".into() };
+    profiles::insert_owner_profile(&mut *store.reader().acquire().await.unwrap(), &jane_profile).await.unwrap();
+
+    let at_18_45 = ["audit", "replay", "--as-of", "2026-11-25T18:45:00Z"];
+    let once = grantlog(&database.url, &at_18_45);
+    assert!(once.status.success(), "{}", stderr(&once));
+    assert_eq!(once.stdout, grantlog(&database.url, &at_18_45).stdout, "byte-identical");
+    let text = String::from_utf8(once.stdout.clone()).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    assert!(lines[1].starts_with(&format!("{first}\t{jane}\tbeppa-demo-key\tBeppa Prints\tphotos:read")), "{text}");
+    assert!(lines[1].ends_with("\trevoked\t2026-11-25T18:40:00.000000Z"), "{text}");
+    assert!(lines[2].starts_with(&second.to_string()) && lines[2].contains("\tactive\t"), "{text}");
+
+    let for_jane =
+        grantlog(&database.url, &[&at_18_45[..], &["--owner", "jane", "--client", "beppa-demo-key"]].concat());
+    assert_eq!(for_jane.stdout, once.stdout, "{}", stderr(&for_jane));
+    let by_id = grantlog(&database.url, &[&at_18_45[..], &["--owner", &jane.to_string()]].concat());
+    assert_eq!(by_id.stdout, once.stdout);
+    let stranger = grantlog(&database.url, &[&at_18_45[..], &["--owner", "mallory"]].concat());
+    assert_eq!(stranger.status.code(), Some(1));
+    assert!(stderr(&stranger).contains("no owner named \"mallory\""), "{}", stderr(&stranger));
+
+    let json = grantlog(&database.url, &["audit", "replay", "--position", "7", "--json"]);
+    let grants: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(grants.as_array().unwrap().len(), 1, "only the first grant exists at position 7");
+    assert_eq!(grants[0]["status"], "active");
+    assert_eq!(grants[0]["resources"], serde_json::json!(["islay-1", "islay-2"]));
+    let beyond = grantlog(&database.url, &["audit", "replay", "--position", "999"]);
+    assert_eq!(beyond.status.code(), Some(1));
+    assert!(stderr(&beyond).contains("past the end of the log"), "{}", stderr(&beyond));
+
+    let rebuilt = grantlog(&database.url, &["projection", "rebuild"]);
+    assert!(rebuilt.status.success(), "{}", stderr(&rebuilt));
+    let head = store.head().await.unwrap().position;
+    assert!(
+        stdout(&rebuilt).starts_with(&format!("read models rebuilt from {head} events: 4 rows")),
+        "{}",
+        stdout(&rebuilt)
+    );
+    assert_eq!(grantlog(&database.url, &at_18_45).stdout, once.stdout, "a rebuild changes no replay");
+}
+
 backend_tests!(
     verify_passes_on_an_intact_log_and_names_an_edit,
-    verify_catches_a_covered_up_truncation_against_a_recorded_head
+    verify_catches_a_covered_up_truncation_against_a_recorded_head,
+    replay_shows_the_story_the_same_way_every_time,
 );
 
 #[test]
