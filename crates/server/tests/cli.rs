@@ -80,7 +80,7 @@ async fn replay_shows_the_story_the_same_way_every_time(database: TestDatabase) 
     let (first, second, jane) = story(&store).await;
     let jane_profile =
         OwnerProfile { owner_id: jane.uuid(), username: "jane".into(), password_hash: "$argon2id$unused".into() };
-    profiles::insert_owner_profile(&mut *store.reader().acquire().await.unwrap(), &jane_profile).await.unwrap();
+    profiles::insert_owner_profile(&mut store.reader().acquire().await.unwrap(), &jane_profile).await.unwrap();
 
     let at_18_45 = ["audit", "replay", "--as-of", "2026-11-25T18:45:00Z"];
     let once = grantlog(&database.url, &at_18_45);
