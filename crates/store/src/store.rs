@@ -56,6 +56,17 @@ impl ConnectOptions {
     }
 }
 
+/// One stream's share of [`EventStore::append_many`].
+#[derive(Debug, Clone, Copy)]
+pub struct StreamAppend<'a> {
+    /// The stream.
+    pub stream_id: &'a str,
+    /// Its expected version.
+    pub expected: ExpectedVersion,
+    /// The events to append to it.
+    pub events: &'a [NewEvent],
+}
+
 /// The inline hook's signature: the caller's writes, run inside the append's transaction
 /// after the events are inserted, given the events as recorded.
 pub type InlineHook<'h> = Box<
@@ -165,13 +176,29 @@ impl EventStore {
         events: &[NewEvent],
         inline: InlineHook<'_>,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
-        if events.is_empty() {
+        self.append_streams(&[StreamAppend { stream_id, expected, events }], inline).await
+    }
+
+    /// Appends to several streams in one transaction, all or nothing, each with its own
+    /// expected version: for bulk imports and seeding, where one commit per stream
+    /// would dominate. A command appends to one stream ([`EventStore::append_with`]).
+    pub async fn append_many(&self, appends: &[StreamAppend<'_>]) -> Result<Vec<RecordedEvent>, StoreError> {
+        self.append_streams(appends, Box::new(|_, _| Box::pin(async { Ok(()) }))).await
+    }
+
+    async fn append_streams(
+        &self,
+        appends: &[StreamAppend<'_>],
+        inline: InlineHook<'_>,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let total: usize = appends.iter().map(|append| append.events.len()).sum();
+        if total == 0 {
             return Ok(Vec::new());
         }
         let mut tx = self.inner.writer.begin().await?;
         // Taking the head row's lock first serialises appends, so positions are handed
         // out in commit order and the chain has one predecessor per event.
-        let count = i64::try_from(events.len()).expect("fewer than 2^63 events");
+        let count = i64::try_from(total).expect("fewer than 2^63 events");
         let head = sqlx::query("UPDATE chain_head SET position = position + $1 WHERE id = 1 RETURNING position, hash")
             .bind(count)
             .fetch_one(&mut *tx)
@@ -179,59 +206,71 @@ impl EventStore {
         let last_position = to_u64(head.try_get::<i64, _>("position")?);
         let mut previous: ChainHash = parse_hash(&head.try_get::<String, _>("hash")?, last_position)?;
 
-        let current_version =
-            sqlx::query("SELECT COALESCE(MAX(stream_version), 0) AS version FROM events WHERE stream_id = $1")
-                .bind(stream_id)
-                .fetch_one(&mut *tx)
-                .await?
-                .try_get::<i64, _>("version")
-                .map(to_u64)?;
-        if let ExpectedVersion::Exactly(expected) = expected
-            && expected != current_version
-        {
-            return Err(StoreError::Conflict { stream_id: stream_id.to_owned(), expected, actual: current_version });
-        }
-
-        let first_position = last_position + 1 - events.len() as u64;
-        let mut recorded = Vec::with_capacity(events.len());
-        let mut rows = Vec::with_capacity(events.len());
-        for (offset, event) in events.iter().enumerate() {
-            let row = StoredRow {
-                position: first_position + offset as u64,
-                stream_id: stream_id.to_owned(),
-                stream_version: current_version + 1 + offset as u64,
-                event_type: event.event_type.clone(),
-                schema_version: event.schema_version,
-                payload: serde_json::to_string(&event.payload).expect("JSON values serialize"),
-                occurred_at: format_timestamp(&event.occurred_at),
-                actor: serde_json::to_string(&event.actor).expect("actors serialize"),
-                trace_id: event.trace_id.clone(),
-                hash: String::new(),
+        let mut next_position = last_position + 1 - total as u64;
+        let mut versions: HashMap<&str, u64> = HashMap::new();
+        let mut recorded = Vec::with_capacity(total);
+        let mut rows = Vec::with_capacity(total);
+        for append in appends {
+            let current_version = match versions.get(append.stream_id) {
+                Some(version) => *version,
+                None => {
+                    sqlx::query("SELECT COALESCE(MAX(stream_version), 0) AS version FROM events WHERE stream_id = $1")
+                        .bind(append.stream_id)
+                        .fetch_one(&mut *tx)
+                        .await?
+                        .try_get::<i64, _>("version")
+                        .map(to_u64)?
+                }
             };
-            let hash = row.envelope().hash(&previous);
-            previous = hash;
-            recorded.push(RecordedEvent {
-                position: row.position,
-                stream_id: row.stream_id.clone(),
-                stream_version: row.stream_version,
-                event_type: row.event_type.clone(),
-                schema_version: row.schema_version,
-                payload: event.payload.clone(),
-                occurred_at: parse_timestamp(&row.occurred_at, row.position)?,
-                actor: event.actor,
-                trace_id: row.trace_id.clone(),
-                hash,
-            });
-            rows.push(StoredRow { hash: hash.to_string(), ..row });
+            if let ExpectedVersion::Exactly(expected) = append.expected
+                && expected != current_version
+            {
+                return Err(StoreError::Conflict {
+                    stream_id: append.stream_id.to_owned(),
+                    expected,
+                    actual: current_version,
+                });
+            }
+            for (offset, event) in append.events.iter().enumerate() {
+                let row = StoredRow {
+                    position: next_position,
+                    stream_id: append.stream_id.to_owned(),
+                    stream_version: current_version + 1 + offset as u64,
+                    event_type: event.event_type.clone(),
+                    schema_version: event.schema_version,
+                    payload: serde_json::to_string(&event.payload).expect("JSON values serialize"),
+                    occurred_at: format_timestamp(&event.occurred_at),
+                    actor: serde_json::to_string(&event.actor).expect("actors serialize"),
+                    trace_id: event.trace_id.clone(),
+                    hash: String::new(),
+                };
+                let hash = row.envelope().hash(&previous);
+                previous = hash;
+                next_position += 1;
+                recorded.push(RecordedEvent {
+                    position: row.position,
+                    stream_id: row.stream_id.clone(),
+                    stream_version: row.stream_version,
+                    event_type: row.event_type.clone(),
+                    schema_version: row.schema_version,
+                    payload: event.payload.clone(),
+                    occurred_at: parse_timestamp(&row.occurred_at, row.position)?,
+                    actor: event.actor,
+                    trace_id: row.trace_id.clone(),
+                    hash,
+                });
+                rows.push(StoredRow { hash: hash.to_string(), ..row });
+            }
+            versions.insert(append.stream_id, current_version + append.events.len() as u64);
         }
         for chunk in statement_chunks(&rows) {
             insert_rows(&mut tx, chunk).await.map_err(|error| {
                 if is_unique_violation(&error) {
-                    StoreError::Conflict {
-                        stream_id: stream_id.to_owned(),
-                        expected: current_version,
-                        actual: current_version + 1,
-                    }
+                    // Only a concurrent writer outside the head lock could collide; report
+                    // it as the conflict it is.
+                    let stream_id = chunk[0].stream_id.clone();
+                    let actual = chunk[0].stream_version;
+                    StoreError::Conflict { stream_id, expected: actual - 1, actual }
                 } else {
                     error.into()
                 }

@@ -7,7 +7,8 @@ use chrono::{TimeZone, Utc};
 use grantlog_domain::Actor;
 use grantlog_store::testing::{Kind, TestDatabase};
 use grantlog_store::{
-    EventStore, ExpectedVersion, Head, NewEvent, SecretBox, StoreError, Violation, backend_tests, profiles,
+    EventStore, ExpectedVersion, Head, NewEvent, SecretBox, StoreError, StreamAppend, Violation, backend_tests,
+    profiles,
 };
 use secrecy::ExposeSecret;
 use serde_json::json;
@@ -333,7 +334,31 @@ async fn large_batches_append_in_one_transaction(database: TestDatabase) {
     assert_eq!(verify(&store, None).await, Ok(1_234));
 }
 
+async fn many_streams_append_in_one_transaction_or_not_at_all(database: TestDatabase) {
+    let store = database.store().await;
+    store.append("grant-a", ExpectedVersion::Exactly(0), &events(1..2)).await.unwrap();
+    let (first, second) = (events(2..4), events(4..5));
+    let batch = [
+        StreamAppend { stream_id: "grant-b", expected: ExpectedVersion::Exactly(0), events: &first },
+        StreamAppend { stream_id: "grant-a", expected: ExpectedVersion::Exactly(1), events: &second },
+        StreamAppend { stream_id: "grant-b", expected: ExpectedVersion::Exactly(2), events: &second },
+    ];
+    let written = store.append_many(&batch).await.unwrap();
+    let placed: Vec<(u64, &str, u64)> =
+        written.iter().map(|e| (e.position, e.stream_id.as_str(), e.stream_version)).collect();
+    assert_eq!(placed, [(2, "grant-b", 1), (3, "grant-b", 2), (4, "grant-a", 2), (5, "grant-b", 3)]);
+
+    let stale = [
+        StreamAppend { stream_id: "grant-c", expected: ExpectedVersion::Exactly(0), events: &first },
+        StreamAppend { stream_id: "grant-a", expected: ExpectedVersion::Exactly(1), events: &second },
+    ];
+    assert!(matches!(store.append_many(&stale).await, Err(StoreError::Conflict { actual: 2, .. })));
+    assert!(store.read_stream("grant-c").await.unwrap().is_empty(), "all or nothing");
+    assert_eq!(verify(&store, None).await, Ok(5));
+}
+
 backend_tests!(
+    many_streams_append_in_one_transaction_or_not_at_all,
     appended_events_read_back_exactly,
     a_conflicting_append_writes_nothing,
     inline_writes_share_the_append_transaction,
