@@ -143,6 +143,12 @@ pub enum Violation {
         /// The version found.
         found: u64,
     },
+    /// A row sits outside the chain, at position 0 or below, where no walk looks.
+    #[error("position {position}: an event outside the chain (positions start at 1)")]
+    OutsideChain {
+        /// Its position.
+        position: i64,
+    },
     /// The log ends before the recorded head (the tail was deleted), or its last hash
     /// differs from the recorded head's.
     #[error("log ends at {found}, but the recorded head is {expected}")]

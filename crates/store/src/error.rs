@@ -48,3 +48,14 @@ impl StoreError {
 pub(crate) fn is_unique_violation(error: &sqlx::Error) -> bool {
     matches!(error, sqlx::Error::Database(db) if db.kind() == sqlx::error::ErrorKind::UniqueViolation)
 }
+
+/// Whether `error` is the `(stream_id, stream_version)` constraint: a real concurrency
+/// conflict. Any other collision (a position, after a restored backup, say) is not one
+/// a retry could fix.
+pub(crate) fn is_stream_version_violation(error: &sqlx::Error) -> bool {
+    is_unique_violation(error)
+        && error.as_database_error().is_some_and(|db| {
+            db.constraint() == Some("events_stream_version")
+                || db.message().contains("events.stream_id, events.stream_version")
+        })
+}

@@ -9,7 +9,7 @@ use sqlx::{AnyConnection, AnyPool, AssertSqlSafe, Executor, Row};
 use tokio::sync::{OnceCell, watch};
 
 use crate::chain::{ChainHash, ChainReport, Envelope, Head, Violation};
-use crate::error::{StoreError, is_unique_violation};
+use crate::error::{StoreError, is_stream_version_violation};
 use crate::event::{ExpectedVersion, NewEvent, RecordedEvent, format_timestamp};
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
@@ -265,7 +265,7 @@ impl EventStore {
         }
         for chunk in statement_chunks(&rows) {
             insert_rows(&mut tx, chunk).await.map_err(|error| {
-                if is_unique_violation(&error) {
+                if is_stream_version_violation(&error) {
                     // Only a concurrent writer outside the head lock could collide; report
                     // it as the conflict it is.
                     let stream_id = chunk[0].stream_id.clone();
@@ -296,7 +296,8 @@ impl EventStore {
 
     /// A transaction on the writer that holds the append lock: no event commits until
     /// it ends. For work that must see the log stand still — rebuilding read models
-    /// while writing them in the same transaction.
+    /// while writing them in the same transaction. Do not append while holding it: on
+    /// SQLite it is the only writer connection, and the append would wait for it.
     pub async fn lock_appends(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
         let mut tx = self.inner.writer.begin().await?;
         sqlx::query("UPDATE chain_head SET position = position WHERE id = 1").execute(&mut *tx).await?;
@@ -305,7 +306,8 @@ impl EventStore {
 
     /// Every event of one stream, in version order.
     pub async fn read_stream(&self, stream_id: &str) -> Result<Vec<RecordedEvent>, StoreError> {
-        let sql = format!("SELECT {COLUMNS} FROM events WHERE stream_id = $1 ORDER BY stream_version");
+        let sql =
+            format!("SELECT {COLUMNS} FROM events WHERE stream_id = $1 AND position >= 1 ORDER BY stream_version");
         let rows = sqlx::query(AssertSqlSafe(sql)).bind(stream_id).fetch_all(&self.inner.reader).await?;
         rows.iter().map(|row| StoredRow::from_row(row)?.into_recorded()).collect()
     }
@@ -334,8 +336,11 @@ impl EventStore {
         let mut expected_position = 1;
         let mut stream_versions: HashMap<String, u64> = HashMap::new();
         let mut anchor_seen = anchor.is_none_or(|anchor| anchor.position == 0 && anchor.hash == ChainHash::GENESIS);
-        loop {
-            let rows = self.read_rows(expected_position - 1, PAGE).await?;
+        // Only up to the head read first: events appended while the walk runs are not
+        // this check's business (and must not read as tampering).
+        while expected_position <= recorded_head.position {
+            let remaining = u32::try_from(recorded_head.position - expected_position + 1).unwrap_or(PAGE);
+            let rows = self.read_rows(expected_position - 1, remaining.min(PAGE)).await?;
             if rows.is_empty() {
                 break;
             }
@@ -377,6 +382,14 @@ impl EventStore {
         if found != recorded_head {
             return Ok(Err(Violation::HeadMismatch { expected: recorded_head, found }));
         }
+        // Rows at position 0 or below are outside the walk; none may exist.
+        let lowest: Option<i64> = sqlx::query("SELECT MIN(position) AS lowest FROM events")
+            .fetch_one(&self.inner.reader)
+            .await?
+            .try_get("lowest")?;
+        if let Some(position) = lowest.filter(|&position| position < 1) {
+            return Ok(Err(Violation::OutsideChain { position }));
+        }
         Ok(Ok(ChainReport { events: found.position, head: found }))
     }
 
@@ -397,13 +410,24 @@ impl EventStore {
         let store = Arc::downgrade(&self.inner);
         tokio::spawn(async move {
             loop {
-                // PgListener reconnects by itself; an error here is a lost connection
-                // that the next recv() re-establishes.
-                match listener.recv().await {
-                    Ok(notification) => {
+                // try_recv, not recv: recv hides a lost connection (it reconnects and
+                // carries on), and notifications sent meanwhile are gone — so after a
+                // reconnect, read the head instead.
+                match listener.try_recv().await {
+                    Ok(Some(notification)) => {
                         let Some(inner) = store.upgrade() else { break };
                         if let Ok(position) = notification.payload().parse() {
                             announce(&inner.committed, position);
+                        }
+                    }
+                    Ok(None) => {
+                        let Some(inner) = store.upgrade() else { break };
+                        let store = EventStore { inner };
+                        match store.head().await {
+                            Ok(head) => store.announce(head.position),
+                            Err(error) => {
+                                tracing::warn!(%error, "reading the head after a lost notification connection")
+                            }
                         }
                     }
                     Err(error) => {

@@ -71,7 +71,12 @@ impl TestDatabase {
         let mut connection = store.reader().acquire().await.expect("a connection to tamper with");
         let (disable, enable): (&[&str], &[&str]) = match self.kind {
             Kind::Sqlite => {
-                (&["DROP TRIGGER IF EXISTS events_refuse_update", "DROP TRIGGER IF EXISTS events_refuse_delete"], &[])
+                const DROP: [&str; 3] = [
+                    "DROP TRIGGER IF EXISTS events_refuse_update",
+                    "DROP TRIGGER IF EXISTS events_refuse_delete",
+                    "DROP TRIGGER IF EXISTS events_refuse_out_of_order",
+                ];
+                (&DROP, &[])
             }
             Kind::Postgres => {
                 (&["ALTER TABLE events DISABLE TRIGGER USER"], &["ALTER TABLE events ENABLE TRIGGER USER"])

@@ -114,17 +114,54 @@ async fn inline_writes_share_the_append_transaction(database: TestDatabase) {
 async fn the_database_refuses_update_and_delete(database: TestDatabase) {
     let store = database.store().await;
     store.append("grant-a", ExpectedVersion::Exactly(0), &events(1..3)).await.unwrap();
-    let mut statements =
-        vec!["UPDATE events SET payload = '{}' WHERE position = 1", "DELETE FROM events WHERE position = 2"];
-    if database.kind == Kind::Postgres {
-        statements.push("TRUNCATE events");
+    let forged_row =
+        "(0, 'grant-a', 0, 't', 1, '{}', '2026-11-25T18:00:00.000000Z', '{\"kind\":\"admin\"}', NULL, 'x')";
+    let columns = "(position, stream_id, stream_version, event_type, schema_version, payload, occurred_at, actor, trace_id, hash)";
+    let mut statements = vec![
+        "UPDATE events SET payload = '{}' WHERE position = 1".to_owned(),
+        "DELETE FROM events WHERE position = 2".to_owned(),
+        // Beside the chain, where no walk looks; past the head; over an existing event.
+        format!("INSERT INTO events {columns} VALUES {forged_row}"),
+        format!("INSERT INTO events {columns} VALUES {}", forged_row.replacen("(0,", "(9,", 1)),
+        format!("INSERT INTO events {columns} VALUES {}", forged_row.replacen("(0,", "(3,", 1)),
+    ];
+    match database.kind {
+        Kind::Postgres => statements.push("TRUNCATE events".to_owned()),
+        Kind::Sqlite => statements
+            .push(format!("INSERT OR REPLACE INTO events {columns} VALUES {}", forged_row.replacen("(0,", "(1,", 1))),
     }
-    for sql in statements {
-        let error = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(store.reader()).await.unwrap_err();
+    for sql in &statements {
+        let error = sqlx::query(sqlx::AssertSqlSafe(sql.as_str())).execute(store.reader()).await.unwrap_err();
         assert!(error.to_string().contains("append-only"), "{sql}: {error}");
     }
     assert_eq!(store.read_from(0, 10).await.unwrap(), store.read_stream("grant-a").await.unwrap());
     assert_eq!(verify(&store, None).await, Ok(2));
+}
+
+async fn verify_finds_an_event_slipped_in_beside_the_chain(database: TestDatabase) {
+    let store = seed_five(&database).await;
+    let forged = "INSERT INTO events (position, stream_id, stream_version, event_type, schema_version, payload, occurred_at, actor, trace_id, hash) \
+        VALUES (0, 'grant-a', 0, 'test.happened', 1, '{}', '2026-11-25T18:00:00.000000Z', '{\"kind\":\"admin\"}', NULL, 'x')";
+    database.tamper(&store, &[forged]).await;
+    assert_eq!(verify(&store, None).await, Err(Violation::OutsideChain { position: 0 }));
+    assert!(store.read_stream("grant-a").await.unwrap().iter().all(|e| e.position >= 1), "never read as real");
+}
+
+async fn verify_ignores_events_appended_while_it_walks(database: TestDatabase) {
+    let store = seed_five(&database).await;
+    let writer = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            for n in 0..40 {
+                store.append(&format!("grant-late-{n}"), ExpectedVersion::Exactly(0), &events(n..n + 1)).await.unwrap();
+            }
+        })
+    };
+    for _ in 0..40 {
+        assert!(store.verify_chain(None).await.unwrap().is_ok(), "a live log verifies");
+    }
+    writer.await.unwrap();
+    assert_eq!(verify(&store, None).await, Ok(45));
 }
 
 async fn seed_five(database: &TestDatabase) -> EventStore {
@@ -359,6 +396,8 @@ async fn many_streams_append_in_one_transaction_or_not_at_all(database: TestData
 
 backend_tests!(
     many_streams_append_in_one_transaction_or_not_at_all,
+    verify_finds_an_event_slipped_in_beside_the_chain,
+    verify_ignores_events_appended_while_it_walks,
     appended_events_read_back_exactly,
     a_conflicting_append_writes_nothing,
     inline_writes_share_the_append_transaction,
