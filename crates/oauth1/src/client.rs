@@ -47,7 +47,7 @@ impl std::error::Error for ClientError {}
 
 /// One request to sign. `body` holds the decoded form parameters when the body is
 /// `application/x-www-form-urlencoded` (they are signed), and is empty otherwise.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct Unsigned<'a> {
     /// The HTTP method.
     pub method: &'a str,
@@ -61,6 +61,18 @@ pub struct Unsigned<'a> {
     pub nonce: &'a str,
     /// `oauth_timestamp`: seconds since the Unix epoch.
     pub timestamp: u64,
+}
+
+/// Names the extra parameters without their values: the verifier is one of them.
+impl fmt::Debug for Unsigned<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Unsigned")
+            .field("method", &self.method)
+            .field("url", &self.url.split(['?', '#']).next().unwrap_or_default())
+            .field("body_params", &self.body.len())
+            .field("extra", &self.extra.iter().map(|(name, _)| *name).collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Signer {

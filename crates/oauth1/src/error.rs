@@ -62,8 +62,10 @@ pub enum ProtocolError {
 
 impl ProtocolError {
     /// Shorthand for [`ProtocolError::ParameterRejected`].
-    pub fn rejected(parameter: impl Into<String>, reason: &'static str) -> Self {
-        Self::ParameterRejected { parameter: parameter.into(), reason }
+    /// The name is made printable: names come from the request, and the error goes
+    /// into logs and response headers.
+    pub fn rejected(parameter: &str, reason: &'static str) -> Self {
+        Self::ParameterRejected { parameter: printable_name(parameter), reason }
     }
 
     /// The `oauth_problem` value.
@@ -133,6 +135,21 @@ impl ProtocolError {
     }
 }
 
+/// Longest parameter name an error repeats.
+const MAX_NAME_IN_ERROR: usize = 64;
+
+/// A request-supplied parameter name as errors may repeat it: percent-encoded (so no
+/// control character, quote or line break survives) and cut to [`MAX_NAME_IN_ERROR`]
+/// bytes.
+pub(crate) fn printable_name(name: &str) -> String {
+    let mut encoded = crate::encoding::percent_encode(name);
+    if encoded.len() > MAX_NAME_IN_ERROR {
+        encoded.truncate(MAX_NAME_IN_ERROR);
+        encoded.push_str("...");
+    }
+    encoded
+}
+
 impl fmt::Display for ProtocolError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -172,6 +189,14 @@ mod tests {
         assert_eq!(ProtocolError::SignatureInvalid.status(), 401);
         assert_eq!(ProtocolError::NonceUsed.status(), 401);
         assert_eq!(ProtocolError::TokenRevoked.status(), 401);
+    }
+
+    #[test]
+    fn names_from_the_request_are_made_printable_and_short() {
+        let injected = ProtocolError::rejected("oauth_\r\nSet-Cookie: x", "sent more than once");
+        assert_eq!(injected.report()[1], ("oauth_parameters_rejected", "oauth_%0D%0ASet-Cookie%3A%20x".to_owned()));
+        let long = ProtocolError::rejected(&"a".repeat(10_000), "empty");
+        assert!(long.to_string().len() < 100, "{long}");
     }
 
     #[test]

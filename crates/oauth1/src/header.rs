@@ -12,7 +12,7 @@
 use std::fmt;
 
 use crate::encoding::{self, DecodeError};
-use crate::error::ProtocolError;
+use crate::error::{ProtocolError, printable_name};
 
 /// Longest header accepted, in bytes. Real OAuth headers are a few hundred bytes;
 /// the cap bounds the work an attacker can ask for.
@@ -86,9 +86,12 @@ impl From<HeaderError> for ProtocolError {
             }
             HeaderError::Malformed { reason, .. } => ProtocolError::rejected("Authorization", reason),
             HeaderError::BadEncoding { parameter, .. } => {
-                ProtocolError::rejected(parameter, "not valid percent-encoded UTF-8")
+                ProtocolError::ParameterRejected { parameter, reason: "not valid percent-encoded UTF-8" }
             }
-            HeaderError::Duplicate { parameter } => ProtocolError::rejected(parameter, "sent more than once"),
+            // Already made printable when the header error was built.
+            HeaderError::Duplicate { parameter } => {
+                ProtocolError::ParameterRejected { parameter, reason: "sent more than once" }
+            }
         }
     }
 }
@@ -96,14 +99,13 @@ impl From<HeaderError> for ProtocolError {
 impl AuthorizationHeader {
     /// Builds a header to send. `realm`, when given, goes first.
     pub fn new(realm: Option<&str>, params: impl IntoIterator<Item = (String, String)>) -> Result<Self, HeaderError> {
-        let mut all = Vec::new();
-        if let Some(realm) = realm {
-            if !realm.bytes().all(is_realm_byte) {
-                return Err(HeaderError::UnsendableRealm);
-            }
-            all.push((REALM.to_owned(), realm.to_owned()));
-        }
+        let mut all: Vec<(String, String)> =
+            realm.map(|realm| (REALM.to_owned(), realm.to_owned())).into_iter().collect();
         all.extend(params);
+        // `realm` is written verbatim, so it must be a valid quoted-string wherever it is.
+        if all.iter().any(|(name, value)| name == REALM && !value.bytes().all(is_realm_byte)) {
+            return Err(HeaderError::UnsendableRealm);
+        }
         Ok(Self { params: all })
     }
 
@@ -139,7 +141,7 @@ impl AuthorizationHeader {
         loop {
             let (name, value) = cursor.parameter(value)?;
             if params.iter().any(|(seen, _)| *seen == name) {
-                return Err(HeaderError::Duplicate { parameter: name });
+                return Err(HeaderError::Duplicate { parameter: printable_name(&name) });
             }
             params.push((name, value));
             cursor.skip_spaces();
@@ -259,7 +261,7 @@ impl Cursor<'_> {
         }
         let raw_name = &source[name_range];
         let name = encoding::percent_decode(raw_name)
-            .map_err(|cause| HeaderError::BadEncoding { parameter: raw_name.to_owned(), cause })?;
+            .map_err(|cause| HeaderError::BadEncoding { parameter: printable_name(raw_name), cause })?;
         self.expect(b'=', "expected '=' after the parameter name")?;
         self.expect(b'"', "parameter value is not quoted")?;
         let value_range = if name == REALM {
@@ -273,7 +275,7 @@ impl Cursor<'_> {
             raw_value.to_owned()
         } else {
             encoding::percent_decode(raw_value)
-                .map_err(|cause| HeaderError::BadEncoding { parameter: name.clone(), cause })?
+                .map_err(|cause| HeaderError::BadEncoding { parameter: printable_name(&name), cause })?
         };
         Ok((name, value))
     }
@@ -311,6 +313,8 @@ mod tests {
     #[test]
     fn realm_with_a_quote_cannot_be_sent() {
         assert_eq!(AuthorizationHeader::new(Some("a\"b"), []), Err(HeaderError::UnsendableRealm));
+        let smuggled = [("realm".to_owned(), "x\"\r\nSet-Cookie: y".to_owned())];
+        assert_eq!(AuthorizationHeader::new(None, smuggled), Err(HeaderError::UnsendableRealm));
     }
 
     fn header_strategy() -> impl Strategy<Value = AuthorizationHeader> {

@@ -21,7 +21,7 @@ pub const MAX_NONCE_LEN: usize = 255;
 const FORM_CONTENT_TYPE: &str = "application/x-www-form-urlencoded";
 
 /// What the server saw of an HTTP request.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct IncomingRequest<'a> {
     /// The HTTP method as sent.
     pub method: &'a str,
@@ -34,6 +34,21 @@ pub struct IncomingRequest<'a> {
     pub content_type: Option<&'a str>,
     /// The entity-body; read for parameters only when it is a form.
     pub body: &'a [u8],
+}
+
+/// Shows neither the Authorization header, the query nor the body: they carry the
+/// signature and the verifier (and, with PLAINTEXT, the secrets themselves).
+impl fmt::Debug for IncomingRequest<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let without_query = self.url.split(['?', '#']).next().unwrap_or_default();
+        f.debug_struct("IncomingRequest")
+            .field("method", &self.method)
+            .field("url", &without_query)
+            .field("authorization", &self.authorization.map(|_| ".."))
+            .field("content_type", &self.content_type)
+            .field("body_bytes", &self.body.len())
+            .finish()
+    }
 }
 
 /// A request timestamp: seconds since the Unix epoch, a positive integer.
@@ -242,7 +257,7 @@ impl<'a> ProtocolParams<'a> {
             params.iter().copied().filter(|(name, _)| name.starts_with("oauth_")).collect();
         for (index, (name, _)) in protocol.iter().enumerate() {
             if protocol[..index].iter().any(|(seen, _)| seen == name) {
-                return Err(ProtocolError::rejected(*name, "sent more than once"));
+                return Err(ProtocolError::rejected(name, "sent more than once"));
             }
         }
         let get = |wanted: &str| protocol.iter().find(|(name, _)| *name == wanted).map(|(_, value)| *value);
@@ -389,6 +404,17 @@ mod tests {
         assert!(ts.check_window(1300, 300).is_ok());
         assert!(ts.check_window(700, 300).is_ok());
         assert_eq!(ts.check_window(1301, 300), Err(ProtocolError::TimestampRefused { earliest: 1001, latest: 1601 }));
+    }
+
+    #[test]
+    fn debug_output_of_the_raw_request_hides_header_query_and_body() {
+        let request = incoming("http://a.test/p?oauth_verifier=v3rifier", Some(HEADER), "oauth_signature=s1gnature");
+        let debug = format!("{request:?}");
+        assert!(debug.contains("http://a.test/p"), "{debug}");
+        assert!(
+            !debug.contains("v3rifier") && !debug.contains("s1gnature") && !debug.contains("oauth_nonce"),
+            "{debug}"
+        );
     }
 
     #[test]

@@ -5,8 +5,8 @@ use std::sync::LazyLock;
 
 use grantlog_oauth1::encoding::percent_encode;
 use grantlog_oauth1::{
-    IncomingRequest, ProtocolError, RsaPrivateKey, RsaPublicKey, Secrets, SignatureMethod, SignedRequest, Signer,
-    Unsigned, VerificationKeys, rsa_private_key_from_pem, rsa_public_key_from_pem,
+    AuthorizationHeader, IncomingRequest, ProtocolError, RsaPrivateKey, RsaPublicKey, Secrets, SignatureMethod,
+    SignedRequest, Signer, Unsigned, VerificationKeys, rsa_private_key_from_pem, rsa_public_key_from_pem,
 };
 use proptest::prelude::*;
 
@@ -185,6 +185,23 @@ proptest! {
             }
         }
         prop_assert_eq!(altered.verify(&header, &scenario.client_secret, scenario.token_secret()), Err(ProtocolError::SignatureInvalid));
+    }
+
+    #[test]
+    fn another_protocol_parameter_breaks_it(scenario in scenario(), which in 0..4usize) {
+        prop_assume!(signs_the_request(scenario.method));
+        let header = AuthorizationHeader::parse(&scenario.header()).unwrap();
+        let name = ["oauth_nonce", "oauth_timestamp", "oauth_consumer_key", "oauth_token"][which];
+        let mut params: Vec<(String, String)> =
+            header.params().iter().filter(|(n, _)| n != "realm").cloned().collect();
+        match params.iter_mut().find(|(n, _)| n == name) {
+            Some((_, value)) if name == "oauth_timestamp" => *value = (value.parse::<u64>().unwrap() + 1).to_string(),
+            Some((_, value)) => value.push('x'),
+            None => params.push((name.to_owned(), "t".to_owned())),
+        }
+        let forged = AuthorizationHeader::new(header.realm(), params).unwrap().to_string();
+        let result = scenario.verify(&forged, &scenario.client_secret, scenario.token_secret());
+        prop_assert_eq!(result, Err(ProtocolError::SignatureInvalid), "{} changed", name);
     }
 
     #[test]

@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand};
 use grantlog_domain::OwnerId;
 use grantlog_projection::replay::{Filter, render_json, render_text, replay};
 use grantlog_projection::{Horizon, catch_up, fold, rebuild};
-use grantlog_store::{ConnectOptions, EventStore, Head, profiles};
+use grantlog_store::{ConnectOptions, EventStore, Head, profiles, redact_password};
 
 /// grantlog: an event-sourced OAuth 1.0a authorization server.
 #[derive(Debug, Parser)]
@@ -19,11 +19,18 @@ pub struct Cli {
     command: Command,
 }
 
-#[derive(Debug, Args)]
+#[derive(Args)]
 struct DatabaseArgs {
     /// sqlite://FILE or postgres://…
     #[arg(long, env = "GRANTLOG_DATABASE_URL", default_value = "sqlite://grantlog.db", global = true)]
     database_url: String,
+}
+
+/// Hides the URL's password.
+impl std::fmt::Debug for DatabaseArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseArgs").field("database_url", &redact_password(&self.database_url)).finish()
+    }
 }
 
 #[derive(Debug, Subcommand)]

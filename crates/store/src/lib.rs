@@ -32,4 +32,4 @@ pub use event::{ExpectedVersion, NewEvent, RecordedEvent};
 pub use secrets::SecretBox;
 pub use sqlx::AnyConnection;
 pub use sqlx::AnyPool;
-pub use store::{Backend, ConnectOptions, EventStore, InlineHook, StreamAppend};
+pub use store::{Backend, ConnectOptions, EventStore, InlineHook, StreamAppend, redact_password};

@@ -9,7 +9,7 @@ use uuid::Uuid;
 use crate::error::{StoreError, is_unique_violation};
 
 /// An owner's login record.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct OwnerProfile {
     /// The pseudonymous id the events use.
     pub owner_id: Uuid,
@@ -17,6 +17,13 @@ pub struct OwnerProfile {
     pub username: String,
     /// The password hash (PHC string); never the password.
     pub password_hash: String,
+}
+
+/// Leaves out the password hash, which can be attacked offline.
+impl std::fmt::Debug for OwnerProfile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OwnerProfile").field("owner_id", &self.owner_id).field("username", &self.username).finish()
+    }
 }
 
 /// Records a new owner's profile in the caller's transaction.

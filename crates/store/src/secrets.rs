@@ -54,13 +54,29 @@ impl SecretBox {
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
                 let mut key = [0; KEY_LEN];
                 getrandom::fill(&mut key).map_err(|e| failed("generating key for", &e))?;
+                // Written whole and synced under a temporary name, then linked into place:
+                // a crash never leaves an empty key file, and of two processes starting
+                // at once the loser reads the winner's key.
+                let temporary = path.with_extension(format!("tmp-{}", std::process::id()));
                 let mut options = std::fs::OpenOptions::new();
                 options.write(true).create_new(true);
                 #[cfg(unix)]
                 std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-                let mut file = options.open(path).map_err(|e| failed("creating key file", &e))?;
+                let mut file = options.open(&temporary).map_err(|e| failed("creating key file", &e))?;
                 writeln!(file, "{}", hex::encode(key)).map_err(|e| failed("writing key file", &e))?;
-                Ok(Self::from_key(&key))
+                file.sync_all().map_err(|e| failed("syncing key file", &e))?;
+                let linked = std::fs::hard_link(&temporary, path);
+                let _ = std::fs::remove_file(&temporary);
+                match linked {
+                    Ok(()) => {
+                        if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                            std::fs::File::open(folder).and_then(|dir| dir.sync_all()).ok();
+                        }
+                        Ok(Self::from_key(&key))
+                    }
+                    Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Self::load_or_create(path),
+                    Err(error) => Err(failed("creating key file", &error)),
+                }
             }
             Err(error) => Err(failed("reading key file", &error)),
         }

@@ -39,7 +39,7 @@ pub enum Backend {
 }
 
 /// Where the store's database is, and how many connections to open.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ConnectOptions {
     /// `sqlite://file.db` or `postgres://…`.
     pub url: String,
@@ -47,6 +47,31 @@ pub struct ConnectOptions {
     pub max_connections: u32,
     /// Create a missing SQLite file (`serve`, `migrate`); auditing commands must not.
     pub create_if_missing: bool,
+}
+
+/// Hides the URL's password: options end up in logs.
+impl std::fmt::Debug for ConnectOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectOptions")
+            .field("url", &redact_password(&self.url))
+            .field("max_connections", &self.max_connections)
+            .field("create_if_missing", &self.create_if_missing)
+            .finish()
+    }
+}
+
+/// `url` with any password in its authority replaced by `***`.
+pub fn redact_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) if userinfo.contains(':') => {
+            let user = userinfo.split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}:***@{host}{tail}")
+        }
+        _ => url.to_owned(),
+    }
 }
 
 impl ConnectOptions {
@@ -80,7 +105,6 @@ pub struct EventStore {
     inner: Arc<Inner>,
 }
 
-#[derive(Debug)]
 struct Inner {
     backend: Backend,
     url: String,
@@ -90,6 +114,12 @@ struct Inner {
     /// The newest position this process knows to be committed.
     committed: watch::Sender<u64>,
     listener: OnceCell<()>,
+}
+
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventStore").field("backend", &self.backend).field("url", &redact_password(&self.url)).finish()
+    }
 }
 
 impl EventStore {
@@ -670,6 +700,15 @@ mod tests {
 
         let huge = [row(BYTES_PER_INSERT * 2)];
         assert_eq!(statement_chunks(&huge).len(), 1, "an oversized row still goes, alone");
+    }
+
+    #[test]
+    fn debug_output_hides_database_passwords() {
+        let options = ConnectOptions::new("postgres://grantlog:s3cret@db.internal:5432/grantlog?sslmode=require");
+        let debug = format!("{options:?}");
+        assert!(!debug.contains("s3cret") && debug.contains("grantlog:***@db.internal:5432/grantlog"), "{debug}");
+        assert_eq!(redact_password("postgres://postgres@127.0.0.1/test"), "postgres://postgres@127.0.0.1/test");
+        assert_eq!(redact_password("sqlite://grantlog.db"), "sqlite://grantlog.db");
     }
 
     #[test]

@@ -336,8 +336,10 @@ def endpoint_request(method, url, headers, body):
         exclude_oauth_signature=True, with_realm=False)
     if (signature.normalize_parameters(direct)
             != signature.normalize_parameters(request.params)):
-        print("warning: endpoint and collect_parameters disagree for %s"
-              % url, file=sys.stderr)
+        # The mirror of oauthlib's endpoint must agree with oauthlib's own
+        # collection, or this harness would be testing itself.
+        raise RuntimeError("endpoint mirror and collect_parameters disagree for %s"
+                           % url)
     return request
 
 
