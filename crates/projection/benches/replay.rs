@@ -157,6 +157,17 @@ async fn measure(kind: Kind, target: u64) {
     let replay_peak = peak_mib();
     drop(projection);
 
+    // Reading alone: the events through the store, decoded into envelopes, not folded.
+    let started = Instant::now();
+    let (mut after, mut read) = (0, 0u64);
+    loop {
+        let page = store.read_from(after, 10_000).await.unwrap();
+        let Some(last) = page.last() else { break };
+        after = last.position;
+        read += page.len() as u64;
+    }
+    let read_rate = read as f64 / started.elapsed().as_secs_f64();
+
     // The fold alone, without the database: the same events, already in memory.
     let page = store.read_from(0, 100_000).await.unwrap();
     let started = Instant::now();
@@ -167,7 +178,7 @@ async fn measure(kind: Kind, target: u64) {
     let fold_rate = page.len() as f64 / started.elapsed().as_secs_f64();
 
     println!(
-        "| {kind:?} | {events} | {:.0} events/s | {:.0} events/s, {} rows, peak {:.0} MiB | {:.0} events/s, {} grants listed, peak {:.0} MiB | {fold_rate:.0} events/s |",
+        "| {kind:?} | {events} | {:.0} events/s | {:.0} events/s, {} rows, peak {:.0} MiB | {:.0} events/s, {} grants listed, peak {:.0} MiB | {read_rate:.0} events/s | {fold_rate:.0} events/s |",
         events as f64 / generated,
         rebuilt.events as f64 / rebuild_secs,
         rebuilt.rows,
@@ -190,9 +201,9 @@ fn main() {
         Ok("postgres") => runtime().block_on(measure(Kind::Postgres, target)),
         _ => {
             println!(
-                "| backend | events | append (bulk) | rebuild | replay (fold to the middle, render) | fold alone (first 100k) |"
+                "| backend | events | append (bulk) | rebuild | replay (fold to the middle, render) | read alone | fold alone (first 100k) |"
             );
-            println!("|---|---|---|---|---|---|");
+            println!("|---|---|---|---|---|---|---|");
             for backend in ["sqlite", "postgres"] {
                 let status = std::process::Command::new(std::env::current_exe().unwrap())
                     .env("GRANTLOG_BENCH_BACKEND", backend)

@@ -36,7 +36,7 @@ impl Projected for ClientRecord {
     fn write<'c>(&'c self, connection: &'c mut AnyConnection) -> BoxFuture<'c, Result<(), sqlx::Error>> {
         Box::pin(async move {
             match ClientRow::of(self) {
-                Some(row) => tables::upsert_client(connection, &row).await,
+                Some(row) => tables::upsert(connection, &row).await,
                 None => Ok(()),
             }
         })
@@ -47,7 +47,7 @@ impl Projected for OwnerRecord {
     fn write<'c>(&'c self, connection: &'c mut AnyConnection) -> BoxFuture<'c, Result<(), sqlx::Error>> {
         Box::pin(async move {
             match OwnerRow::of(self) {
-                Some(row) => tables::upsert_owner(connection, &row).await,
+                Some(row) => tables::upsert(connection, &row).await,
                 None => Ok(()),
             }
         })
@@ -58,7 +58,7 @@ impl Projected for GrantRecord {
     fn write<'c>(&'c self, connection: &'c mut AnyConnection) -> BoxFuture<'c, Result<(), sqlx::Error>> {
         Box::pin(async move {
             match GrantRow::of(self) {
-                Some(row) => tables::upsert_grant(connection, &row).await,
+                Some(row) => tables::upsert(connection, &row).await,
                 None => Ok(()),
             }
         })

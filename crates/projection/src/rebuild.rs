@@ -11,7 +11,7 @@ use crate::command::Projected;
 use crate::error::ProjectionError;
 use crate::fold::{Horizon, Projection};
 use crate::record::{ClientRecord, GrantRecord, OwnerRecord, Record};
-use crate::tables::CHECKPOINT;
+use crate::tables::{CHECKPOINT, insert_all};
 
 /// Events read per page.
 const PAGE: u32 = 10_000;
@@ -54,16 +54,12 @@ pub async fn rebuild(store: &EventStore) -> Result<Refreshed, ProjectionError> {
     for table in ["grants", "clients", "owners"] {
         sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table}"))).execute(&mut *tx).await?;
     }
-    let mut rows = 0;
-    for record in projection.clients().values() {
-        rows += write(&mut tx, record).await?;
-    }
-    for record in projection.owners().values() {
-        rows += write(&mut tx, record).await?;
-    }
-    for record in projection.grants().values() {
-        rows += write(&mut tx, record).await?;
-    }
+    // The tables were just emptied: plain multi-row INSERTs, several rows a statement.
+    let tables = projection.tables();
+    insert_all(&mut tx, &tables.clients).await?;
+    insert_all(&mut tx, &tables.owners).await?;
+    insert_all(&mut tx, &tables.grants).await?;
+    let rows = (tables.clients.len() + tables.owners.len() + tables.grants.len()) as u64;
     set_checkpoint(&mut tx, projection.position()).await?;
     tx.commit().await?;
     Ok(Refreshed { events: projection.events(), rows, position: projection.position() })

@@ -161,80 +161,181 @@ impl GrantRow {
     }
 }
 
-/// Writes (inserts or replaces) a client's row.
-pub async fn upsert_client(connection: &mut AnyConnection, row: &ClientRow) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO clients (client_id, consumer_key, name, homepage, callbacks, rsa_public_key, secret_fingerprint, active, registered_at, position) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
-         ON CONFLICT (client_id) DO UPDATE SET consumer_key = excluded.consumer_key, name = excluded.name, \
-         homepage = excluded.homepage, callbacks = excluded.callbacks, rsa_public_key = excluded.rsa_public_key, \
-         secret_fingerprint = excluded.secret_fingerprint, active = excluded.active, \
-         registered_at = excluded.registered_at, position = excluded.position",
-    )
-    .bind(&row.client_id)
-    .bind(&row.consumer_key)
-    .bind(&row.name)
-    .bind(&row.homepage)
-    .bind(&row.callbacks)
-    .bind(&row.rsa_public_key)
-    .bind(&row.secret_fingerprint)
-    .bind(i64::from(row.active))
-    .bind(&row.registered_at)
-    .bind(row.position)
-    .execute(connection)
-    .await?;
+/// A query on the `Any` driver, as the row types bind into it.
+pub type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
+
+/// A read-model row: its table, its columns (the key first), and how it binds.
+pub trait SqlRow: Send + Sync {
+    /// The table.
+    const TABLE: &'static str;
+    /// The columns, primary key first, in [`SqlRow::bind`] order.
+    const COLUMNS: &'static [&'static str];
+    /// Binds the row's values, in column order.
+    fn bind<'q>(&'q self, query: AnyQuery<'q>) -> AnyQuery<'q>;
+    /// Roughly what the values take on the wire.
+    fn bytes(&self) -> usize;
+}
+
+/// `INSERT INTO table (columns) VALUES (…), (…)` for `rows` rows, replacing an existing
+/// row with the same key when `upsert`.
+fn insert_sql<R: SqlRow>(rows: usize, upsert: bool) -> String {
+    let width = R::COLUMNS.len();
+    let values: Vec<String> = (0..rows)
+        .map(|row| {
+            let placeholders: Vec<String> = (1..=width).map(|column| format!("${}", row * width + column)).collect();
+            format!("({})", placeholders.join(", "))
+        })
+        .collect();
+    let mut sql = format!("INSERT INTO {} ({}) VALUES {}", R::TABLE, R::COLUMNS.join(", "), values.join(", "));
+    if upsert {
+        let updates: Vec<String> =
+            R::COLUMNS[1..].iter().map(|column| format!("{column} = excluded.{column}")).collect();
+        sql.push_str(&format!(" ON CONFLICT ({}) DO UPDATE SET {}", R::COLUMNS[0], updates.join(", ")));
+    }
+    sql
+}
+
+/// Writes a row, replacing the one with the same key.
+pub async fn upsert<R: SqlRow>(connection: &mut AnyConnection, row: &R) -> Result<(), sqlx::Error> {
+    let sql = insert_sql::<R>(1, true);
+    row.bind(sqlx::query(sqlx::AssertSqlSafe(sql))).execute(connection).await?;
     Ok(())
 }
 
-/// Writes (inserts or replaces) an owner's row.
-pub async fn upsert_owner(connection: &mut AnyConnection, row: &OwnerRow) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO owners (owner_id, erased, registered_at, position) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT (owner_id) DO UPDATE SET erased = excluded.erased, registered_at = excluded.registered_at, \
-         position = excluded.position",
-    )
-    .bind(&row.owner_id)
-    .bind(i64::from(row.erased))
-    .bind(&row.registered_at)
-    .bind(row.position)
-    .execute(connection)
-    .await?;
+/// Inserts many rows into an emptied table, several per statement.
+pub async fn insert_all<R: SqlRow>(connection: &mut AnyConnection, rows: &[R]) -> Result<(), sqlx::Error> {
+    for chunk in grantlog_store::statement_chunks(rows, R::bytes) {
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(insert_sql::<R>(chunk.len(), false)));
+        for row in chunk {
+            query = row.bind(query);
+        }
+        query.execute(&mut *connection).await?;
+    }
     Ok(())
 }
 
-/// Writes (inserts or replaces) a grant's row.
-pub async fn upsert_grant(connection: &mut AnyConnection, row: &GrantRow) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO grants (grant_id, client_id, owner_id, request_token, access_token, callback, requested_scope, \
-         scope, resources, duration, remembered, status, status_since, expires_at, issued_at, approved_at, position) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
-         ON CONFLICT (grant_id) DO UPDATE SET client_id = excluded.client_id, owner_id = excluded.owner_id, \
-         request_token = excluded.request_token, access_token = excluded.access_token, callback = excluded.callback, \
-         requested_scope = excluded.requested_scope, scope = excluded.scope, resources = excluded.resources, \
-         duration = excluded.duration, remembered = excluded.remembered, status = excluded.status, \
-         status_since = excluded.status_since, expires_at = excluded.expires_at, issued_at = excluded.issued_at, \
-         approved_at = excluded.approved_at, position = excluded.position",
-    )
-    .bind(&row.grant_id)
-    .bind(&row.client_id)
-    .bind(&row.owner_id)
-    .bind(&row.request_token)
-    .bind(&row.access_token)
-    .bind(&row.callback)
-    .bind(&row.requested_scope)
-    .bind(&row.scope)
-    .bind(&row.resources)
-    .bind(&row.duration)
-    .bind(i64::from(row.remembered))
-    .bind(&row.status)
-    .bind(&row.status_since)
-    .bind(&row.expires_at)
-    .bind(&row.issued_at)
-    .bind(&row.approved_at)
-    .bind(row.position)
-    .execute(connection)
-    .await?;
-    Ok(())
+fn text_bytes<'a>(values: impl IntoIterator<Item = Option<&'a String>>) -> usize {
+    values.into_iter().map(|value| value.map_or(0, String::len) + 8).sum()
+}
+
+impl SqlRow for ClientRow {
+    const TABLE: &'static str = "clients";
+    const COLUMNS: &'static [&'static str] = &[
+        "client_id",
+        "consumer_key",
+        "name",
+        "homepage",
+        "callbacks",
+        "rsa_public_key",
+        "secret_fingerprint",
+        "active",
+        "registered_at",
+        "position",
+    ];
+
+    fn bind<'q>(&'q self, query: AnyQuery<'q>) -> AnyQuery<'q> {
+        query
+            .bind(&self.client_id)
+            .bind(&self.consumer_key)
+            .bind(&self.name)
+            .bind(&self.homepage)
+            .bind(&self.callbacks)
+            .bind(&self.rsa_public_key)
+            .bind(&self.secret_fingerprint)
+            .bind(i64::from(self.active))
+            .bind(&self.registered_at)
+            .bind(self.position)
+    }
+
+    fn bytes(&self) -> usize {
+        text_bytes([
+            Some(&self.client_id),
+            Some(&self.consumer_key),
+            Some(&self.name),
+            self.homepage.as_ref(),
+            Some(&self.callbacks),
+            self.rsa_public_key.as_ref(),
+            Some(&self.secret_fingerprint),
+            Some(&self.registered_at),
+        ]) + 16
+    }
+}
+
+impl SqlRow for OwnerRow {
+    const TABLE: &'static str = "owners";
+    const COLUMNS: &'static [&'static str] = &["owner_id", "erased", "registered_at", "position"];
+
+    fn bind<'q>(&'q self, query: AnyQuery<'q>) -> AnyQuery<'q> {
+        query.bind(&self.owner_id).bind(i64::from(self.erased)).bind(&self.registered_at).bind(self.position)
+    }
+
+    fn bytes(&self) -> usize {
+        text_bytes([Some(&self.owner_id), Some(&self.registered_at)]) + 16
+    }
+}
+
+impl SqlRow for GrantRow {
+    const TABLE: &'static str = "grants";
+    const COLUMNS: &'static [&'static str] = &[
+        "grant_id",
+        "client_id",
+        "owner_id",
+        "request_token",
+        "access_token",
+        "callback",
+        "requested_scope",
+        "scope",
+        "resources",
+        "duration",
+        "remembered",
+        "status",
+        "status_since",
+        "expires_at",
+        "issued_at",
+        "approved_at",
+        "position",
+    ];
+
+    fn bind<'q>(&'q self, query: AnyQuery<'q>) -> AnyQuery<'q> {
+        query
+            .bind(&self.grant_id)
+            .bind(&self.client_id)
+            .bind(&self.owner_id)
+            .bind(&self.request_token)
+            .bind(&self.access_token)
+            .bind(&self.callback)
+            .bind(&self.requested_scope)
+            .bind(&self.scope)
+            .bind(&self.resources)
+            .bind(&self.duration)
+            .bind(i64::from(self.remembered))
+            .bind(&self.status)
+            .bind(&self.status_since)
+            .bind(&self.expires_at)
+            .bind(&self.issued_at)
+            .bind(&self.approved_at)
+            .bind(self.position)
+    }
+
+    fn bytes(&self) -> usize {
+        text_bytes([
+            Some(&self.grant_id),
+            Some(&self.client_id),
+            self.owner_id.as_ref(),
+            Some(&self.request_token),
+            self.access_token.as_ref(),
+            Some(&self.callback),
+            Some(&self.requested_scope),
+            self.scope.as_ref(),
+            Some(&self.resources),
+            self.duration.as_ref(),
+            Some(&self.status),
+            Some(&self.status_since),
+            self.expires_at.as_ref(),
+            Some(&self.issued_at),
+            self.approved_at.as_ref(),
+        ]) + 16
+    }
 }
 
 /// Every row of the read models, sorted: what `projection rebuild` must reproduce.

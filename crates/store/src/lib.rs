@@ -32,4 +32,6 @@ pub use event::{ExpectedVersion, NewEvent, RecordedEvent};
 pub use secrets::SecretBox;
 pub use sqlx::AnyConnection;
 pub use sqlx::AnyPool;
-pub use store::{Backend, ConnectOptions, EventStore, InlineHook, StreamAppend, redact_password};
+pub use store::{
+    BYTES_PER_INSERT, Backend, ConnectOptions, EventStore, InlineHook, StreamAppend, redact_password, statement_chunks,
+};

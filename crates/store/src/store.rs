@@ -23,7 +23,7 @@ const CHANNEL: &str = "grantlog_events";
 /// whose values pass about 16 KiB then waits ~40 ms on Nagle's algorithm and delayed
 /// ACKs over TCP. Smaller statements cost a round trip each, far less. Drop this once a
 /// release sets the option again.
-const BYTES_PER_INSERT: usize = 12 * 1024;
+pub const BYTES_PER_INSERT: usize = 12 * 1024;
 /// Rows per page when walking the whole log.
 const PAGE: u32 = 10_000;
 const COLUMNS: &str =
@@ -293,7 +293,7 @@ impl EventStore {
             }
             versions.insert(append.stream_id, current_version + append.events.len() as u64);
         }
-        for chunk in statement_chunks(&rows) {
+        for chunk in statement_chunks(&rows, StoredRow::bound_bytes) {
             insert_rows(&mut tx, chunk).await.map_err(|error| {
                 if is_stream_version_violation(&error) {
                     // Only a concurrent writer outside the head lock could collide; report
@@ -532,13 +532,13 @@ fn normalize_url(url: &str, create_if_missing: bool) -> Result<(Backend, String)
     }
 }
 
-/// Splits rows into INSERT statements of at most [`BYTES_PER_INSERT`] bytes each (a
-/// larger row goes alone).
-fn statement_chunks(rows: &[StoredRow]) -> Vec<&[StoredRow]> {
+/// Splits rows into INSERT statements of at most [`BYTES_PER_INSERT`] bytes of values
+/// each (a larger row goes alone), `bytes` telling what a row's values take.
+pub fn statement_chunks<T>(rows: &[T], bytes_of: impl Fn(&T) -> usize) -> Vec<&[T]> {
     let mut chunks = Vec::new();
     let (mut start, mut bytes) = (0, 0);
     for (index, row) in rows.iter().enumerate() {
-        let size = row.bound_bytes();
+        let size = bytes_of(row);
         if index > start && (bytes + size > BYTES_PER_INSERT) {
             chunks.push(&rows[start..index]);
             (start, bytes) = (index, 0);
@@ -692,14 +692,14 @@ mod tests {
     #[test]
     fn statements_stay_under_the_byte_cap() {
         let rows: Vec<StoredRow> = (0..100).map(|_| row(1000)).collect();
-        let chunks = statement_chunks(&rows);
+        let chunks = statement_chunks(&rows, StoredRow::bound_bytes);
         assert!(chunks.iter().all(|c| c.iter().map(StoredRow::bound_bytes).sum::<usize>() <= BYTES_PER_INSERT));
         assert_eq!(chunks.iter().map(|c| c.len()).sum::<usize>(), 100);
 
         assert!(chunks.len() > 1);
 
         let huge = [row(BYTES_PER_INSERT * 2)];
-        assert_eq!(statement_chunks(&huge).len(), 1, "an oversized row still goes, alone");
+        assert_eq!(statement_chunks(&huge, StoredRow::bound_bytes).len(), 1, "an oversized row still goes, alone");
     }
 
     #[test]
