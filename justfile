@@ -18,6 +18,7 @@ lint:
 bench:
     cargo bench -p grantlog-oauth1 --bench verify
     cargo bench -p grantlog-store --bench append
+    cargo bench -p grantlog-projection --bench replay
 
 # What CI runs, start to finish: run before opening a change.
 pre-pr:

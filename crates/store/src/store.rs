@@ -346,7 +346,26 @@ impl EventStore {
     /// last position seen: no event is ever skipped, because positions are assigned in
     /// commit order.
     pub async fn read_from(&self, position: u64, limit: u32) -> Result<Vec<RecordedEvent>, StoreError> {
-        self.read_rows(position, limit).await?.into_iter().map(StoredRow::into_recorded).collect()
+        if self.inner.backend == Backend::Postgres {
+            return self.read_rows(position, limit).await?.into_iter().map(StoredRow::into_recorded).collect();
+        }
+        // On SQLite the database folds the page into one JSON document: one row crosses
+        // the driver instead of thousands (sqlx hands SQLite rows over one at a time
+        // between threads, and the `Any` driver copies every column), and payloads
+        // arrive already parsed: twice the events per second for replay and rebuild.
+        // (On PostgreSQL, json_agg costs the server more than the rows cost us.)
+        let sql = "SELECT json_group_array(json_array(position, stream_id, stream_version, event_type, \
+                   schema_version, json(payload), occurred_at, json(actor), trace_id, hash) ORDER BY position) AS page \
+                   FROM (SELECT * FROM events WHERE position > $1 ORDER BY position LIMIT $2)";
+        let page: String = sqlx::query(sql)
+            .bind(to_i64(position))
+            .bind(i64::from(limit))
+            .fetch_one(&self.inner.reader)
+            .await?
+            .try_get("page")?;
+        let rows: Vec<WireEvent> = serde_json::from_str(&page)
+            .map_err(|e| StoreError::Corrupt(format!("events after position {position}: {e}")))?;
+        rows.into_iter().map(WireEvent::into_recorded).collect()
     }
 
     /// The current head: last position and hash.
@@ -577,6 +596,52 @@ async fn insert_rows(connection: &mut AnyConnection, rows: &[StoredRow]) -> Resu
     }
     query.execute(connection).await?;
     Ok(())
+}
+
+/// One event of a [`EventStore::read_from`] page, as the database's JSON array gives it.
+#[derive(serde::Deserialize)]
+struct WireEvent(
+    i64,
+    String,
+    i64,
+    String,
+    i64,
+    serde_json::Value,
+    String,
+    grantlog_domain::Actor,
+    Option<String>,
+    String,
+);
+
+impl WireEvent {
+    fn into_recorded(self) -> Result<RecordedEvent, StoreError> {
+        let Self(
+            position,
+            stream_id,
+            stream_version,
+            event_type,
+            schema_version,
+            payload,
+            occurred_at,
+            actor,
+            trace_id,
+            hash,
+        ) = self;
+        let position = to_u64(position);
+        Ok(RecordedEvent {
+            position,
+            stream_id,
+            stream_version: to_u64(stream_version),
+            event_type,
+            schema_version: u32::try_from(schema_version)
+                .map_err(|_| StoreError::Corrupt(format!("position {position}: schema version out of range")))?,
+            payload,
+            occurred_at: parse_timestamp(&occurred_at, position)?,
+            actor,
+            trace_id,
+            hash: parse_hash(&hash, position)?,
+        })
+    }
 }
 
 /// An events row as stored: text exactly as hashed.
