@@ -14,7 +14,7 @@ use grantlog_domain::{
 };
 use grantlog_projection::replay::{Filter, render_text, replay};
 use grantlog_projection::testing::{approve, authenticate, issue};
-use grantlog_projection::{ClientRecord, Horizon, Projection, fold, rebuild};
+use grantlog_projection::{ClientRecord, Context, Horizon, Projection, fold, rebuild};
 use grantlog_store::testing::{Kind, TestDatabase};
 use grantlog_store::{EventStore, ExpectedVersion, NewEvent, StreamAppend};
 
@@ -23,14 +23,7 @@ const OWNERS: usize = 10_000;
 const GRANTS_PER_TRANSACTION: usize = 1_000;
 
 fn envelope(event: &grantlog_domain::Event, at: chrono::DateTime<Utc>) -> NewEvent {
-    NewEvent {
-        event_type: event.event_type().to_owned(),
-        schema_version: event.schema_version(),
-        payload: event.payload(),
-        occurred_at: at,
-        actor: Actor::System,
-        trace_id: Some("4bf92f3577b34da6a3ce929d0e0e4736".into()),
-    }
+    Context { now: at, actor: Actor::System, trace_id: Some("4bf92f3577b34da6a3ce929d0e0e4736".into()) }.envelope(event)
 }
 
 fn run<S: Aggregate<Event = grantlog_domain::Event> + Clone>(commands: &[S::Command]) -> Vec<grantlog_domain::Event>

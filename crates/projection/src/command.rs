@@ -9,7 +9,7 @@ use grantlog_store::{AnyConnection, EventStore, ExpectedVersion, NewEvent, Recor
 
 use crate::error::ProjectionError;
 use crate::record::{ClientRecord, GrantRecord, OwnerRecord, Record};
-use crate::tables::{self, CHECKPOINT, ClientRow, GrantRow, OwnerRow};
+use crate::tables::{self, CHECKPOINT, ClientRow, GrantRow, OwnerRow, SqlRow};
 
 /// How often a command is retried when its stream moved under it.
 const ATTEMPTS: usize = 3;
@@ -34,34 +34,41 @@ pub trait Projected: Record {
 
 impl Projected for ClientRecord {
     fn write<'c>(&'c self, connection: &'c mut AnyConnection) -> BoxFuture<'c, Result<(), sqlx::Error>> {
-        Box::pin(async move {
-            match ClientRow::of(self) {
-                Some(row) => tables::upsert(connection, &row).await,
-                None => Ok(()),
-            }
-        })
+        Box::pin(upsert_row(connection, ClientRow::of(self)))
     }
 }
 
 impl Projected for OwnerRecord {
     fn write<'c>(&'c self, connection: &'c mut AnyConnection) -> BoxFuture<'c, Result<(), sqlx::Error>> {
-        Box::pin(async move {
-            match OwnerRow::of(self) {
-                Some(row) => tables::upsert(connection, &row).await,
-                None => Ok(()),
-            }
-        })
+        Box::pin(upsert_row(connection, OwnerRow::of(self)))
     }
 }
 
 impl Projected for GrantRecord {
     fn write<'c>(&'c self, connection: &'c mut AnyConnection) -> BoxFuture<'c, Result<(), sqlx::Error>> {
-        Box::pin(async move {
-            match GrantRow::of(self) {
-                Some(row) => tables::upsert(connection, &row).await,
-                None => Ok(()),
-            }
-        })
+        Box::pin(upsert_row(connection, GrantRow::of(self)))
+    }
+}
+
+/// Writes `row`, when the record has one yet.
+async fn upsert_row<R: SqlRow>(connection: &mut AnyConnection, row: Option<R>) -> Result<(), sqlx::Error> {
+    match row {
+        Some(row) => tables::upsert(connection, &row).await,
+        None => Ok(()),
+    }
+}
+
+impl Context {
+    /// `event` in its envelope: stored as of this context's time, actor and trace.
+    pub fn envelope(&self, event: &Event) -> NewEvent {
+        NewEvent {
+            event_type: event.event_type().to_owned(),
+            schema_version: event.schema_version(),
+            payload: event.payload(),
+            occurred_at: self.now,
+            actor: self.actor,
+            trace_id: self.trace_id.clone(),
+        }
     }
 }
 
@@ -82,17 +89,7 @@ pub async fn execute<R: Projected>(
         if events.is_empty() {
             return Ok((record, Vec::new()));
         }
-        let new_events: Vec<NewEvent> = events
-            .iter()
-            .map(|event| NewEvent {
-                event_type: event.event_type().to_owned(),
-                schema_version: event.schema_version(),
-                payload: event.payload(),
-                occurred_at: context.now,
-                actor: context.actor,
-                trace_id: context.trace_id.clone(),
-            })
-            .collect();
+        let new_events: Vec<NewEvent> = events.iter().map(|event| context.envelope(event)).collect();
         let expected = ExpectedVersion::Exactly(history.len() as u64);
         let before = record.clone();
         let decided = events.clone();

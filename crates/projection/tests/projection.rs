@@ -216,17 +216,8 @@ async fn catch_up_applies_what_was_appended_without_the_read_models(database: Te
         &issue(id, &client, "request-1", at(9, 1)),
     )
     .unwrap();
-    let new_events: Vec<NewEvent> = events
-        .iter()
-        .map(|e| NewEvent {
-            event_type: e.event_type().into(),
-            schema_version: e.schema_version(),
-            payload: e.payload(),
-            occurred_at: at(9, 1),
-            actor: Actor::System,
-            trace_id: None,
-        })
-        .collect();
+    let envelope = context(at(9, 1), Actor::System);
+    let new_events: Vec<NewEvent> = events.iter().map(|e| envelope.envelope(e)).collect();
     store.append(&id.stream_id(), ExpectedVersion::Exactly(0), &new_events).await.unwrap();
     // A later command through the read models must not skip the checkpoint past it.
     register_owner(&store, OwnerId::new(uuid::Uuid::now_v7()), at(9, 2)).await;
