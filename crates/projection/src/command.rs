@@ -2,6 +2,8 @@
 //! the events with their envelope — and, in the same transaction, write the record's
 //! read-model row, so the read models are never behind the log.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use futures_core::future::BoxFuture;
 use grantlog_domain::{Actor, Aggregate, Event};
@@ -82,6 +84,22 @@ pub async fn execute<R: Projected>(
     command: &<R::State as Aggregate>::Command,
     context: &Context,
 ) -> Result<(R, Vec<RecordedEvent>), ProjectionError> {
+    execute_with(store, stream_id, command, context, Arc::new(|_| Box::pin(async { Ok(()) }))).await
+}
+
+/// Writes that belong to a command's transaction besides its events and rows: a new
+/// client's sealed secret, a new owner's profile. Called once per attempt.
+pub type AlsoWrite = Arc<dyn for<'c> Fn(&'c mut AnyConnection) -> BoxFuture<'c, Result<(), StoreError>> + Send + Sync>;
+
+/// Like [`execute`], and runs `also` in the same transaction, so that data kept apart
+/// from the events (secrets, personal data) is written exactly when the events are.
+pub async fn execute_with<R: Projected>(
+    store: &EventStore,
+    stream_id: &str,
+    command: &<R::State as Aggregate>::Command,
+    context: &Context,
+    also: AlsoWrite,
+) -> Result<(R, Vec<RecordedEvent>), ProjectionError> {
     for _ in 0..ATTEMPTS {
         let history = store.read_stream(stream_id).await?;
         let record = R::fold(&history)?;
@@ -93,12 +111,13 @@ pub async fn execute<R: Projected>(
         let expected = ExpectedVersion::Exactly(history.len() as u64);
         let before = record.clone();
         let decided = events.clone();
+        let also = Arc::clone(&also);
         let inline: grantlog_store::InlineHook<'_> = Box::new(move |connection, recorded| {
             Box::pin(async move {
                 let after = applied(before, recorded, &decided);
                 after.write(connection).await?;
                 advance_checkpoint(connection, recorded).await?;
-                Ok(())
+                also(connection).await
             })
         });
         match store.append_with(stream_id, expected, &new_events, inline).await {

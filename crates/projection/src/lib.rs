@@ -25,7 +25,7 @@ pub mod tables;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use command::{Context, Projected, execute};
+pub use command::{AlsoWrite, Context, Projected, execute, execute_with};
 pub use error::ProjectionError;
 pub use fold::{Horizon, Projection};
 pub use rebuild::{Refreshed, catch_up, checkpoint, fold, rebuild};

@@ -4,10 +4,13 @@
 use anyhow::{Context as _, bail};
 use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand};
-use grantlog_domain::OwnerId;
+use grantlog_domain::{Actor, OwnerId};
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::service::{NewClient, Services};
 use grantlog_projection::replay::{Filter, render_json, render_text, replay};
 use grantlog_projection::{Horizon, catch_up, fold, rebuild};
-use grantlog_store::{ConnectOptions, EventStore, Head, profiles, redact_password};
+use grantlog_store::{ConnectOptions, EventStore, Head, SecretBox, profiles, redact_password};
 
 /// grantlog: an event-sourced OAuth 1.0a authorization server.
 #[derive(Debug, Parser)]
@@ -24,12 +27,19 @@ struct DatabaseArgs {
     /// sqlite://FILE or postgres://…
     #[arg(long, env = "GRANTLOG_DATABASE_URL", default_value = "sqlite://grantlog.db", global = true)]
     database_url: String,
+    /// The key that seals client and token secrets at rest: 64 hex digits in a file,
+    /// created (mode 0600) when missing.
+    #[arg(long, env = "GRANTLOG_SECRETS_KEY_FILE", default_value = "grantlog.key", global = true)]
+    secrets_key_file: std::path::PathBuf,
 }
 
 /// Hides the URL's password.
 impl std::fmt::Debug for DatabaseArgs {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DatabaseArgs").field("database_url", &redact_password(&self.database_url)).finish()
+        f.debug_struct("DatabaseArgs")
+            .field("database_url", &redact_password(&self.database_url))
+            .field("secrets_key_file", &self.secrets_key_file)
+            .finish()
     }
 }
 
@@ -43,6 +53,45 @@ enum Command {
     /// Maintain the read models folded from the log.
     #[command(subcommand)]
     Projection(ProjectionCommand),
+    /// Manage clients (the applications that ask owners for access).
+    #[command(subcommand)]
+    Client(ClientCommand),
+    /// Manage resource owners.
+    #[command(subcommand)]
+    Owner(OwnerCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ClientCommand {
+    /// Register a client; prints its key and secret, the secret only this once.
+    Add {
+        /// Its name, shown to owners on the consent page.
+        #[arg(long)]
+        name: String,
+        /// A callback it may use (`oob` is always allowed); repeat for several. A port
+        /// may be `*`, e.g. http://127.0.0.1:*.
+        #[arg(long = "callback", required = true)]
+        callbacks: Vec<String>,
+        /// Its homepage, shown on the consent page.
+        #[arg(long)]
+        homepage: Option<String>,
+        /// A PEM file with its RSA public key, for RSA-SHA1.
+        #[arg(long)]
+        rsa_public_key_file: Option<std::path::PathBuf>,
+        /// Print JSON: {"client_id", "client_key", "client_secret"}.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum OwnerCommand {
+    /// Register a resource owner; the password is read from standard input.
+    Add {
+        /// The login name.
+        #[arg(long)]
+        username: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -102,19 +151,21 @@ impl Cli {
     pub async fn run(self) -> anyhow::Result<Outcome> {
         // Only `migrate` may create a SQLite file: auditing a path that does not exist
         // must fail, not audit a new empty log.
-        let options = ConnectOptions {
-            create_if_missing: matches!(self.command, Command::Migrate),
-            ..ConnectOptions::new(&self.database.database_url)
-        };
+        let writes = matches!(self.command, Command::Migrate | Command::Client(_) | Command::Owner(_));
+        let options = ConnectOptions { create_if_missing: writes, ..ConnectOptions::new(&self.database.database_url) };
         let store = EventStore::connect(options).await.context("Failed to open the database")?;
-        let outcome = run(&store, self.command).await;
+        let outcome = run(&store, &self.database, self.command).await;
         store.close().await;
         outcome
     }
 }
 
-async fn run(store: &EventStore, command: Command) -> anyhow::Result<Outcome> {
+async fn run(store: &EventStore, database: &DatabaseArgs, command: Command) -> anyhow::Result<Outcome> {
     match command {
+        Command::Client(command) => return add_client(&services(store.clone(), database).await?, command).await,
+        Command::Owner(OwnerCommand::Add { username }) => {
+            return add_owner(&services(store.clone(), database).await?, &username).await;
+        }
         Command::Migrate => {
             store.migrate().await.context("Failed to migrate the database")?;
             let caught_up = catch_up(store).await.context("Failed to bring the read models up to date")?;
@@ -141,6 +192,47 @@ async fn run(store: &EventStore, command: Command) -> anyhow::Result<Outcome> {
             );
         }
     }
+    Ok(Outcome::Success)
+}
+
+/// The use cases, on a migrated database with its secret key.
+async fn services(store: EventStore, database: &DatabaseArgs) -> anyhow::Result<Services> {
+    store.migrate().await.context("Failed to migrate the database")?;
+    let secrets = SecretBox::load_or_create(&database.secrets_key_file).context("Failed to load the secrets key")?;
+    Ok(Services { store, secrets })
+}
+
+async fn add_client(services: &Services, command: ClientCommand) -> anyhow::Result<Outcome> {
+    let ClientCommand::Add { name, callbacks, homepage, rsa_public_key_file, json } = command;
+    let rsa_public_key = match rsa_public_key_file {
+        Some(path) => {
+            Some(std::fs::read_to_string(&path).with_context(|| format!("Failed to read {}", path.display()))?)
+        }
+        None => None,
+    };
+    let new = NewClient { name, callbacks, homepage, rsa_public_key };
+    let issued = services.register_client(new, Actor::Admin).await.context("Failed to register the client")?;
+    let secret = issued.client_secret.expose_secret();
+    if json {
+        let document = serde_json::json!({
+            "client_id": issued.client_id.to_string(),
+            "client_key": issued.client_key,
+            "client_secret": secret,
+        });
+        println!("{document}");
+    } else {
+        println!("client_key: {}\nclient_secret: {secret}\n(the secret is not shown again)", issued.client_key);
+    }
+    Ok(Outcome::Success)
+}
+
+async fn add_owner(services: &Services, username: &str) -> anyhow::Result<Outcome> {
+    let mut password = String::new();
+    std::io::stdin().read_line(&mut password).context("Failed to read the password from standard input")?;
+    let password = SecretString::from(password.trim_end_matches(['\n', '\r']).to_owned());
+    let owner_id =
+        services.register_owner(username, password, Actor::Admin).await.context("Failed to register the owner")?;
+    println!("owner {} registered (owner id {owner_id})", username.trim());
     Ok(Outcome::Success)
 }
 

@@ -7,3 +7,4 @@
 //! issue #5.
 
 pub mod cli;
+pub mod service;

@@ -16,8 +16,14 @@ fn main() -> ExitCode {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
         Ok(Outcome::Failure) => ExitCode::FAILURE,
         Err(error) => {
-            // One line: the reason and its causes, never a backtrace.
-            eprintln!("grantlog: {error:#}");
+            // One line: what failed and the root cause. (The whole chain repeats itself:
+            // sqlx's errors print their source too.)
+            let root = error.root_cause().to_string();
+            if error.chain().count() > 1 && !error.to_string().contains(&root) {
+                eprintln!("grantlog: {error}: {root}");
+            } else {
+                eprintln!("grantlog: {error}");
+            }
             ExitCode::FAILURE
         }
     }

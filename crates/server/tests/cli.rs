@@ -5,17 +5,36 @@ use std::process::{Command, Output};
 
 use chrono::Utc;
 use grantlog_domain::Actor;
+use grantlog_projection::tables::Tables;
 use grantlog_projection::testing::story;
+use grantlog_store::SecretBox;
 use grantlog_store::profiles::{self, OwnerProfile};
 use grantlog_store::testing::TestDatabase;
 use grantlog_store::{ConnectOptions, EventStore, ExpectedVersion, NewEvent, backend_tests};
+use secrecy::ExposeSecret;
+
+/// Where these tests keep the secrets key (one per test process).
+fn key_file() -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("grantlog-cli-test-{}.key", std::process::id()))
+}
 
 fn grantlog(database_url: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_grantlog"))
+    grantlog_with_input(database_url, args, "")
+}
+
+fn grantlog_with_input(database_url: &str, args: &[&str], stdin: &str) -> Output {
+    use std::io::Write as _;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_grantlog"))
         .args(args)
         .env("GRANTLOG_DATABASE_URL", database_url)
-        .output()
-        .expect("running grantlog")
+        .env("GRANTLOG_SECRETS_KEY_FILE", key_file())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("running grantlog");
+    child.stdin.take().expect("piped stdin").write_all(stdin.as_bytes()).expect("writing stdin");
+    child.wait_with_output().expect("waiting for grantlog")
 }
 
 fn stdout(output: &Output) -> String {
@@ -122,7 +141,71 @@ async fn replay_shows_the_story_the_same_way_every_time(database: TestDatabase) 
     assert_eq!(grantlog(&database.url, &at_18_45).stdout, once.stdout, "a rebuild changes no replay");
 }
 
+async fn client_add_prints_credentials_once_and_seals_the_secret(database: TestDatabase) {
+    let added = grantlog(
+        &database.url,
+        &[
+            "client",
+            "add",
+            "--name",
+            "<b>Beppa</b> Prints",
+            "--callback",
+            "http://127.0.0.1:*",
+            "--callback",
+            "oob",
+            "--json",
+        ],
+    );
+    assert!(added.status.success(), "{}", stderr(&added));
+    let printed: serde_json::Value = serde_json::from_slice(&added.stdout).unwrap();
+    let (key, secret) = (printed["client_key"].as_str().unwrap(), printed["client_secret"].as_str().unwrap());
+    assert!(key.len() >= 22 && secret.len() >= 43, "{printed}");
+
+    let store = EventStore::connect(ConnectOptions::new(&database.url)).await.unwrap();
+    let tables = Tables::read(store.reader()).await.unwrap();
+    assert_eq!(tables.clients.len(), 1);
+    assert_eq!(
+        (tables.clients[0].consumer_key.as_str(), tables.clients[0].name.as_str()),
+        (key, "<b>Beppa</b> Prints")
+    );
+    let client_id: uuid::Uuid = printed["client_id"].as_str().unwrap().parse().unwrap();
+    let sealed = SecretBox::load_or_create(&key_file()).unwrap();
+    let unsealed = sealed.get(store.reader(), &format!("client-secret:{client_id}")).await.unwrap().unwrap();
+    assert_eq!(unsealed.expose_secret(), secret);
+    let log = store.read_from(0, 10).await.unwrap();
+    assert!(!serde_json::to_string(&log[0].payload).unwrap().contains(secret), "no secret in the event");
+
+    let bad = grantlog(&database.url, &["client", "add", "--name", "X", "--callback", "ftp://x/"]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(stderr(&bad).contains("Failed to register the client: invalid callback"), "{}", stderr(&bad));
+    assert_eq!(store.head().await.unwrap().position, 1, "nothing written");
+}
+
+async fn owner_add_reads_the_password_and_keeps_it_out_of_the_log(database: TestDatabase) {
+    let added = grantlog_with_input(&database.url, &["owner", "add", "--username", "jane"], "islay-scotch\n");
+    assert!(added.status.success(), "{}", stderr(&added));
+    assert!(stdout(&added).starts_with("owner jane registered (owner id "), "{}", stdout(&added));
+
+    let store = EventStore::connect(ConnectOptions::new(&database.url)).await.unwrap();
+    let jane = profiles::find_owner_by_username(store.reader(), "jane").await.unwrap().unwrap();
+    let hash = argon2::password_hash::phc::PasswordHash::new(&jane.password_hash).unwrap();
+    use argon2::password_hash::PasswordVerifier as _;
+    assert!(argon2::Argon2::default().verify_password(b"islay-scotch", &hash).is_ok());
+    assert!(argon2::Argon2::default().verify_password(b"islay-scotch\n", &hash).is_err(), "newline stripped");
+    let log = serde_json::to_string(&store.read_from(0, 10).await.unwrap()[0].payload).unwrap();
+    assert!(!log.contains("jane") && !log.contains("argon2"), "{log}");
+
+    let twin = grantlog_with_input(&database.url, &["owner", "add", "--username", "jane"], "another-password\n");
+    assert_eq!(twin.status.code(), Some(1));
+    assert_eq!(stderr(&twin), "grantlog: Failed to register the owner: username already taken");
+    let weak = grantlog_with_input(&database.url, &["owner", "add", "--username", "bob"], "short\n");
+    assert_eq!(stderr(&weak), "grantlog: Failed to register the owner: password must be at least 8 characters");
+    assert_eq!(store.head().await.unwrap().position, 1, "refusals write nothing");
+}
+
 backend_tests!(
+    client_add_prints_credentials_once_and_seals_the_secret,
+    owner_add_reads_the_password_and_keeps_it_out_of_the_log,
     verify_passes_on_an_intact_log_and_names_an_edit,
     verify_catches_a_covered_up_truncation_against_a_recorded_head,
     replay_shows_the_story_the_same_way_every_time,

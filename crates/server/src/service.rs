@@ -1,0 +1,181 @@
+//! What the command line (and, with issue #5, the HTTP handlers) asks of grantlog: one
+//! function per use case, each a domain command run through the projection, with the
+//! data kept apart from the events (secrets, personal data) written in the same
+//! transaction.
+
+use std::sync::Arc;
+
+use argon2::Argon2;
+use argon2::password_hash::PasswordHasher as _;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::Utc;
+use grantlog_domain::{
+    Actor, CallbackPattern, ClientCommand, ClientId, ClientName, ConsumerKey, Fingerprint, Homepage, OwnerCommand,
+    OwnerId, RsaPublicKeyPem, ValueError,
+};
+use grantlog_projection::{ClientRecord, Context, OwnerRecord, ProjectionError, execute_with};
+use grantlog_store::profiles::{self, OwnerProfile};
+use grantlog_store::{EventStore, SecretBox, StoreError};
+use secrecy::{ExposeSecret, SecretString};
+
+/// Why a use case was refused or failed. Messages carry no secret.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// An input is not valid; the error names which.
+    #[error(transparent)]
+    Invalid(#[from] ValueError),
+    /// A username that is empty, too long or has control characters.
+    #[error("username must be 1 to 64 printable characters")]
+    InvalidUsername,
+    /// A password too short to be worth hashing.
+    #[error("password must be at least {MIN_PASSWORD_LEN} characters")]
+    WeakPassword,
+    /// The username is taken.
+    #[error("username already taken")]
+    UsernameTaken,
+    /// The domain or the projection refused.
+    #[error(transparent)]
+    Projection(#[from] ProjectionError),
+    /// Hashing the password failed.
+    #[error("hashing the password failed")]
+    Hashing,
+}
+
+/// The shortest password accepted.
+pub const MIN_PASSWORD_LEN: usize = 8;
+
+/// The store and the secret box: what every use case needs.
+#[derive(Debug, Clone)]
+pub struct Services {
+    /// The event store.
+    pub store: EventStore,
+    /// The sealed-secret store's key.
+    pub secrets: SecretBox,
+}
+
+/// A client to register.
+#[derive(Debug, Clone)]
+pub struct NewClient {
+    /// Its display name (shown to owners on the consent page).
+    pub name: String,
+    /// The callbacks it may use (a port may be `*`).
+    pub callbacks: Vec<String>,
+    /// Its homepage.
+    pub homepage: Option<String>,
+    /// Its RSA public key (PEM), for RSA-SHA1.
+    pub rsa_public_key: Option<String>,
+}
+
+/// A registered client's credentials: the secret exists here and sealed in the store,
+/// nowhere else.
+#[derive(Debug)]
+pub struct IssuedClient {
+    /// Its id.
+    pub client_id: ClientId,
+    /// Its consumer key.
+    pub client_key: String,
+    /// Its shared secret.
+    pub client_secret: SecretString,
+}
+
+/// Where a client's secret is sealed.
+pub fn client_secret_id(client_id: ClientId) -> String {
+    format!("client-secret:{client_id}")
+}
+
+/// `bytes` random bytes, URL-safe base64 without padding.
+fn random_token(bytes: usize) -> String {
+    let mut buffer = vec![0; bytes];
+    getrandom::fill(&mut buffer).expect("the operating system's random source works");
+    URL_SAFE_NO_PAD.encode(buffer)
+}
+
+impl Services {
+    /// Registers a client with fresh credentials (a 128-bit key, a 256-bit secret).
+    pub async fn register_client(&self, new: NewClient, actor: Actor) -> Result<IssuedClient, ServiceError> {
+        let credentials = (random_token(16), SecretString::from(random_token(32)));
+        self.register_client_with(new, credentials, actor).await
+    }
+
+    /// Registers a client with the given key and secret (the demo's fixed ones).
+    pub async fn register_client_with(
+        &self,
+        new: NewClient,
+        (key, secret): (String, SecretString),
+        actor: Actor,
+    ) -> Result<IssuedClient, ServiceError> {
+        let client_id = ClientId::new(uuid::Uuid::now_v7());
+        // `oob` is always allowed; registering it changes nothing.
+        let callbacks = new
+            .callbacks
+            .iter()
+            .filter(|callback| *callback != "oob")
+            .map(|callback| CallbackPattern::parse(callback))
+            .collect::<Result<Vec<_>, _>>()?;
+        let command = ClientCommand::Register {
+            client_id,
+            consumer_key: ConsumerKey::parse(&key)?,
+            name: ClientName::parse(&new.name)?,
+            homepage: new.homepage.as_deref().map(Homepage::parse).transpose()?,
+            callbacks,
+            secret_fingerprint: Fingerprint::of(secret.expose_secret()),
+            rsa_public_key: new.rsa_public_key.as_deref().map(RsaPublicKeyPem::parse).transpose()?,
+        };
+        let (sealer, secret_id, plaintext) =
+            (self.secrets.clone(), client_secret_id(client_id), SecretString::from(secret.expose_secret()));
+        let also: grantlog_projection::AlsoWrite = Arc::new(move |connection| {
+            let (sealer, secret_id, plaintext) = (sealer.clone(), secret_id.clone(), plaintext.clone());
+            Box::pin(async move { sealer.put(connection, &secret_id, plaintext.expose_secret()).await })
+        });
+        let context = Context { now: Utc::now(), actor, trace_id: None };
+        execute_with::<ClientRecord>(&self.store, &client_id.stream_id(), &command, &context, also).await?;
+        Ok(IssuedClient { client_id, client_key: key, client_secret: secret })
+    }
+
+    /// Registers a resource owner: the event names a fresh pseudonymous id; the username
+    /// and the argon2id hash of the password go to `owner_profiles`, in the same
+    /// transaction.
+    pub async fn register_owner(
+        &self,
+        username: &str,
+        password: SecretString,
+        actor: Actor,
+    ) -> Result<OwnerId, ServiceError> {
+        let username = username.trim();
+        if username.is_empty() || username.len() > 64 || username.chars().any(char::is_control) {
+            return Err(ServiceError::InvalidUsername);
+        }
+        if password.expose_secret().chars().count() < MIN_PASSWORD_LEN {
+            return Err(ServiceError::WeakPassword);
+        }
+        if profiles::find_owner_by_username(self.store.reader(), username)
+            .await
+            .map_err(ProjectionError::from)?
+            .is_some()
+        {
+            return Err(ServiceError::UsernameTaken);
+        }
+        // Argon2 takes tens of milliseconds of CPU: off the async workers.
+        let password_hash = tokio::task::spawn_blocking(move || {
+            Argon2::default().hash_password(password.expose_secret().as_bytes()).map(|hash| hash.to_string())
+        })
+        .await
+        .map_err(|_| ServiceError::Hashing)?
+        .map_err(|_| ServiceError::Hashing)?;
+        let owner_id = OwnerId::new(uuid::Uuid::now_v7());
+        let profile = OwnerProfile { owner_id: owner_id.uuid(), username: username.to_owned(), password_hash };
+        let also: grantlog_projection::AlsoWrite = Arc::new(move |connection| {
+            let profile = profile.clone();
+            Box::pin(async move { profiles::insert_owner_profile(connection, &profile).await })
+        });
+        let context = Context { now: Utc::now(), actor, trace_id: None };
+        let command = OwnerCommand::Register { owner_id };
+        match execute_with::<OwnerRecord>(&self.store, &owner_id.stream_id(), &command, &context, also).await {
+            Ok(_) => Ok(owner_id),
+            // Taken between the check above and the insert.
+            Err(ProjectionError::Store(StoreError::UsernameTaken)) => Err(ServiceError::UsernameTaken),
+            Err(error) => Err(error.into()),
+        }
+    }
+}
