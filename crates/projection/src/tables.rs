@@ -363,6 +363,12 @@ impl Tables {
     }
 }
 
+/// The client whose consumer key is `key`.
+pub async fn client_by_key(pool: &AnyPool, key: &str) -> Result<Option<ClientRow>, ProjectionError> {
+    let row = sqlx::query("SELECT * FROM clients WHERE consumer_key = $1").bind(key).fetch_optional(pool).await?;
+    Ok(row.as_ref().map(client_row).transpose()?)
+}
+
 /// The grant whose request or access token is `token`.
 pub async fn grant_by_token(pool: &AnyPool, token: &str) -> Result<Option<GrantRow>, ProjectionError> {
     let row = sqlx::query("SELECT * FROM grants WHERE request_token = $1 OR access_token = $1")

@@ -7,6 +7,8 @@ use clap::{Args, Parser, Subcommand};
 use grantlog_domain::{Actor, OwnerId};
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::http::Application;
+use crate::oauth::Checks;
 use crate::service::{NewClient, Services};
 use grantlog_projection::replay::{Filter, render_json, render_text, replay};
 use grantlog_projection::{Horizon, catch_up, fold, rebuild};
@@ -45,6 +47,8 @@ impl std::fmt::Debug for DatabaseArgs {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the server (migrates the database first).
+    Serve(ServeArgs),
     /// Apply pending database migrations, then bring the read models up to date.
     Migrate,
     /// Check and replay the event log.
@@ -59,6 +63,20 @@ enum Command {
     /// Manage resource owners.
     #[command(subcommand)]
     Owner(OwnerCommand),
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// Address to listen on (port 0: any free port).
+    #[arg(long, env = "GRANTLOG_BIND", default_value = "127.0.0.1:8080")]
+    bind: std::net::SocketAddr,
+    /// The URL clients reach this server by, when a proxy stands in front
+    /// (scheme, host, port, any path prefix); clients sign URLs with it.
+    #[arg(long, env = "GRANTLOG_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// Accepted distance of `oauth_timestamp` from the server's clock, in seconds.
+    #[arg(long, env = "GRANTLOG_TIMESTAMP_WINDOW", default_value_t = 300)]
+    timestamp_window: u64,
 }
 
 #[derive(Debug, Subcommand)]
@@ -151,7 +169,8 @@ impl Cli {
     pub async fn run(self) -> anyhow::Result<Outcome> {
         // Only `migrate` may create a SQLite file: auditing a path that does not exist
         // must fail, not audit a new empty log.
-        let writes = matches!(self.command, Command::Migrate | Command::Client(_) | Command::Owner(_));
+        let writes =
+            matches!(self.command, Command::Serve(_) | Command::Migrate | Command::Client(_) | Command::Owner(_));
         let options = ConnectOptions { create_if_missing: writes, ..ConnectOptions::new(&self.database.database_url) };
         let store = EventStore::connect(options).await.context("Failed to open the database")?;
         let outcome = run(&store, &self.database, self.command).await;
@@ -162,6 +181,7 @@ impl Cli {
 
 async fn run(store: &EventStore, database: &DatabaseArgs, command: Command) -> anyhow::Result<Outcome> {
     match command {
+        Command::Serve(args) => return serve(services(store.clone(), database).await?, args).await,
         Command::Client(command) => return add_client(&services(store.clone(), database).await?, command).await,
         Command::Owner(OwnerCommand::Add { username }) => {
             return add_owner(&services(store.clone(), database).await?, &username).await;
@@ -192,6 +212,23 @@ async fn run(store: &EventStore, database: &DatabaseArgs, command: Command) -> a
             );
         }
     }
+    Ok(Outcome::Success)
+}
+
+async fn serve(services: Services, args: ServeArgs) -> anyhow::Result<Outcome> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("GRANTLOG_LOG").unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    catch_up(&services.store).await.context("Failed to bring the read models up to date")?;
+    let listener =
+        std::net::TcpListener::bind(args.bind).with_context(|| format!("Failed to listen on {}", args.bind))?;
+    let checks = Checks { timestamp_window: args.timestamp_window };
+    let application =
+        Application::build(listener, services, args.public_url, checks).context("Failed to start the server")?;
+    // Tests and scripts read this line to learn the port.
+    println!("grantlog listening on http://{}", application.address());
+    application.run().await.context("The server stopped with an error")?;
     Ok(Outcome::Success)
 }
 

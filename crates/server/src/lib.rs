@@ -7,4 +7,6 @@
 //! issue #5.
 
 pub mod cli;
+pub mod http;
+pub mod oauth;
 pub mod service;

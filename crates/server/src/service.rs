@@ -40,6 +40,9 @@ pub enum ServiceError {
     /// Hashing the password failed.
     #[error("hashing the password failed")]
     Hashing,
+    /// Stored data that cannot be read back.
+    #[error("unreadable stored data: {0}")]
+    Corrupt(String),
 }
 
 /// The shortest password accepted.
@@ -85,7 +88,7 @@ pub fn client_secret_id(client_id: ClientId) -> String {
 }
 
 /// `bytes` random bytes, URL-safe base64 without padding.
-fn random_token(bytes: usize) -> String {
+pub(crate) fn random_token(bytes: usize) -> String {
     let mut buffer = vec![0; bytes];
     getrandom::fill(&mut buffer).expect("the operating system's random source works");
     URL_SAFE_NO_PAD.encode(buffer)

@@ -1,0 +1,228 @@
+//! The OAuth endpoints' use cases, apart from HTTP: check a signed request against the
+//! registered client (signature, timestamp, nonce), then run the protocol step.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use grantlog_domain::{
+    Actor, Callback, CallbackPattern, ClientId, ClientSnapshot, DomainError, GrantId, IssueTemporaryCredentials, Scope,
+    TokenKey,
+};
+use grantlog_oauth1::{
+    IncomingRequest, ProtocolError, Secrets, SignedRequest, VerificationKeys, rsa_public_key_from_pem,
+};
+use grantlog_projection::tables::{ClientRow, client_by_key};
+use grantlog_projection::{Context, GrantRecord, ProjectionError, execute_with};
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::service::{ServiceError, Services, client_secret_id, random_token};
+
+/// How long temporary credentials stay good for the owner's decision.
+pub const REQUEST_TOKEN_TTL: TimeDelta = TimeDelta::minutes(10);
+
+/// Why a protocol request failed: refused (an OAuth problem the client is told about)
+/// or broken (our fault: logged, answered with a bare 500).
+#[derive(Debug, thiserror::Error)]
+pub enum RequestError {
+    /// Refused, with the Problem Reporting vocabulary.
+    #[error(transparent)]
+    Refused(#[from] ProtocolError),
+    /// Something failed on our side.
+    #[error(transparent)]
+    Failed(#[from] ServiceError),
+}
+
+impl From<ProjectionError> for RequestError {
+    fn from(error: ProjectionError) -> Self {
+        Self::Failed(error.into())
+    }
+}
+
+/// A request whose signature, timestamp and nonce checked out, and its client.
+#[derive(Debug)]
+pub struct Verified {
+    /// The client that signed it.
+    pub client: ClientRow,
+    /// The request.
+    pub request: SignedRequest,
+}
+
+/// What `/oauth/initiate` hands out.
+#[derive(Debug)]
+pub struct TemporaryCredentials {
+    /// `oauth_token`.
+    pub token: String,
+    /// `oauth_token_secret`.
+    pub secret: SecretString,
+}
+
+/// Where a token's secret is sealed.
+pub fn token_secret_id(token: &str) -> String {
+    format!("token-secret:{token}")
+}
+
+/// The settings the checks need.
+#[derive(Debug, Clone, Copy)]
+pub struct Checks {
+    /// Accepted distance of `oauth_timestamp` from now, either way, in seconds.
+    pub timestamp_window: u64,
+}
+
+impl Services {
+    /// Checks a request signed with client credentials and, when `token_secret` is
+    /// given, a token's: client known and active, timestamp within the window,
+    /// signature valid, nonce unused (then recorded). The order keeps unauthenticated
+    /// requests from writing nonces.
+    pub async fn verify(
+        &self,
+        incoming: &IncomingRequest<'_>,
+        token_secret: Option<&str>,
+        now: DateTime<Utc>,
+        checks: Checks,
+    ) -> Result<Verified, RequestError> {
+        let request = SignedRequest::from_request(incoming)?;
+        let client = client_by_key(self.store.reader(), request.consumer_key())
+            .await?
+            .ok_or(ProtocolError::ConsumerKeyUnknown)?;
+        if !client.active {
+            return Err(ProtocolError::ConsumerKeyRejected.into());
+        }
+        let client_id: ClientId = client
+            .client_id
+            .parse::<uuid::Uuid>()
+            .map(ClientId::new)
+            .map_err(|_| ServiceError::Corrupt(format!("client id {} is not a UUID", client.client_id)))?;
+        let client_secret = self
+            .secrets
+            .get(self.store.reader(), &client_secret_id(client_id))
+            .await
+            .map_err(ProjectionError::from)?
+            .ok_or_else(|| ServiceError::Corrupt(format!("client {client_id} has no sealed secret")))?;
+        let rsa_public_key = match &client.rsa_public_key {
+            Some(pem) => Some(
+                rsa_public_key_from_pem(pem)
+                    .map_err(|_| ServiceError::Corrupt(format!("client {client_id} has an unreadable RSA key")))?,
+            ),
+            None => None,
+        };
+        let seconds = u64::try_from(now.timestamp()).unwrap_or(0);
+        if let Some(timestamp) = request.timestamp() {
+            timestamp.check_window(seconds, checks.timestamp_window)?;
+        }
+        let secrets =
+            Secrets { client_secret: client_secret.expose_secret(), token_secret: token_secret.unwrap_or("") };
+        request.verify(VerificationKeys { secrets, rsa_public_key: rsa_public_key.as_ref() })?;
+        if let (Some(timestamp), Some(nonce)) = (request.timestamp(), request.nonce()) {
+            let fresh = self
+                .remember_nonce(
+                    request.consumer_key(),
+                    request.token().unwrap_or(""),
+                    timestamp.seconds(),
+                    nonce.as_str(),
+                )
+                .await?;
+            if !fresh {
+                return Err(ProtocolError::NonceUsed.into());
+            }
+        }
+        Ok(Verified { client, request })
+    }
+
+    /// Records a nonce; false when it was already there.
+    async fn remember_nonce(
+        &self,
+        client_key: &str,
+        token: &str,
+        timestamp: u64,
+        nonce: &str,
+    ) -> Result<bool, ServiceError> {
+        let result = sqlx_insert_nonce(&self.store, client_key, token, timestamp, nonce).await;
+        match result {
+            Ok(()) => Ok(true),
+            Err(error) if is_unique_violation(&error) => Ok(false),
+            Err(error) => Err(ProjectionError::from(error).into()),
+        }
+    }
+
+    /// `POST /oauth/initiate` (RFC 5849 section 2.1): temporary credentials for a client
+    /// that signed with its own credentials and named a callback (or `oob`) it
+    /// registered.
+    pub async fn initiate(
+        &self,
+        incoming: &IncomingRequest<'_>,
+        now: DateTime<Utc>,
+        checks: Checks,
+    ) -> Result<TemporaryCredentials, RequestError> {
+        let Verified { client, request } = self.verify(incoming, None, now, checks).await?;
+        if request.token().is_some() {
+            return Err(
+                ProtocolError::rejected("oauth_token", "temporary credentials are asked for without a token").into()
+            );
+        }
+        let callback =
+            request.callback().ok_or_else(|| ProtocolError::ParameterAbsent { missing: vec!["oauth_callback"] })?;
+        let callback = Callback::parse(callback)
+            .map_err(|_| ProtocolError::rejected("oauth_callback", "not an absolute http(s) URL or oob"))?;
+        let snapshot = ClientSnapshot {
+            client_id: client
+                .client_id
+                .parse::<uuid::Uuid>()
+                .map(ClientId::new)
+                .map_err(|_| ServiceError::Corrupt(format!("client id {} is not a UUID", client.client_id)))?,
+            active: client.active,
+            callbacks: serde_json::from_str::<Vec<CallbackPattern>>(&client.callbacks)
+                .map_err(|_| ServiceError::Corrupt(format!("client {} has unreadable callbacks", client.client_id)))?,
+        };
+        let (token, secret) = (random_token(16), SecretString::from(random_token(32)));
+        let grant_id = GrantId::new(uuid::Uuid::now_v7());
+        let command = IssueTemporaryCredentials {
+            grant_id,
+            client: snapshot.clone(),
+            request_token: TokenKey::parse(&token).map_err(ServiceError::from)?,
+            callback,
+            // RFC 5849 has no scope parameter: what a client may ask for is read access
+            // to photos, and the owner narrows it on the consent page.
+            requested_scope: Scope::parse("photos:read").map_err(ServiceError::from)?,
+            now,
+            ttl: REQUEST_TOKEN_TTL,
+        }
+        .into();
+        let (sealer, secret_id, sealed) = (self.secrets.clone(), token_secret_id(&token), secret.clone());
+        let also: grantlog_projection::AlsoWrite = Arc::new(move |connection| {
+            let (sealer, secret_id, sealed) = (sealer.clone(), secret_id.clone(), sealed.clone());
+            Box::pin(async move { sealer.put(connection, &secret_id, sealed.expose_secret()).await })
+        });
+        let context = Context { now, actor: Actor::Client(snapshot.client_id.uuid()), trace_id: None };
+        match execute_with::<GrantRecord>(&self.store, &grant_id.stream_id(), &command, &context, also).await {
+            Ok(_) => Ok(TemporaryCredentials { token, secret }),
+            Err(ProjectionError::Domain(DomainError::CallbackNotRegistered)) => {
+                Err(ProtocolError::rejected("oauth_callback", "not registered for this client").into())
+            }
+            Err(ProjectionError::Domain(DomainError::ClientSuspended)) => {
+                Err(ProtocolError::ConsumerKeyRejected.into())
+            }
+            Err(error) => Err(error.into()),
+        }
+    }
+}
+
+async fn sqlx_insert_nonce(
+    store: &grantlog_store::EventStore,
+    client_key: &str,
+    token: &str,
+    timestamp: u64,
+    nonce: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO nonces (client_key, token, timestamp, nonce) VALUES ($1, $2, $3, $4)")
+        .bind(client_key)
+        .bind(token)
+        .bind(i64::try_from(timestamp).unwrap_or(i64::MAX))
+        .bind(nonce)
+        .execute(store.reader())
+        .await?;
+    Ok(())
+}
+
+fn is_unique_violation(error: &sqlx::Error) -> bool {
+    error.as_database_error().is_some_and(|db| db.kind() == sqlx::error::ErrorKind::UniqueViolation)
+}

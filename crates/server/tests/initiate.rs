@@ -1,0 +1,170 @@
+//! `POST /oauth/initiate` on the real binary, SQLite and PostgreSQL: temporary
+//! credentials for a well-signed request, and each refusal with its status and
+//! `oauth_problem`, none of which writes anything.
+
+mod support;
+
+use grantlog_oauth1::{SignatureMethod, Signer, Unsigned};
+use grantlog_projection::tables::{Tables, grant_by_token};
+use grantlog_store::testing::TestDatabase;
+use grantlog_store::{ConnectOptions, EventStore, backend_tests};
+use support::{Server, post};
+
+const CALLBACK: &str = "http://127.0.0.1:9/ready";
+
+fn now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
+}
+
+/// An Authorization header for `POST {url}` with `extra` protocol parameters.
+fn signed(url: &str, key: &str, secret: &str, extra: &[(&str, &str)], nonce: &str, timestamp: u64) -> String {
+    let unsigned = Unsigned { method: "POST", url, body: &[], extra, nonce, timestamp };
+    Signer::new(key, secret, SignatureMethod::HmacSha1).authorization_header(&unsigned, Some("grantlog")).unwrap()
+}
+
+async fn a_signed_request_gets_temporary_credentials(database: TestDatabase) {
+    let server = Server::start(&database.url);
+    let (key, secret) = server.add_client("http://127.0.0.1:*");
+    let url = server.url("/oauth/initiate");
+    let reply = post(&url, Some(&signed(&url, &key, &secret, &[("oauth_callback", CALLBACK)], "n-1", now())), "");
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(reply.content_type.as_deref(), Some("application/x-www-form-urlencoded"));
+    let names: Vec<String> = reply.form().into_iter().map(|(name, _)| name).collect();
+    assert_eq!(names, ["oauth_token", "oauth_token_secret", "oauth_callback_confirmed"]);
+    assert_eq!(reply.param("oauth_callback_confirmed").as_deref(), Some("true"));
+    let token = reply.param("oauth_token").unwrap();
+    let token_secret = reply.param("oauth_token_secret").unwrap();
+
+    let store = EventStore::connect(ConnectOptions::new(&database.url)).await.unwrap();
+    let grant = grant_by_token(store.reader(), &token).await.unwrap().expect("a pending grant");
+    assert_eq!(
+        (grant.status.as_str(), grant.callback.as_str(), grant.requested_scope.as_str()),
+        ("pending", CALLBACK, "photos:read")
+    );
+    let log =
+        serde_json::to_string(&store.read_from(0, 10).await.unwrap().iter().map(|e| &e.payload).collect::<Vec<_>>())
+            .unwrap();
+    assert!(!log.contains(&token_secret) && !log.contains(&secret), "no secret in the log");
+    assert!(store.verify_chain(None).await.unwrap().is_ok());
+
+    // A form body carries the parameters just as well (RFC 5849 section 3.5.2).
+    let form_params: Vec<(String, String)> = Signer::new(key.as_str(), secret.as_str(), SignatureMethod::HmacSha1)
+        .protocol_params(&Unsigned {
+            method: "POST",
+            url: &url,
+            body: &[],
+            extra: &[("oauth_callback", "oob")],
+            nonce: "n-2",
+            timestamp: now(),
+        })
+        .unwrap();
+    let body = form_params
+        .iter()
+        .map(|(n, v)| {
+            format!("{}={}", grantlog_oauth1::encoding::percent_encode(n), grantlog_oauth1::encoding::percent_encode(v))
+        })
+        .collect::<Vec<_>>()
+        .join("&");
+    let reply = post(&url, None, &body);
+    assert_eq!(reply.status, 200, "{reply:?}");
+}
+
+async fn every_refusal_names_its_problem_and_writes_nothing(database: TestDatabase) {
+    let server = Server::start(&database.url);
+    let (key, secret) = server.add_client("http://127.0.0.1:*");
+    let url = server.url("/oauth/initiate");
+    let store = EventStore::connect(ConnectOptions::new(&database.url)).await.unwrap();
+    let head = store.head().await.unwrap();
+    let callback = [("oauth_callback", CALLBACK)];
+    let good = |nonce: &str| signed(&url, &key, &secret, &callback, nonce, now());
+
+    let cases: Vec<(&str, Option<String>, String, u16, &str)> = vec![
+        (
+            "unknown client",
+            Some(signed(&url, "nobody", &secret, &callback, "a", now())),
+            String::new(),
+            401,
+            "consumer_key_unknown",
+        ),
+        (
+            "bad signature",
+            Some(signed(&url, &key, "wrong", &callback, "b", now())),
+            String::new(),
+            401,
+            "signature_invalid",
+        ),
+        (
+            "stale timestamp",
+            Some(signed(&url, &key, &secret, &callback, "c", now() - 3_600)),
+            String::new(),
+            401,
+            "timestamp_refused",
+        ),
+        (
+            "unsupported method",
+            Some(good("d").replace("HMAC-SHA1", "HMAC-MD5")),
+            String::new(),
+            400,
+            "signature_method_rejected",
+        ),
+        (
+            "malformed header",
+            Some(good("e").replace("oauth_nonce=\"e\"", "oauth_nonce=e")),
+            String::new(),
+            400,
+            "parameter_rejected",
+        ),
+        (
+            "missing parameters",
+            Some("OAuth oauth_consumer_key=\"k\"".to_owned()),
+            String::new(),
+            400,
+            "parameter_absent",
+        ),
+        ("no callback", Some(signed(&url, &key, &secret, &[], "f", now())), String::new(), 400, "parameter_absent"),
+        (
+            "unregistered callback",
+            Some(signed(&url, &key, &secret, &[("oauth_callback", "http://evil.example/cb")], "g", now())),
+            String::new(),
+            400,
+            "parameter_rejected",
+        ),
+        (
+            "version 2.0",
+            Some(signed(&url, &key, &secret, &[("oauth_callback", CALLBACK), ("oauth_version", "2.0")], "h", now())),
+            String::new(),
+            400,
+            "version_rejected",
+        ),
+        ("sent twice", Some(good("i")), "oauth_nonce=i".to_owned(), 400, "parameter_rejected"),
+    ];
+    for (what, authorization, body, status, problem) in cases {
+        let reply = post(&url, authorization.as_deref(), &body);
+        assert_eq!(
+            (reply.status, reply.param("oauth_problem").as_deref()),
+            (status, Some(problem)),
+            "{what}: {reply:?}"
+        );
+        if status == 401 {
+            let challenge = reply.www_authenticate.as_deref().unwrap_or_default();
+            assert_eq!(challenge, format!("OAuth realm=\"grantlog\", oauth_problem=\"{problem}\""), "{what}");
+        }
+    }
+    let stale = post(&url, Some(&signed(&url, &key, &secret, &callback, "j", now() - 3_600)), "");
+    let window = stale.param("oauth_acceptable_timestamps").expect("the acceptable range");
+    let (earliest, latest) = window.split_once('-').unwrap();
+    assert!(earliest.parse::<u64>().unwrap() <= now() && now() <= latest.parse::<u64>().unwrap(), "{window}");
+
+    let oversize = post(&url, Some(&good("k")), &"x=1&".repeat(20_000));
+    assert_eq!(oversize.status, 413, "bodies are capped");
+    assert_eq!(store.head().await.unwrap(), head, "no refusal wrote an event");
+
+    // The same request twice: the second is a replay.
+    let once = good("replayed");
+    assert_eq!(post(&url, Some(&once), "").status, 200);
+    let replay = post(&url, Some(&once), "");
+    assert_eq!((replay.status, replay.param("oauth_problem").as_deref()), (401, Some("nonce_used")), "{replay:?}");
+    assert_eq!(Tables::read(store.reader()).await.unwrap().grants.len(), 1, "one grant, from the first");
+}
+
+backend_tests!(a_signed_request_gets_temporary_credentials, every_refusal_names_its_problem_and_writes_nothing);

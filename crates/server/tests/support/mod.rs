@@ -1,0 +1,114 @@
+//! The real `grantlog` binary, serving on a loopback port of its own choosing.
+
+use std::io::{BufRead as _, BufReader};
+use std::process::{Child, Command, Stdio};
+
+/// A `grantlog serve` process, stopped when dropped.
+pub struct Server {
+    child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub base_url: String,
+    /// The database it serves.
+    pub database_url: String,
+    key_file: tempfile::TempPath,
+}
+
+impl Server {
+    /// Starts `grantlog serve --bind 127.0.0.1:0` on `database_url` and waits for it to
+    /// say where it listens.
+    pub fn start(database_url: &str) -> Self {
+        let key_file = tempfile::NamedTempFile::new().expect("a key file name").into_temp_path();
+        std::fs::remove_file(&key_file).expect("grantlog creates the key itself");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_grantlog"))
+            .args(["serve", "--bind", "127.0.0.1:0"])
+            .env("GRANTLOG_DATABASE_URL", database_url)
+            .env("GRANTLOG_SECRETS_KEY_FILE", &key_file)
+            .env("GRANTLOG_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(if std::env::var_os("TEST_LOG").is_some() { Stdio::inherit() } else { Stdio::null() })
+            .spawn()
+            .expect("starting grantlog serve");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("piped stdout"))
+            .read_line(&mut line)
+            .expect("reading its first line");
+        let base_url = line
+            .trim()
+            .strip_prefix("grantlog listening on ")
+            .unwrap_or_else(|| panic!("unexpected: {line}"))
+            .to_owned();
+        Self { child, base_url, database_url: database_url.to_owned(), key_file }
+    }
+
+    /// Runs another `grantlog` command against the same database and key.
+    pub fn grantlog(&self, args: &[&str]) -> std::process::Output {
+        Command::new(env!("CARGO_BIN_EXE_grantlog"))
+            .args(args)
+            .env("GRANTLOG_DATABASE_URL", &self.database_url)
+            .env("GRANTLOG_SECRETS_KEY_FILE", &self.key_file)
+            .output()
+            .expect("running grantlog")
+    }
+
+    /// Registers a client through the command line; returns (key, secret).
+    pub fn add_client(&self, callback: &str) -> (String, String) {
+        let output = self.grantlog(&["client", "add", "--name", "Beppa Prints", "--callback", callback, "--json"]);
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        let printed: serde_json::Value = serde_json::from_slice(&output.stdout).expect("client add --json");
+        (printed["client_key"].as_str().unwrap().to_owned(), printed["client_secret"].as_str().unwrap().to_owned())
+    }
+
+    /// `base_url` joined with `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A response reduced to what the tests look at.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub www_authenticate: Option<String>,
+    pub content_type: Option<String>,
+    pub body: String,
+}
+
+impl Reply {
+    /// The body's form parameters.
+    pub fn form(&self) -> Vec<(String, String)> {
+        grantlog_oauth1::encoding::parse_form(&self.body).expect("a form-encoded body")
+    }
+
+    /// One form parameter.
+    pub fn param(&self, name: &str) -> Option<String> {
+        self.form().into_iter().find(|(n, _)| n == name).map(|(_, v)| v)
+    }
+}
+
+/// POSTs `body` (a form, if not empty) with an optional Authorization header.
+pub fn post(url: &str, authorization: Option<&str>, body: &str) -> Reply {
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let mut request = agent.post(url);
+    if let Some(authorization) = authorization {
+        request = request.header("Authorization", authorization);
+    }
+    if !body.is_empty() {
+        request = request.header("Content-Type", "application/x-www-form-urlencoded");
+    }
+    let mut response = request.send(body).expect("the server answers");
+    let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let (www_authenticate, content_type) = (header("www-authenticate"), header("content-type"));
+    Reply {
+        status: response.status().as_u16(),
+        www_authenticate,
+        content_type,
+        body: response.body_mut().read_to_string().unwrap_or_default(),
+    }
+}
