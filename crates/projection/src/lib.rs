@@ -29,4 +29,4 @@ pub use command::{AlsoWrite, Context, Projected, execute, execute_with};
 pub use error::ProjectionError;
 pub use fold::{Horizon, Projection};
 pub use rebuild::{Refreshed, catch_up, checkpoint, fold, rebuild};
-pub use record::{ClientRecord, GrantRecord, OwnerRecord, Record, decode};
+pub use record::{ClientRecord, GrantRecord, OwnerRecord, Record, RegisteredRecord, decode};

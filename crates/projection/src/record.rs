@@ -35,53 +35,37 @@ pub fn decode(recorded: &RecordedEvent) -> Result<Event, ProjectionError> {
         .map_err(|cause| ProjectionError::Decode { position: recorded.position, cause })
 }
 
-/// A client stream's record.
+/// The record of a stream whose read model needs only the state and when it was
+/// registered: clients and owners.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ClientRecord {
+pub struct RegisteredRecord<S> {
     /// The aggregate state.
-    pub state: ClientState,
+    pub state: S,
     /// When it registered.
     pub registered_at: Option<DateTime<Utc>>,
     /// The last position applied.
     pub position: u64,
 }
 
-impl Record for ClientRecord {
-    type State = ClientState;
-
-    fn state(&self) -> &ClientState {
-        &self.state
-    }
-
-    fn apply(&mut self, recorded: &RecordedEvent, event: &Event) {
-        if matches!(event, Event::ClientRegistered(_)) {
-            self.registered_at = Some(recorded.occurred_at);
-        }
-        self.state = std::mem::take(&mut self.state).evolve(event);
-        self.position = recorded.position;
-    }
-}
+/// A client stream's record.
+pub type ClientRecord = RegisteredRecord<ClientState>;
 
 /// An owner stream's record.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct OwnerRecord {
-    /// The aggregate state.
-    pub state: OwnerState,
-    /// When the owner registered.
-    pub registered_at: Option<DateTime<Utc>>,
-    /// The last position applied.
-    pub position: u64,
-}
+pub type OwnerRecord = RegisteredRecord<OwnerState>;
 
-impl Record for OwnerRecord {
-    type State = OwnerState;
+impl<S> Record for RegisteredRecord<S>
+where
+    S: Aggregate<Event = Event, Error = DomainError> + Clone + Default + Send + Sync + 'static,
+{
+    type State = S;
 
-    fn state(&self) -> &OwnerState {
+    fn state(&self) -> &S {
         &self.state
     }
 
     fn apply(&mut self, recorded: &RecordedEvent, event: &Event) {
-        if matches!(event, Event::OwnerRegistered(_)) {
+        // Each stream holds one kind of registration: a client's or an owner's.
+        if matches!(event, Event::ClientRegistered(_) | Event::OwnerRegistered(_)) {
             self.registered_at = Some(recorded.occurred_at);
         }
         self.state = std::mem::take(&mut self.state).evolve(event);
