@@ -58,6 +58,8 @@ pub enum ProtocolError {
     /// The resource owner denied the request, or the grant does not cover the
     /// resource (`permission_denied`).
     PermissionDenied,
+    /// The resource owner has not decided yet (`permission_unknown`).
+    PermissionUnknown,
 }
 
 impl ProtocolError {
@@ -86,6 +88,7 @@ impl ProtocolError {
             Self::TokenRevoked => "token_revoked",
             Self::VerifierInvalid => "verifier_invalid",
             Self::PermissionDenied => "permission_denied",
+            Self::PermissionUnknown => "permission_unknown",
         }
     }
 
@@ -107,7 +110,8 @@ impl ProtocolError {
             | Self::TokenExpired
             | Self::TokenRevoked
             | Self::VerifierInvalid
-            | Self::PermissionDenied => 401,
+            | Self::PermissionDenied
+            | Self::PermissionUnknown => 401,
         }
     }
 
@@ -172,6 +176,7 @@ impl fmt::Display for ProtocolError {
             Self::TokenRevoked => f.write_str("token revoked"),
             Self::VerifierInvalid => f.write_str("verifier does not match"),
             Self::PermissionDenied => f.write_str("permission denied"),
+            Self::PermissionUnknown => f.write_str("the resource owner has not decided yet"),
         }
     }
 }

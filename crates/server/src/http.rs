@@ -33,6 +33,13 @@ pub struct AppState {
     pub checks: Checks,
 }
 
+impl AppState {
+    /// The absolute URL the client signed: our public URL and the request target.
+    fn signed_url(&self, request: &HttpRequest) -> String {
+        signed_url(&self.public_url, request.uri().path_and_query().map_or("/", |target| target.as_str()))
+    }
+}
+
 /// A bound, not yet running server.
 pub struct Application {
     server: Server,
@@ -64,6 +71,7 @@ impl Application {
                 .route("/healthz", web::get().to(healthz))
                 .route("/readyz", web::get().to(readyz))
                 .route("/oauth/initiate", web::post().to(initiate))
+                .route("/oauth/token", web::post().to(token))
         })
         .listen(listener)?
         .run();
@@ -110,6 +118,14 @@ async fn initiate(
         ("oauth_token_secret", credentials.secret.expose_secret()),
         ("oauth_callback_confirmed", "true"),
     ]))
+}
+
+/// `POST /oauth/token`.
+async fn token(request: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let url = state.signed_url(&request);
+    let incoming = incoming(&request, &url, &body);
+    let credentials = state.services.exchange(&incoming, Utc::now(), state.checks).await?;
+    Ok(form(&[("oauth_token", &credentials.token), ("oauth_token_secret", credentials.secret.expose_secret())]))
 }
 
 /// What the protocol needs of an HTTP request.

@@ -5,13 +5,13 @@ use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use grantlog_domain::{
-    Actor, Callback, CallbackPattern, ClientId, ClientSnapshot, DomainError, GrantId, IssueTemporaryCredentials, Scope,
-    TokenKey,
+    Actor, Callback, CallbackPattern, ClientId, ClientSnapshot, DomainError, ExchangeVerifier, GrantEnd, GrantId,
+    IssueTemporaryCredentials, PresentedSecret, Scope, TokenKey,
 };
 use grantlog_oauth1::{
     IncomingRequest, ProtocolError, Secrets, SignedRequest, VerificationKeys, rsa_public_key_from_pem,
 };
-use grantlog_projection::tables::{ClientRow, client_by_key};
+use grantlog_projection::tables::{ClientRow, client_by_key, grant_by_token};
 use grantlog_projection::{Context, GrantRecord, ProjectionError, execute_with};
 use secrecy::{ExposeSecret, SecretString};
 
@@ -47,7 +47,7 @@ pub struct Verified {
     pub request: SignedRequest,
 }
 
-/// What `/oauth/initiate` hands out.
+/// What `/oauth/initiate` and `/oauth/token` hand out: a token and its secret.
 #[derive(Debug)]
 pub struct TemporaryCredentials {
     /// `oauth_token`.
@@ -75,23 +75,18 @@ impl Services {
     /// requests from writing nonces.
     pub async fn verify(
         &self,
-        incoming: &IncomingRequest<'_>,
+        request: SignedRequest,
         token_secret: Option<&str>,
         now: DateTime<Utc>,
         checks: Checks,
     ) -> Result<Verified, RequestError> {
-        let request = SignedRequest::from_request(incoming)?;
         let client = client_by_key(self.store.reader(), request.consumer_key())
             .await?
             .ok_or(ProtocolError::ConsumerKeyUnknown)?;
         if !client.active {
             return Err(ProtocolError::ConsumerKeyRejected.into());
         }
-        let client_id: ClientId = client
-            .client_id
-            .parse::<uuid::Uuid>()
-            .map(ClientId::new)
-            .map_err(|_| ServiceError::Corrupt(format!("client id {} is not a UUID", client.client_id)))?;
+        let client_id = ClientId::new(uuid_of(&client.client_id)?);
         let client_secret = self
             .secrets
             .get(self.store.reader(), &client_secret_id(client_id))
@@ -153,7 +148,8 @@ impl Services {
         now: DateTime<Utc>,
         checks: Checks,
     ) -> Result<TemporaryCredentials, RequestError> {
-        let Verified { client, request } = self.verify(incoming, None, now, checks).await?;
+        let request = SignedRequest::from_request(incoming)?;
+        let Verified { client, request } = self.verify(request, None, now, checks).await?;
         if request.token().is_some() {
             return Err(
                 ProtocolError::rejected("oauth_token", "temporary credentials are asked for without a token").into()
@@ -164,11 +160,7 @@ impl Services {
         let callback = Callback::parse(callback)
             .map_err(|_| ProtocolError::rejected("oauth_callback", "not an absolute http(s) URL or oob"))?;
         let snapshot = ClientSnapshot {
-            client_id: client
-                .client_id
-                .parse::<uuid::Uuid>()
-                .map(ClientId::new)
-                .map_err(|_| ServiceError::Corrupt(format!("client id {} is not a UUID", client.client_id)))?,
+            client_id: ClientId::new(uuid_of(&client.client_id)?),
             active: client.active,
             callbacks: serde_json::from_str::<Vec<CallbackPattern>>(&client.callbacks)
                 .map_err(|_| ServiceError::Corrupt(format!("client {} has unreadable callbacks", client.client_id)))?,
@@ -204,6 +196,76 @@ impl Services {
             Err(error) => Err(error.into()),
         }
     }
+}
+
+impl Services {
+    /// `POST /oauth/token` (RFC 5849 section 2.3): token credentials for an authorized
+    /// request token, signed with it and carrying its verifier; at most once.
+    pub async fn exchange(
+        &self,
+        incoming: &IncomingRequest<'_>,
+        now: DateTime<Utc>,
+        checks: Checks,
+    ) -> Result<TemporaryCredentials, RequestError> {
+        let request = SignedRequest::from_request(incoming)?;
+        let token = request.token().ok_or_else(|| ProtocolError::ParameterAbsent { missing: vec!["oauth_token"] })?;
+        let grant = grant_by_token(self.store.reader(), token).await?.filter(|grant| grant.request_token == token);
+        let Some(grant) = grant else { return Err(ProtocolError::TokenRejected.into()) };
+        let token_secret = self
+            .secrets
+            .get(self.store.reader(), &token_secret_id(token))
+            .await
+            .map_err(ProjectionError::from)?
+            .ok_or(ProtocolError::TokenRejected)?;
+        let Verified { client, request } =
+            self.verify(request, Some(token_secret.expose_secret()), now, checks).await?;
+        if client.client_id != grant.client_id {
+            return Err(ProtocolError::TokenRejected.into());
+        }
+        let verifier =
+            request.verifier().ok_or_else(|| ProtocolError::ParameterAbsent { missing: vec!["oauth_verifier"] })?;
+        let grant_id = GrantId::new(uuid_of(&grant.grant_id)?);
+        let client_id = ClientId::new(uuid_of(&client.client_id)?);
+        let (access_token, secret) = (random_token(16), SecretString::from(random_token(32)));
+        let command = ExchangeVerifier {
+            client_id,
+            verifier: PresentedSecret::new(verifier),
+            access_token: TokenKey::parse(&access_token).map_err(ServiceError::from)?,
+            client_active: client.active,
+            now,
+        }
+        .into();
+        let (sealer, secret_id, sealed) = (self.secrets.clone(), token_secret_id(&access_token), secret.clone());
+        let also: grantlog_projection::AlsoWrite = Arc::new(move |connection| {
+            let (sealer, secret_id, sealed) = (sealer.clone(), secret_id.clone(), sealed.clone());
+            Box::pin(async move { sealer.put(connection, &secret_id, sealed.expose_secret()).await })
+        });
+        let context = Context { now, actor: Actor::Client(client_id.uuid()), trace_id: None };
+        match execute_with::<GrantRecord>(&self.store, &grant_id.stream_id(), &command, &context, also).await {
+            Ok(_) => Ok(TemporaryCredentials { token: access_token, secret }),
+            Err(ProjectionError::Domain(refusal)) => Err(exchange_refusal(&refusal).into()),
+            Err(error) => Err(error.into()),
+        }
+    }
+}
+
+/// What a client is told when the domain refuses an exchange.
+fn exchange_refusal(refusal: &DomainError) -> ProtocolError {
+    match refusal {
+        DomainError::VerifierMismatch => ProtocolError::VerifierInvalid,
+        DomainError::AlreadyExchanged => ProtocolError::TokenUsed,
+        DomainError::NotAuthorized => ProtocolError::PermissionUnknown,
+        DomainError::RequestTokenExpired | DomainError::GrantEnded(GrantEnd::Expired) => ProtocolError::TokenExpired,
+        DomainError::GrantEnded(GrantEnd::Denied) => ProtocolError::PermissionDenied,
+        DomainError::GrantEnded(GrantEnd::Revoked) => ProtocolError::TokenRevoked,
+        DomainError::ClientSuspended => ProtocolError::ConsumerKeyRejected,
+        _ => ProtocolError::TokenRejected,
+    }
+}
+
+/// Ids in the read models are UUID text; anything else is damage.
+fn uuid_of(text: &str) -> Result<uuid::Uuid, ServiceError> {
+    text.parse().map_err(|_| ServiceError::Corrupt(format!("{text} is not a UUID")))
 }
 
 async fn sqlx_insert_nonce(
