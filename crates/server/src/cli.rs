@@ -9,7 +9,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::http::Application;
 use crate::oauth::Checks;
-use crate::service::{NewClient, Services};
+use crate::service::{NewClient, Services, demo};
 use grantlog_projection::replay::{Filter, render_json, render_text, replay};
 use grantlog_projection::{Horizon, catch_up, fold, rebuild};
 use grantlog_store::{ConnectOptions, EventStore, Head, SecretBox, profiles, redact_password};
@@ -77,6 +77,10 @@ struct ServeArgs {
     /// Accepted distance of `oauth_timestamp` from the server's clock, in seconds.
     #[arg(long, env = "GRANTLOG_TIMESTAMP_WINDOW", default_value_t = 300)]
     timestamp_window: u64,
+    /// Seed the story: owner jane (password islay-scotch) with two private photos, and
+    /// the client Beppa Prints (key beppa-demo-key, secret beppa-demo-secret).
+    #[arg(long)]
+    demo: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -221,6 +225,16 @@ async fn serve(services: Services, args: ServeArgs) -> anyhow::Result<Outcome> {
         .with_writer(std::io::stderr)
         .init();
     catch_up(&services.store).await.context("Failed to bring the read models up to date")?;
+    if args.demo {
+        services.seed_demo().await.context("Failed to seed the demo")?;
+        eprintln!(
+            "demo: owner {} / {}; client {} / {} (callbacks on http://127.0.0.1:*)",
+            demo::OWNER,
+            demo::PASSWORD,
+            demo::CLIENT_KEY,
+            demo::CLIENT_SECRET
+        );
+    }
     let listener =
         std::net::TcpListener::bind(args.bind).with_context(|| format!("Failed to listen on {}", args.bind))?;
     let checks = Checks { timestamp_window: args.timestamp_window };

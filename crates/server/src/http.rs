@@ -13,6 +13,8 @@ use grantlog_oauth1::uri::signed_url;
 use grantlog_oauth1::{IncomingRequest, ProtocolError};
 use secrecy::ExposeSecret;
 
+use grantlog_store::photos;
+
 use crate::oauth::{Checks, RequestError};
 use crate::service::Services;
 
@@ -72,6 +74,8 @@ impl Application {
                 .route("/readyz", web::get().to(readyz))
                 .route("/oauth/initiate", web::post().to(initiate))
                 .route("/oauth/token", web::post().to(token))
+                .route("/api/photos", web::get().to(photos))
+                .route("/api/photos/{id}", web::get().to(photo))
         })
         .listen(listener)?
         .run();
@@ -126,6 +130,49 @@ async fn token(request: HttpRequest, body: web::Bytes, state: web::Data<AppState
     let incoming = incoming(&request, &url, &body);
     let credentials = state.services.exchange(&incoming, Utc::now(), state.checks).await?;
     Ok(form(&[("oauth_token", &credentials.token), ("oauth_token_secret", credentials.secret.expose_secret())]))
+}
+
+/// `GET /api/photos`: the photos the access token's grant covers.
+async fn photos(request: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let url = state.signed_url(&request);
+    let access = state.services.access(&incoming(&request, &url, &[]), Utc::now(), state.checks).await?;
+    let owned = photos::photos_of(state.services.store.reader(), access.owner_id).await.map_err(internal)?;
+    let listed: Vec<serde_json::Value> = owned
+        .iter()
+        .filter(|photo| access.resources.contains(&photo.photo_id))
+        .map(|photo| {
+            serde_json::json!({
+                "id": photo.photo_id,
+                "title": photo.title,
+                "content_type": photo.content_type,
+                "url": format!("/api/photos/{}", percent_encode(&photo.photo_id)),
+            })
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(listed))
+}
+
+/// `GET /api/photos/{id}`: one covered photo's bytes. A photo the grant does not
+/// cover is answered exactly like one that does not exist.
+async fn photo(
+    request: HttpRequest,
+    id: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let url = state.signed_url(&request);
+    let access = state.services.access(&incoming(&request, &url, &[]), Utc::now(), state.checks).await?;
+    let found = match access.resources.contains(&id) {
+        true => photos::photo_bytes(state.services.store.reader(), access.owner_id, &id).await.map_err(internal)?,
+        false => None,
+    };
+    Ok(match found {
+        Some((content_type, bytes)) => HttpResponse::Ok().content_type(content_type).body(bytes),
+        None => HttpResponse::NotFound().content_type("text/plain").body("no such photo\n"),
+    })
+}
+
+fn internal(error: grantlog_store::StoreError) -> ApiError {
+    ApiError::Internal(grantlog_projection::ProjectionError::from(error).into())
 }
 
 /// What the protocol needs of an HTTP request.

@@ -288,3 +288,67 @@ async fn sqlx_insert_nonce(
 fn is_unique_violation(error: &sqlx::Error) -> bool {
     error.as_database_error().is_some_and(|db| db.kind() == sqlx::error::ErrorKind::UniqueViolation)
 }
+
+/// What a working access token lets its client reach.
+#[derive(Debug)]
+pub struct Access {
+    /// Whose resources.
+    pub owner_id: uuid::Uuid,
+    /// Which photos.
+    pub resources: Vec<String>,
+}
+
+impl Services {
+    /// A protected-resource request (RFC 5849 section 3): signed with an access token
+    /// that is active now — not revoked, not expired (decided from the recorded
+    /// expiry), its client not suspended — and covering read access to photos.
+    pub async fn access(
+        &self,
+        incoming: &IncomingRequest<'_>,
+        now: DateTime<Utc>,
+        checks: Checks,
+    ) -> Result<Access, RequestError> {
+        let request = SignedRequest::from_request(incoming)?;
+        let token = request.token().ok_or_else(|| ProtocolError::ParameterAbsent { missing: vec!["oauth_token"] })?;
+        let grant = grant_by_token(self.store.reader(), token)
+            .await?
+            .filter(|grant| grant.access_token.as_deref() == Some(token));
+        let Some(grant) = grant else { return Err(ProtocolError::TokenRejected.into()) };
+        let token_secret = self
+            .secrets
+            .get(self.store.reader(), &token_secret_id(token))
+            .await
+            .map_err(ProjectionError::from)?
+            .ok_or(ProtocolError::TokenRejected)?;
+        let Verified { client, .. } = self.verify(request, Some(token_secret.expose_secret()), now, checks).await?;
+        if client.client_id != grant.client_id {
+            return Err(ProtocolError::TokenRejected.into());
+        }
+        let expired = match &grant.expires_at {
+            Some(at) => {
+                DateTime::parse_from_rfc3339(at)
+                    .map_err(|_| ServiceError::Corrupt(format!("grant {} has an unreadable expiry", grant.grant_id)))?
+                    <= now
+            }
+            None => false,
+        };
+        match grant.status.as_str() {
+            "revoked" => return Err(ProtocolError::TokenRevoked.into()),
+            "expired" => return Err(ProtocolError::TokenExpired.into()),
+            "active" if expired => return Err(ProtocolError::TokenExpired.into()),
+            "active" => {}
+            _ => return Err(ProtocolError::TokenRejected.into()),
+        }
+        if !grant.scope.as_deref().is_some_and(|scope| scope.split(' ').any(|permission| permission == "photos:read")) {
+            return Err(ProtocolError::PermissionDenied.into());
+        }
+        let owner_id = grant
+            .owner_id
+            .as_deref()
+            .ok_or_else(|| ServiceError::Corrupt(format!("active grant {} has no owner", grant.grant_id)))
+            .and_then(uuid_of)?;
+        let resources: Vec<String> = serde_json::from_str(&grant.resources)
+            .map_err(|_| ServiceError::Corrupt(format!("grant {} has unreadable resources", grant.grant_id)))?;
+        Ok(Access { owner_id, resources })
+    }
+}

@@ -182,3 +182,56 @@ impl Services {
         }
     }
 }
+
+/// The seed story's cast, as `grantlog serve --demo` creates it.
+pub mod demo {
+    /// Jane's login.
+    pub const OWNER: &str = "jane";
+    /// Jane's password.
+    pub const PASSWORD: &str = "islay-scotch";
+    /// Beppa's consumer key.
+    pub const CLIENT_KEY: &str = "beppa-demo-key";
+    /// Beppa's shared secret.
+    pub const CLIENT_SECRET: &str = "beppa-demo-secret";
+    /// Jane's two private photos: id, title, PNG bytes.
+    pub const PHOTOS: [(&str, &str, &[u8]); 2] = [
+        ("islay-harbour", "Port Ellen harbour at dawn", include_bytes!("../demo/islay-harbour.png")),
+        ("islay-distillery", "The distillery's warehouses", include_bytes!("../demo/islay-distillery.png")),
+    ];
+}
+
+impl Services {
+    /// Seeds the story (Jane with two private photos; Beppa Prints with the demo
+    /// credentials and callbacks on `http://127.0.0.1:*`) unless already there.
+    pub async fn seed_demo(&self) -> Result<(), ServiceError> {
+        if profiles::find_owner_by_username(self.store.reader(), demo::OWNER)
+            .await
+            .map_err(ProjectionError::from)?
+            .is_none()
+        {
+            let jane = self.register_owner(demo::OWNER, SecretString::from(demo::PASSWORD), Actor::System).await?;
+            for (photo_id, title, bytes) in demo::PHOTOS {
+                let photo = grantlog_store::photos::Photo {
+                    photo_id: photo_id.to_owned(),
+                    owner_id: jane.uuid(),
+                    title: title.to_owned(),
+                    content_type: "image/png".to_owned(),
+                };
+                grantlog_store::photos::insert_photo(self.store.reader(), &photo, bytes)
+                    .await
+                    .map_err(ProjectionError::from)?;
+            }
+        }
+        let beppa = NewClient {
+            name: "Beppa Prints".to_owned(),
+            callbacks: vec!["http://127.0.0.1:*".to_owned()],
+            homepage: Some("http://127.0.0.1/beppa".to_owned()),
+            rsa_public_key: None,
+        };
+        let credentials = (demo::CLIENT_KEY.to_owned(), SecretString::from(demo::CLIENT_SECRET));
+        match self.register_client_with(beppa, credentials, Actor::System).await {
+            Ok(_) | Err(ServiceError::Projection(ProjectionError::ConsumerKeyTaken)) => Ok(()),
+            Err(error) => Err(error),
+        }
+    }
+}

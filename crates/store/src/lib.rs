@@ -20,6 +20,7 @@
 mod chain;
 mod error;
 mod event;
+pub mod photos;
 pub mod profiles;
 mod secrets;
 mod store;

@@ -1,5 +1,8 @@
 //! The real `grantlog` binary, serving on a loopback port of its own choosing.
 
+// Each test binary uses part of this module; the rest would read as dead code there.
+#![allow(dead_code)]
+
 use std::io::{BufRead as _, BufReader};
 use std::process::{Child, Command, Stdio};
 
@@ -17,10 +20,16 @@ impl Server {
     /// Starts `grantlog serve --bind 127.0.0.1:0` on `database_url` and waits for it to
     /// say where it listens.
     pub fn start(database_url: &str) -> Self {
+        Self::start_with(database_url, &[])
+    }
+
+    /// Like [`Server::start`], with more `serve` arguments (`--demo`).
+    pub fn start_with(database_url: &str, serve_args: &[&str]) -> Self {
         let key_file = tempfile::NamedTempFile::new().expect("a key file name").into_temp_path();
         std::fs::remove_file(&key_file).expect("grantlog creates the key itself");
         let mut child = Command::new(env!("CARGO_BIN_EXE_grantlog"))
             .args(["serve", "--bind", "127.0.0.1:0"])
+            .args(serve_args)
             .env("GRANTLOG_DATABASE_URL", database_url)
             .env("GRANTLOG_SECRETS_KEY_FILE", &key_file)
             .env("GRANTLOG_LOG", "warn")
@@ -78,6 +87,7 @@ pub struct Reply {
     pub www_authenticate: Option<String>,
     pub content_type: Option<String>,
     pub body: String,
+    pub bytes: Vec<u8>,
 }
 
 impl Reply {
@@ -92,23 +102,36 @@ impl Reply {
     }
 }
 
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder().http_status_as_error(false).build().into()
+}
+
 /// POSTs `body` (a form, if not empty) with an optional Authorization header.
 pub fn post(url: &str, authorization: Option<&str>, body: &str) -> Reply {
-    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
-    let mut request = agent.post(url);
+    let mut request = agent().post(url);
     if let Some(authorization) = authorization {
         request = request.header("Authorization", authorization);
     }
     if !body.is_empty() {
         request = request.header("Content-Type", "application/x-www-form-urlencoded");
     }
-    let mut response = request.send(body).expect("the server answers");
+    reply(request.send(body).expect("the server answers"))
+}
+
+/// GETs `url` with an Authorization header.
+pub fn get(url: &str, authorization: &str) -> Reply {
+    reply(agent().get(url).header("Authorization", authorization).call().expect("the server answers"))
+}
+
+fn reply(mut response: ureq::http::Response<ureq::Body>) -> Reply {
     let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let (www_authenticate, content_type) = (header("www-authenticate"), header("content-type"));
+    let bytes = response.body_mut().read_to_vec().unwrap_or_default();
     Reply {
         status: response.status().as_u16(),
         www_authenticate,
         content_type,
-        body: response.body_mut().read_to_string().unwrap_or_default(),
+        body: String::from_utf8_lossy(&bytes).into_owned(),
+        bytes,
     }
 }

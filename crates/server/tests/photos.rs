@@ -1,0 +1,123 @@
+//! The protected resources on the real binary with `--demo`, SQLite and PostgreSQL:
+//! Beppa's access token shows exactly the photos Jane chose, and stops working the
+//! moment she revokes it. (Approval is recorded straight through the domain until the
+//! consent page exists.)
+
+mod support;
+
+use chrono::Utc;
+use grantlog_domain::{
+    AccessDuration, Actor, Approve, ConsentMethod, ConsentText, Fingerprint, GrantId, OwnerId, ResourceId, Revoke,
+    Revoker, Scope,
+};
+use grantlog_oauth1::{SignatureMethod, Signer, Unsigned};
+use grantlog_projection::tables::grant_by_token;
+use grantlog_projection::testing::{authenticate, grant};
+use grantlog_store::testing::TestDatabase;
+use grantlog_store::{ConnectOptions, EventStore, backend_tests, profiles};
+use support::{Reply, Server, get, post};
+
+const KEY: &str = "beppa-demo-key";
+const SECRET: &str = "beppa-demo-secret";
+
+fn now() -> u64 {
+    u64::try_from(Utc::now().timestamp()).unwrap()
+}
+
+fn header(signer: &Signer, method: &str, url: &str, extra: &[(&str, &str)], nonce: &str) -> String {
+    let unsigned = Unsigned { method, url, body: &[], extra, nonce, timestamp: now() };
+    signer.authorization_header(&unsigned, None).unwrap()
+}
+
+/// The story up to token credentials, Jane approving only the harbour photo; returns
+/// (grant id, access token, its secret).
+async fn access_to_the_harbour(server: &Server, store: &EventStore) -> (GrantId, String, String) {
+    let client = Signer::new(KEY, SECRET, SignatureMethod::HmacSha1);
+    let initiate = server.url("/oauth/initiate");
+    let reply = post(&initiate, Some(&header(&client, "POST", &initiate, &[("oauth_callback", "oob")], "n-1")), "");
+    assert_eq!(reply.status, 200, "{reply:?}");
+    let (token, token_secret) = (reply.param("oauth_token").unwrap(), reply.param("oauth_token_secret").unwrap());
+
+    let jane = OwnerId::new(profiles::find_owner_by_username(store.reader(), "jane").await.unwrap().unwrap().owner_id);
+    let id = GrantId::new(grant_by_token(store.reader(), &token).await.unwrap().unwrap().grant_id.parse().unwrap());
+    let acting = Actor::Owner(jane.uuid());
+    grant(store, id, authenticate(jane, Utc::now()), Utc::now(), acting).await.unwrap();
+    let approval = Approve {
+        owner_id: jane,
+        scope: Scope::parse("photos:read").unwrap(),
+        resources: vec![ResourceId::parse("islay-harbour").unwrap()],
+        duration: AccessDuration::OneHour,
+        remembered: false,
+        method: ConsentMethod::ConsentPage,
+        consent_text: ConsentText::shown("v1", "Beppa Prints asks to read your photos.").unwrap(),
+        verifier_fingerprint: Fingerprint::of("the-verifier"),
+        now: Utc::now(),
+    };
+    grant(store, id, approval.into(), Utc::now(), acting).await.unwrap();
+
+    let exchange = server.url("/oauth/token");
+    let signer = client.with_token(token.as_str(), token_secret.as_str());
+    let reply =
+        post(&exchange, Some(&header(&signer, "POST", &exchange, &[("oauth_verifier", "the-verifier")], "n-2")), "");
+    assert_eq!(reply.status, 200, "{reply:?}");
+    (id, reply.param("oauth_token").unwrap(), reply.param("oauth_token_secret").unwrap())
+}
+
+fn problem(reply: &Reply) -> (u16, Option<String>) {
+    (reply.status, reply.param("oauth_problem"))
+}
+
+async fn the_token_shows_exactly_the_chosen_photos_until_revoked(database: TestDatabase) {
+    let server = Server::start_with(&database.url, &["--demo"]);
+    let store = EventStore::connect(ConnectOptions::new(&database.url)).await.unwrap();
+    let (grant_id, access, access_secret) = access_to_the_harbour(&server, &store).await;
+    let beppa = Signer::new(KEY, SECRET, SignatureMethod::HmacSha1).with_token(access.as_str(), access_secret.as_str());
+
+    let list_url = server.url("/api/photos");
+    let listing = header(&beppa, "GET", &list_url, &[], "p-1");
+    let listed = get(&list_url, &listing);
+    assert_eq!(listed.status, 200, "{listed:?}");
+    let photos: serde_json::Value = serde_json::from_str(&listed.body).unwrap();
+    let ids: Vec<&str> = photos.as_array().unwrap().iter().map(|p| p["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["islay-harbour"], "only what Jane chose");
+
+    let harbour = server.url("/api/photos/islay-harbour");
+    let image = get(&harbour, &header(&beppa, "GET", &harbour, &[], "p-2"));
+    assert_eq!((image.status, image.content_type.as_deref()), (200, Some("image/png")));
+    assert_eq!(image.bytes, include_bytes!("../demo/islay-harbour.png"));
+    let distillery = server.url("/api/photos/islay-distillery");
+    assert_eq!(get(&distillery, &header(&beppa, "GET", &distillery, &[], "p-3")).status, 404, "not shared");
+
+    let replay = get(&list_url, &listing);
+    assert_eq!(problem(&replay), (401, Some("nonce_used".into())));
+    let forged = Signer::new(KEY, SECRET, SignatureMethod::HmacSha1).with_token(access.as_str(), "guessed");
+    assert_eq!(
+        problem(&get(&list_url, &header(&forged, "GET", &list_url, &[], "p-4"))),
+        (401, Some("signature_invalid".into()))
+    );
+
+    // Jane revokes: the very next request fails, in this process and the server's.
+    let jane = OwnerId::new(profiles::find_owner_by_username(store.reader(), "jane").await.unwrap().unwrap().owner_id);
+    let revoke = Revoke { by: Revoker::Owner(jane), reason: None, now: Utc::now() };
+    grant(&store, grant_id, revoke.into(), Utc::now(), Actor::Owner(jane.uuid())).await.unwrap();
+    let after = get(&list_url, &header(&beppa, "GET", &list_url, &[], "p-5"));
+    assert_eq!(problem(&after), (401, Some("token_revoked".into())), "{after:?}");
+}
+
+async fn a_request_token_is_no_access_token(database: TestDatabase) {
+    let server = Server::start_with(&database.url, &["--demo"]);
+    let client = Signer::new(KEY, SECRET, SignatureMethod::HmacSha1);
+    let initiate = server.url("/oauth/initiate");
+    let reply = post(&initiate, Some(&header(&client, "POST", &initiate, &[("oauth_callback", "oob")], "r-1")), "");
+    let signer = client
+        .with_token(reply.param("oauth_token").unwrap().as_str(), reply.param("oauth_token_secret").unwrap().as_str());
+    let list_url = server.url("/api/photos");
+    assert_eq!(
+        problem(&get(&list_url, &header(&signer, "GET", &list_url, &[], "r-2"))),
+        (401, Some("token_rejected".into()))
+    );
+    let unsigned = get(&list_url, "Basic amFuZTppc2xheQ==");
+    assert_eq!(problem(&unsigned), (400, Some("parameter_absent".into())));
+}
+
+backend_tests!(the_token_shows_exactly_the_chosen_photos_until_revoked, a_request_token_is_no_access_token);
