@@ -369,6 +369,12 @@ pub async fn client_by_key(pool: &AnyPool, key: &str) -> Result<Option<ClientRow
     Ok(row.as_ref().map(client_row).transpose()?)
 }
 
+/// The client with this id.
+pub async fn client_by_id(pool: &AnyPool, client_id: &str) -> Result<Option<ClientRow>, ProjectionError> {
+    let row = sqlx::query("SELECT * FROM clients WHERE client_id = $1").bind(client_id).fetch_optional(pool).await?;
+    Ok(row.as_ref().map(client_row).transpose()?)
+}
+
 /// The grant whose request or access token is `token`.
 pub async fn grant_by_token(pool: &AnyPool, token: &str) -> Result<Option<GrantRow>, ProjectionError> {
     let row = sqlx::query("SELECT * FROM grants WHERE request_token = $1 OR access_token = $1")

@@ -11,9 +11,17 @@ use chrono::Utc;
 use grantlog_oauth1::encoding::percent_encode;
 use grantlog_oauth1::uri::signed_url;
 use grantlog_oauth1::{IncomingRequest, ProtocolError};
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 
+use std::sync::Arc;
+
+use grantlog_oauth1::encoding::parse_form;
 use grantlog_store::photos;
+use grantlog_store::sessions::Session;
+
+use crate::owner::{Decision, DecisionError, LoginError, LoginThrottle, Outcome, Pending};
+use crate::pages::{self, PhotoChoice};
+use crate::service::random_token;
 
 use crate::oauth::{Checks, RequestError};
 use crate::service::Services;
@@ -33,6 +41,8 @@ pub struct AppState {
     pub public_url: String,
     /// Timestamp window and other checks.
     pub checks: Checks,
+    /// Failed logins per account and address (this process).
+    pub throttle: Arc<LoginThrottle>,
 }
 
 impl AppState {
@@ -64,8 +74,12 @@ impl Application {
         checks: Checks,
     ) -> std::io::Result<Self> {
         let address = listener.local_addr()?;
-        let state =
-            AppState { services, public_url: public_url.unwrap_or_else(|| format!("http://{address}")), checks };
+        let state = AppState {
+            services,
+            public_url: public_url.unwrap_or_else(|| format!("http://{address}")),
+            checks,
+            throttle: Arc::new(LoginThrottle::default()),
+        };
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(web::Data::new(state.clone()))
@@ -74,6 +88,10 @@ impl Application {
                 .route("/readyz", web::get().to(readyz))
                 .route("/oauth/initiate", web::post().to(initiate))
                 .route("/oauth/token", web::post().to(token))
+                .route("/oauth/authorize", web::get().to(authorize_page))
+                .route("/oauth/authorize", web::post().to(authorize_decision))
+                .route("/login", web::post().to(login))
+                .route("/static/grantlog.css", web::get().to(stylesheet))
                 .route("/api/photos", web::get().to(photos))
                 .route("/api/photos/{id}", web::get().to(photo))
         })
@@ -169,6 +187,188 @@ async fn photo(
         Some((content_type, bytes)) => HttpResponse::Ok().content_type(content_type).body(bytes),
         None => HttpResponse::NotFound().content_type("text/plain").body("no such photo\n"),
     })
+}
+
+const SESSION_COOKIE: &str = "grantlog_session";
+const LOGIN_CSRF_COOKIE: &str = "grantlog_login_csrf";
+
+/// `GET /oauth/authorize?oauth_token=…`: the login form, or the consent page for a
+/// logged-in owner. Any `oauth_callback` here is ignored: the callback is the one
+/// given at initiate.
+async fn authorize_page(request: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let query = parse_form(request.query_string()).unwrap_or_default();
+    let token = value(&query, "oauth_token").unwrap_or_default();
+    let now = Utc::now();
+    let Some(pending) = state.services.pending(token, now).await.map_err(ApiError::Internal)? else {
+        return Ok(gone());
+    };
+    match state.session(&request, now).await? {
+        Some(session) => consent_page(&state, &pending, &session, StatusCode::OK, None).await,
+        None => Ok(login_page(&state, token, StatusCode::OK, None)),
+    }
+}
+
+/// `POST /login`: the login form's answer.
+async fn login(request: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let form = form_fields(&body);
+    let token = value(&form, "oauth_token").unwrap_or_default().to_owned();
+    let expected = cookie(&request, LOGIN_CSRF_COOKIE);
+    if expected.is_none() || expected != value(&form, "csrf_token") {
+        return Ok(forbidden());
+    }
+    let address = request.peer_addr().map_or_else(|| "unknown".to_owned(), |peer| peer.ip().to_string());
+    let password = SecretString::from(value(&form, "password").unwrap_or_default().to_owned());
+    let username = value(&form, "username").unwrap_or_default();
+    match state.services.login(&state.throttle, username, password, &address, Utc::now()).await {
+        Ok(new) => Ok(HttpResponse::SeeOther()
+            .insert_header((header::LOCATION, format!("/oauth/authorize?oauth_token={}", percent_encode(&token))))
+            .append_header((header::SET_COOKIE, state.cookie(SESSION_COOKIE, new.cookie.expose_secret(), "/", "Lax")))
+            .append_header((header::SET_COOKIE, expire_cookie(LOGIN_CSRF_COOKIE, "/login")))
+            .finish()),
+        Err(LoginError::Refused) => {
+            Ok(login_page(&state, &token, StatusCode::UNAUTHORIZED, Some("Wrong username or password.")))
+        }
+        Err(LoginError::Throttled) => Ok(login_page(
+            &state,
+            &token,
+            StatusCode::TOO_MANY_REQUESTS,
+            Some("Too many failed logins. Try again later."),
+        )),
+        Err(LoginError::Failed(error)) => Err(ApiError::Internal(error)),
+    }
+}
+
+/// `POST /oauth/authorize`: approve or deny. Without the session's CSRF token: 403,
+/// and nothing changes.
+async fn authorize_decision(
+    request: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let now = Utc::now();
+    let form = form_fields(&body);
+    let Some(session) = state.session(&request, now).await? else { return Ok(forbidden()) };
+    if value(&form, "csrf_token") != Some(session.csrf_token.as_str()) {
+        return Ok(forbidden());
+    }
+    let decision = Decision {
+        token: value(&form, "oauth_token").unwrap_or_default().to_owned(),
+        approve: value(&form, "decision") == Some("approve"),
+        photos: form.iter().filter(|(name, _)| name == "photos").map(|(_, photo)| photo.clone()).collect(),
+        expires: value(&form, "expires").unwrap_or("1hour").to_owned(),
+        remember: value(&form, "remember").is_some(),
+    };
+    let pending = state.services.pending(&decision.token, now).await.map_err(ApiError::Internal)?;
+    match state.services.decide(session.owner_id, decision, now).await {
+        Ok(Outcome::Redirect(location)) => {
+            Ok(HttpResponse::Found().insert_header((header::LOCATION, location)).finish())
+        }
+        Ok(Outcome::ShowVerifier(verifier)) => {
+            let client = pending.map(|p| p.client.name).unwrap_or_default();
+            Ok(html(StatusCode::OK, pages::verifier(&client, &verifier)))
+        }
+        Err(DecisionError::Invalid(problem)) => match pending {
+            Some(pending) => consent_page(&state, &pending, &session, StatusCode::BAD_REQUEST, Some(problem)).await,
+            None => Ok(gone()),
+        },
+        Err(DecisionError::Gone) => Ok(gone()),
+        Err(DecisionError::Failed(error)) => Err(ApiError::Internal(error)),
+    }
+}
+
+async fn consent_page(
+    state: &AppState,
+    pending: &Pending,
+    session: &Session,
+    status: StatusCode,
+    error: Option<&str>,
+) -> Result<HttpResponse, ApiError> {
+    let photos = state.services.photos(session.owner_id).await.map_err(ApiError::Internal)?;
+    let choices: Vec<PhotoChoice<'_>> =
+        photos.iter().map(|p| PhotoChoice { id: &p.photo_id, title: &p.title }).collect();
+    let markup = pages::consent(
+        &pending.client.name,
+        pending.client.homepage.as_deref(),
+        &choices,
+        &pending.grant.request_token,
+        &session.csrf_token,
+        error,
+    );
+    Ok(html(status, markup))
+}
+
+fn login_page(state: &AppState, token: &str, status: StatusCode, error: Option<&str>) -> HttpResponse {
+    let csrf = random_token(24);
+    let mut response = html(status, pages::login(token, &csrf, error));
+    if let Ok(value) = HeaderValue::from_str(&state.cookie(LOGIN_CSRF_COOKIE, &csrf, "/login", "Strict")) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    response
+}
+
+fn forbidden() -> HttpResponse {
+    html(StatusCode::FORBIDDEN, pages::message("Forbidden", "The form was stale or forged. Go back and try again."))
+}
+
+fn gone() -> HttpResponse {
+    let text = "This request is unknown, has expired, or was already answered. Start again from the application.";
+    html(StatusCode::BAD_REQUEST, pages::message("Request not found", text))
+}
+
+async fn stylesheet() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/css")
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .body(pages::STYLESHEET)
+}
+
+/// An HTML page with the headers every page carries: no script, no framing, no
+/// sniffing, no referrer leaking the request token, no caching.
+fn html(status: StatusCode, markup: maud::Markup) -> HttpResponse {
+    HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .insert_header((
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ))
+        .insert_header((header::X_FRAME_OPTIONS, "DENY"))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .insert_header((header::REFERRER_POLICY, "no-referrer"))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(markup.into_string())
+}
+
+fn form_fields(body: &[u8]) -> Vec<(String, String)> {
+    std::str::from_utf8(body).ok().and_then(|text| parse_form(text).ok()).unwrap_or_default()
+}
+
+fn value<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    pairs.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+}
+
+fn cookie<'a>(request: &'a HttpRequest, name: &str) -> Option<&'a str> {
+    let header = request.headers().get(header::COOKIE)?.to_str().ok()?;
+    header.split(';').filter_map(|pair| pair.trim().split_once('=')).find(|(n, _)| *n == name).map(|(_, v)| v)
+}
+
+fn expire_cookie(name: &str, path: &str) -> String {
+    format!("{name}=; Path={path}; Max-Age=0; HttpOnly; SameSite=Strict")
+}
+
+impl AppState {
+    /// The owner's session, if the request carries a live one.
+    async fn session(&self, request: &HttpRequest, now: chrono::DateTime<Utc>) -> Result<Option<Session>, ApiError> {
+        match cookie(request, SESSION_COOKIE) {
+            Some(value) => self.services.session(value, now).await.map_err(ApiError::Internal),
+            None => Ok(None),
+        }
+    }
+
+    /// A cookie: HttpOnly always, Secure when we are reached over https.
+    fn cookie(&self, name: &str, value: &str, path: &str, same_site: &str) -> String {
+        let secure = if self.public_url.starts_with("https://") { "; Secure" } else { "" };
+        format!("{name}={value}; Path={path}; HttpOnly; SameSite={same_site}{secure}")
+    }
 }
 
 fn internal(error: grantlog_store::StoreError) -> ApiError {

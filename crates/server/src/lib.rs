@@ -9,4 +9,6 @@
 pub mod cli;
 pub mod http;
 pub mod oauth;
+pub mod owner;
+pub mod pages;
 pub mod service;

@@ -23,6 +23,7 @@ mod event;
 pub mod photos;
 pub mod profiles;
 mod secrets;
+pub mod sessions;
 mod store;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -1,0 +1,342 @@
+//! The resource owner's side of the flow: logging in, and deciding on a client's
+//! request on the consent page.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use argon2::Argon2;
+use argon2::password_hash::PasswordVerifier as _;
+use argon2::password_hash::phc::PasswordHash;
+use chrono::{DateTime, TimeDelta, Utc};
+use grantlog_domain::{
+    AccessDuration, Actor, Approve, Callback, ConsentMethod, ConsentText, Deny, DomainError, Fingerprint, GrantId,
+    OwnerId, RecordOwnerAuthenticated, ResourceId, Scope,
+};
+use grantlog_projection::tables::{ClientRow, GrantRow, grant_by_token};
+use grantlog_projection::{Context, GrantRecord, ProjectionError, execute};
+use grantlog_store::photos::{Photo, photos_of};
+use grantlog_store::{profiles, sessions};
+use secrecy::{ExposeSecret, SecretString};
+use sha2::{Digest, Sha256};
+
+use crate::service::{ServiceError, Services, random_token};
+
+/// How long a login lasts.
+pub const SESSION_LIFETIME: TimeDelta = TimeDelta::hours(8);
+/// Failed logins allowed per account, and per address, within [`LOCKOUT_WINDOW`].
+pub const MAX_FAILED_LOGINS: u32 = 5;
+/// The window failed logins are counted in.
+pub const LOCKOUT_WINDOW: Duration = Duration::from_secs(15 * 60);
+
+/// The version of the consent wording; its text is hashed into every approval.
+pub const CONSENT_VERSION: &str = "v1";
+
+/// What the owner is shown and agrees to (hashed into the approval event).
+pub fn consent_text(client_name: &str) -> String {
+    format!("{client_name} asks for read-only access to the photos you choose, for the time you choose.")
+}
+
+/// Why a login was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum LoginError {
+    /// Unknown user or wrong password (never which).
+    #[error("wrong username or password")]
+    Refused,
+    /// Too many failures lately, for this account or this address.
+    #[error("too many failed logins; try again later")]
+    Throttled,
+    /// Our failure.
+    #[error(transparent)]
+    Failed(#[from] ServiceError),
+}
+
+/// Counts failed logins per key (account or address) in this process.
+#[derive(Debug, Default)]
+pub struct LoginThrottle {
+    failures: Mutex<HashMap<String, (u32, Instant)>>,
+}
+
+impl LoginThrottle {
+    fn blocked(&self, keys: &[String]) -> bool {
+        let failures = self.failures.lock().expect("throttle lock");
+        keys.iter().any(|key| {
+            failures
+                .get(key)
+                .is_some_and(|(count, since)| *count >= MAX_FAILED_LOGINS && since.elapsed() < LOCKOUT_WINDOW)
+        })
+    }
+
+    fn failed(&self, keys: &[String]) {
+        let mut failures = self.failures.lock().expect("throttle lock");
+        for key in keys {
+            let entry = failures.entry(key.clone()).or_insert((0, Instant::now()));
+            if entry.1.elapsed() >= LOCKOUT_WINDOW {
+                *entry = (0, Instant::now());
+            }
+            entry.0 += 1;
+        }
+    }
+
+    fn succeeded(&self, keys: &[String]) {
+        let mut failures = self.failures.lock().expect("throttle lock");
+        for key in keys {
+            failures.remove(key);
+        }
+    }
+}
+
+/// A new session: the cookie's value (a secret) and the session.
+#[derive(Debug)]
+pub struct NewSession {
+    /// The cookie value.
+    pub cookie: SecretString,
+    /// The session.
+    pub session: sessions::Session,
+}
+
+/// The SHA-256 under which a session cookie's session is stored.
+pub fn session_key(cookie: &str) -> String {
+    hex_digest(cookie)
+}
+
+fn hex_digest(text: &str) -> String {
+    Sha256::digest(text.as_bytes()).iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// A pending request, ready for the consent page.
+#[derive(Debug)]
+pub struct Pending {
+    /// The grant.
+    pub grant: GrantRow,
+    /// The client asking.
+    pub client: ClientRow,
+}
+
+/// The owner's answer on the consent page.
+#[derive(Debug)]
+pub struct Decision {
+    /// The request token.
+    pub token: String,
+    /// Approve, or deny.
+    pub approve: bool,
+    /// The photos chosen.
+    pub photos: Vec<String>,
+    /// `1hour`, `1day`, `30days` or `never`.
+    pub expires: String,
+    /// Remember the decision.
+    pub remember: bool,
+}
+
+/// Where the owner goes after deciding.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Back to the client's callback, with the query parameters appended.
+    Redirect(String),
+    /// `oob`: the verifier to show the owner, to type into the client.
+    ShowVerifier(String),
+}
+
+/// Why a decision was refused (shown to the owner, never a secret).
+#[derive(Debug, thiserror::Error)]
+pub enum DecisionError {
+    /// The request is unknown, expired or already decided.
+    #[error("this request is unknown, has expired, or was already answered")]
+    Gone,
+    /// A form value is invalid (which is named).
+    #[error("{0}")]
+    Invalid(&'static str),
+    /// Our failure.
+    #[error(transparent)]
+    Failed(#[from] ServiceError),
+}
+
+impl From<ProjectionError> for DecisionError {
+    fn from(error: ProjectionError) -> Self {
+        Self::Failed(error.into())
+    }
+}
+
+impl Services {
+    /// Checks a username and password; starts a session. Unknown usernames cost the
+    /// same argon2 work as known ones.
+    pub async fn login(
+        &self,
+        throttle: &LoginThrottle,
+        username: &str,
+        password: SecretString,
+        address: &str,
+        now: DateTime<Utc>,
+    ) -> Result<NewSession, LoginError> {
+        let keys = [format!("user:{username}"), format!("address:{address}")];
+        if throttle.blocked(&keys) {
+            return Err(LoginError::Throttled);
+        }
+        let profile = profiles::find_owner_by_username(self.store.reader(), username)
+            .await
+            .map_err(ProjectionError::from)
+            .map_err(ServiceError::from)?;
+        let stored = profile.as_ref().map_or(DUMMY_HASH.to_owned(), |p| p.password_hash.clone());
+        let matches = tokio::task::spawn_blocking(move || {
+            PasswordHash::new(&stored)
+                .map(|hash| Argon2::default().verify_password(password.expose_secret().as_bytes(), &hash).is_ok())
+                .unwrap_or(false)
+        })
+        .await
+        .map_err(|_| ServiceError::Hashing)?;
+        let Some(profile) = profile.filter(|_| matches) else {
+            throttle.failed(&keys);
+            return Err(LoginError::Refused);
+        };
+        throttle.succeeded(&keys);
+        let cookie = random_token(32);
+        let session = sessions::Session { owner_id: profile.owner_id, csrf_token: random_token(24) };
+        sessions::start(self.store.reader(), &session_key(&cookie), &session, now + SESSION_LIFETIME)
+            .await
+            .map_err(ProjectionError::from)
+            .map_err(ServiceError::from)?;
+        Ok(NewSession { cookie: SecretString::from(cookie), session })
+    }
+
+    /// The session a cookie names, if live.
+    pub async fn session(&self, cookie: &str, now: DateTime<Utc>) -> Result<Option<sessions::Session>, ServiceError> {
+        Ok(sessions::find(self.store.reader(), &session_key(cookie), now).await.map_err(ProjectionError::from)?)
+    }
+
+    /// Ends a session.
+    pub async fn logout(&self, cookie: &str) -> Result<(), ServiceError> {
+        Ok(sessions::end(self.store.reader(), &session_key(cookie)).await.map_err(ProjectionError::from)?)
+    }
+
+    /// A request token still waiting for its owner's decision.
+    pub async fn pending(&self, token: &str, now: DateTime<Utc>) -> Result<Option<Pending>, ServiceError> {
+        let Some(grant) = grant_by_token(self.store.reader(), token).await?.filter(|g| g.request_token == token) else {
+            return Ok(None);
+        };
+        let live = grant.status == "pending"
+            && grant
+                .expires_at
+                .as_deref()
+                .and_then(|at| DateTime::parse_from_rfc3339(at).ok())
+                .is_some_and(|at| at > now);
+        if !live {
+            return Ok(None);
+        }
+        let client = grantlog_projection::tables::client_by_id(self.store.reader(), &grant.client_id)
+            .await?
+            .ok_or_else(|| ServiceError::Corrupt(format!("grant {} names an unknown client", grant.grant_id)))?;
+        Ok(Some(Pending { grant, client }))
+    }
+
+    /// The owner's photos, for the consent page.
+    pub async fn photos(&self, owner_id: uuid::Uuid) -> Result<Vec<Photo>, ServiceError> {
+        Ok(photos_of(self.store.reader(), owner_id).await.map_err(ProjectionError::from)?)
+    }
+
+    /// Records the owner's decision and says where to send them.
+    pub async fn decide(
+        &self,
+        owner_id: uuid::Uuid,
+        decision: Decision,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome, DecisionError> {
+        let pending = self.pending(&decision.token, now).await?.ok_or(DecisionError::Gone)?;
+        let grant_id = GrantId::new(pending.grant.grant_id.parse().map_err(|_| DecisionError::Gone)?);
+        let owner = OwnerId::new(owner_id);
+        let context = Context { now, actor: Actor::Owner(owner_id), trace_id: None };
+        let stream = grant_id.stream_id();
+        let authenticated = RecordOwnerAuthenticated { owner_id: owner, now }.into();
+        execute::<GrantRecord>(&self.store, &stream, &authenticated, &context).await.map_err(refused)?;
+
+        let callback = Callback::parse(&pending.grant.callback).map_err(|_| DecisionError::Gone)?;
+        let mut query = vec![("oauth_token", decision.token.clone())];
+        let verifier = if decision.approve {
+            let owned: Vec<String> = self.photos(owner_id).await?.into_iter().map(|p| p.photo_id).collect();
+            if decision.photos.iter().any(|photo| !owned.contains(photo)) {
+                return Err(DecisionError::Invalid("choose among your own photos"));
+            }
+            let resources = decision
+                .photos
+                .iter()
+                .map(|photo| ResourceId::parse(photo))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|_| DecisionError::Invalid("choose among your own photos"))?;
+            let duration = AccessDuration::parse(&decision.expires)
+                .map_err(|_| DecisionError::Invalid("choose how long access lasts"))?;
+            let verifier = random_token(16);
+            let approval = Approve {
+                owner_id: owner,
+                scope: Scope::parse("photos:read").map_err(ServiceError::from)?,
+                resources,
+                duration,
+                remembered: decision.remember,
+                method: ConsentMethod::ConsentPage,
+                consent_text: ConsentText::shown(CONSENT_VERSION, &consent_text(&pending.client.name))
+                    .map_err(ServiceError::from)?,
+                verifier_fingerprint: Fingerprint::of(&verifier),
+                now,
+            };
+            execute::<GrantRecord>(&self.store, &stream, &approval.into(), &context).await.map_err(refused)?;
+            query.push(("oauth_verifier", verifier.clone()));
+            Some(verifier)
+        } else {
+            let denial = Deny { owner_id: owner, method: ConsentMethod::ConsentPage, now };
+            execute::<GrantRecord>(&self.store, &stream, &denial.into(), &context).await.map_err(refused)?;
+            query.push(("oauth_problem", "permission_denied".to_owned()));
+            None
+        };
+        Ok(match (callback, verifier) {
+            (Callback::Oob, Some(verifier)) => Outcome::ShowVerifier(verifier),
+            (Callback::Oob, None) => Outcome::ShowVerifier(String::new()),
+            (Callback::Url(url), _) => Outcome::Redirect(with_query(url.as_str(), &query)),
+        })
+    }
+}
+
+/// The domain's refusals on the consent page: the request is no longer answerable,
+/// or the choice is invalid.
+fn refused(error: ProjectionError) -> DecisionError {
+    match error {
+        ProjectionError::Domain(DomainError::NoResourcesChosen) => DecisionError::Invalid("choose at least one photo"),
+        ProjectionError::Domain(_) => DecisionError::Gone,
+        error => error.into(),
+    }
+}
+
+/// `url` with `pairs` appended to its query (before any fragment).
+fn with_query(url: &str, pairs: &[(&str, String)]) -> String {
+    use grantlog_oauth1::encoding::percent_encode;
+    let (base, fragment) = url.split_once('#').map_or((url, None), |(b, f)| (b, Some(f)));
+    let mut out = base.to_owned();
+    for (index, (name, value)) in pairs.iter().enumerate() {
+        out.push(if index == 0 && !base.contains('?') { '?' } else { '&' });
+        out.push_str(&format!("{}={}", percent_encode(name), percent_encode(value)));
+    }
+    if let Some(fragment) = fragment {
+        out.push('#');
+        out.push_str(fragment);
+    }
+    out
+}
+
+/// An argon2id hash of a random password, checked against when the username is unknown
+/// so that unknown and known usernames take the same time.
+const DUMMY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$CTFhFdXPJO1aFaMaO6Mm5c8y7cJHAph8ArZWb2GRPPc";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn callbacks_keep_their_query_and_fragment() {
+        let pairs = [("oauth_token", "t".to_owned()), ("oauth_verifier", "v w".to_owned())];
+        assert_eq!(with_query("http://a.test/cb", &pairs), "http://a.test/cb?oauth_token=t&oauth_verifier=v%20w");
+        assert_eq!(with_query("http://a.test/cb?x=1#top", &pairs[..1]), "http://a.test/cb?x=1&oauth_token=t#top");
+    }
+
+    #[test]
+    fn the_dummy_hash_is_a_valid_argon2id_hash() {
+        assert!(PasswordHash::new(DUMMY_HASH).is_ok());
+    }
+}
