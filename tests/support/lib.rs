@@ -76,3 +76,29 @@ pub fn run_python_client(script: &str, args: &[&str], stdin: &[u8]) -> Vec<u8> {
     );
     output.stdout
 }
+
+/// The folder of the Node client (`tests/clients/node`), its packages installed: `npm
+/// ci` runs once, under a file lock, when `node_modules` is missing.
+pub fn node_client() -> &'static Path {
+    static READY: OnceLock<PathBuf> = OnceLock::new();
+    READY.get_or_init(|| {
+        let folder = workspace_root().join("tests/clients/node");
+        let target = workspace_root().join("target");
+        std::fs::create_dir_all(&target).expect("creating target/");
+        let lock = std::fs::File::create(target.join("node-client.lock")).expect("creating the npm lock");
+        lock.lock().expect("locking npm");
+        if !folder.join("node_modules/oauth-1.0a").exists() {
+            run(Command::new("npm").args(["ci", "--silent", "--no-audit", "--no-fund"]).current_dir(&folder));
+        }
+        folder
+    })
+}
+
+/// Runs a program to completion and returns its output, failing the test with its
+/// output when it exits non-zero.
+pub fn run_client(command: &mut Command) -> String {
+    let output = command.output().unwrap_or_else(|e| panic!("starting {command:?}: {e}"));
+    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(output.status.success(), "{command:?} failed ({}):\n{text}", output.status);
+    text
+}
