@@ -23,3 +23,7 @@ bench:
 # What CI runs, start to finish: run before opening a change.
 pre-pr:
     bash .ci/run
+
+# The seed story's server: Jane, her photos and Beppa Prints, on http://127.0.0.1:8080.
+demo:
+    cargo run --release -p grantlog-server -- serve --demo

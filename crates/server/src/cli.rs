@@ -8,7 +8,7 @@ use grantlog_domain::{Actor, OwnerId};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::http::Application;
-use crate::oauth::Checks;
+use crate::oauth::{Checks, prune_nonces};
 use crate::service::{NewClient, Services, demo};
 use grantlog_projection::replay::{Filter, render_json, render_text, replay};
 use grantlog_projection::{Horizon, catch_up, fold, rebuild};
@@ -238,6 +238,17 @@ async fn serve(services: Services, args: ServeArgs) -> anyhow::Result<Outcome> {
     let listener =
         std::net::TcpListener::bind(args.bind).with_context(|| format!("Failed to listen on {}", args.bind))?;
     let checks = Checks { timestamp_window: args.timestamp_window };
+    // Nonces need keeping only as long as their timestamps are acceptable.
+    let store = services.store.clone();
+    tokio::spawn(async move {
+        let mut every_minute = tokio::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            every_minute.tick().await;
+            if let Err(error) = prune_nonces(&store, chrono::Utc::now(), checks).await {
+                tracing::warn!(%error, "pruning nonces failed");
+            }
+        }
+    });
     let application =
         Application::build(listener, services, args.public_url, checks).context("Failed to start the server")?;
     // Tests and scripts read this line to learn the port.

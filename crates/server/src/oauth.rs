@@ -285,6 +285,18 @@ async fn sqlx_insert_nonce(
     Ok(())
 }
 
+/// Forgets nonces whose timestamps have left the window: a replay of one would be
+/// refused for its timestamp anyway. Returns how many were forgotten.
+pub async fn prune_nonces(
+    store: &grantlog_store::EventStore,
+    now: DateTime<Utc>,
+    checks: Checks,
+) -> Result<u64, sqlx::Error> {
+    let horizon = now.timestamp().saturating_sub(i64::try_from(checks.timestamp_window).unwrap_or(i64::MAX));
+    let result = sqlx::query("DELETE FROM nonces WHERE timestamp < $1").bind(horizon).execute(store.reader()).await?;
+    Ok(result.rows_affected())
+}
+
 fn is_unique_violation(error: &sqlx::Error) -> bool {
     error.as_database_error().is_some_and(|db| db.kind() == sqlx::error::ErrorKind::UniqueViolation)
 }

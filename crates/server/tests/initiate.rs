@@ -6,6 +6,7 @@ mod support;
 
 use grantlog_oauth1::{SignatureMethod, Signer, Unsigned};
 use grantlog_projection::tables::{Tables, grant_by_token};
+use grantlog_server::oauth::{Checks, prune_nonces};
 use grantlog_store::testing::TestDatabase;
 use grantlog_store::{ConnectOptions, EventStore, backend_tests};
 use support::{Server, post};
@@ -167,4 +168,23 @@ async fn every_refusal_names_its_problem_and_writes_nothing(database: TestDataba
     assert_eq!(Tables::read(store.reader()).await.unwrap().grants.len(), 1, "one grant, from the first");
 }
 
-backend_tests!(a_signed_request_gets_temporary_credentials, every_refusal_names_its_problem_and_writes_nothing);
+async fn nonces_are_forgotten_once_their_timestamps_leave_the_window(database: TestDatabase) {
+    let server = Server::start(&database.url);
+    let (key, secret) = server.add_client("http://127.0.0.1:*");
+    let url = server.url("/oauth/initiate");
+    for nonce in ["p-1", "p-2"] {
+        let reply = post(&url, Some(&signed(&url, &key, &secret, &[("oauth_callback", CALLBACK)], nonce, now())), "");
+        assert_eq!(reply.status, 200, "{reply:?}");
+    }
+    let store = EventStore::connect(ConnectOptions::new(&database.url)).await.unwrap();
+    let checks = Checks { timestamp_window: 300 };
+    assert_eq!(prune_nonces(&store, chrono::Utc::now(), checks).await.unwrap(), 0, "fresh nonces stay");
+    let later = chrono::Utc::now() + chrono::TimeDelta::seconds(301);
+    assert_eq!(prune_nonces(&store, later, checks).await.unwrap(), 2, "stale ones go");
+}
+
+backend_tests!(
+    a_signed_request_gets_temporary_credentials,
+    every_refusal_names_its_problem_and_writes_nothing,
+    nonces_are_forgotten_once_their_timestamps_leave_the_window,
+);
