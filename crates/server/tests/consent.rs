@@ -1,0 +1,189 @@
+//! The owner's pages on the real binary, SQLite and PostgreSQL: a wrong password gets
+//! no session, a denial goes back to the client and ends the request, markup in a
+//! client's name stays text, every page forbids framing and script, and a callback
+//! slipped into the authorize URL is ignored.
+
+mod support;
+
+use grantlog_oauth1::encoding::{parse_form, percent_encode};
+use grantlog_oauth1::{SignatureMethod, Signer, Unsigned};
+use grantlog_store::backend_tests;
+use grantlog_store::testing::TestDatabase;
+use support::{Server, post};
+
+const CALLBACK: &str = "http://127.0.0.1:9/ready";
+
+/// A browser: keeps cookies, follows nothing by itself.
+struct Browser {
+    agent: ureq::Agent,
+    cookies: Vec<(String, String)>,
+}
+
+struct Page {
+    status: u16,
+    location: Option<String>,
+    csp: Option<String>,
+    frame_options: Option<String>,
+    body: String,
+}
+
+impl Browser {
+    fn new() -> Self {
+        let agent = ureq::Agent::config_builder().http_status_as_error(false).max_redirects(0).build().into();
+        Self { agent, cookies: Vec::new() }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies.iter().map(|(n, v)| format!("{n}={v}")).collect::<Vec<_>>().join("; ")
+    }
+
+    fn keep(&mut self, response: &ureq::http::Response<ureq::Body>) {
+        for value in response.headers().get_all("set-cookie") {
+            let pair = value.to_str().unwrap().split(';').next().unwrap();
+            let (name, value) = pair.split_once('=').unwrap();
+            self.cookies.retain(|(n, _)| n != name);
+            if !value.is_empty() {
+                self.cookies.push((name.to_owned(), value.to_owned()));
+            }
+        }
+    }
+
+    fn page(&mut self, mut response: ureq::http::Response<ureq::Body>) -> Page {
+        self.keep(&response);
+        let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let (location, csp, frame_options) =
+            (header("location"), header("content-security-policy"), header("x-frame-options"));
+        Page {
+            status: response.status().as_u16(),
+            location,
+            csp,
+            frame_options,
+            body: response.body_mut().read_to_string().unwrap_or_default(),
+        }
+    }
+
+    fn get(&mut self, url: &str) -> Page {
+        let response = self.agent.get(url).header("Cookie", self.cookie_header()).call().unwrap();
+        self.page(response)
+    }
+
+    fn submit(&mut self, url: &str, fields: &[(&str, &str)]) -> Page {
+        let body: Vec<String> =
+            fields.iter().map(|(n, v)| format!("{}={}", percent_encode(n), percent_encode(v))).collect();
+        let response = self
+            .agent
+            .post(url)
+            .header("Cookie", self.cookie_header())
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .send(body.join("&"))
+            .unwrap();
+        self.page(response)
+    }
+}
+
+/// The value of the hidden input `name` in `html`.
+fn hidden(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker).unwrap_or_else(|| panic!("no {name} in {html}")) + marker.len();
+    html[start..start + html[start..].find('"').unwrap()].to_owned()
+}
+
+fn now() -> u64 {
+    u64::try_from(chrono::Utc::now().timestamp()).unwrap()
+}
+
+/// Temporary credentials for the client (key, secret), with `callback`.
+fn request_token(server: &Server, key: &str, secret: &str, nonce: &str) -> String {
+    let url = server.url("/oauth/initiate");
+    let unsigned = Unsigned {
+        method: "POST",
+        url: &url,
+        body: &[],
+        extra: &[("oauth_callback", CALLBACK)],
+        nonce,
+        timestamp: now(),
+    };
+    let header = Signer::new(key, secret, SignatureMethod::HmacSha1).authorization_header(&unsigned, None).unwrap();
+    let reply = post(&url, Some(&header), "");
+    assert_eq!(reply.status, 200, "{reply:?}");
+    reply.param("oauth_token").unwrap()
+}
+
+async fn owner_pages_refuse_strangers_escape_names_and_send_denials_back(database: TestDatabase) {
+    let server = Server::start_with(&database.url, &["--demo"]);
+    let output = server.grantlog(&[
+        "client",
+        "add",
+        "--name",
+        "<script>alert('x')</script> Prints",
+        "--callback",
+        "http://127.0.0.1:*",
+        "--json",
+    ]);
+    let printed: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let (key, secret) = (printed["client_key"].as_str().unwrap(), printed["client_secret"].as_str().unwrap());
+    let token = request_token(&server, key, secret, "c-1");
+
+    // A callback in the authorize URL is ignored; the login form comes first.
+    let mut jane = Browser::new();
+    let authorize =
+        server.url(&format!("/oauth/authorize?oauth_token={token}&oauth_callback=http%3A%2F%2Fevil.example%2F"));
+    let login = jane.get(&authorize);
+    assert_eq!(login.status, 200);
+    assert!(login.body.contains("name=\"password\""), "{}", login.body);
+    let csp = login.csp.unwrap_or_default();
+    assert!(csp.contains("frame-ancestors 'none'") && !csp.contains("script-src"), "{csp}");
+    assert_eq!(login.frame_options.as_deref(), Some("DENY"));
+
+    // A wrong password: no session, the form again.
+    let csrf = hidden(&login.body, "csrf_token");
+    let wrong = jane.submit(
+        &server.url("/login"),
+        &[("csrf_token", &csrf), ("oauth_token", &token), ("username", "jane"), ("password", "islay-whisky")],
+    );
+    assert_eq!(wrong.status, 401);
+    assert!(wrong.body.contains("Wrong username or password."), "{}", wrong.body);
+    assert!(!jane.cookies.iter().any(|(name, _)| name == "grantlog_session"));
+    // A login form posted without its CSRF cookie is forged.
+    let forged = Browser::new().submit(
+        &server.url("/login"),
+        &[("csrf_token", "x"), ("oauth_token", &token), ("username", "jane"), ("password", "islay-scotch")],
+    );
+    assert_eq!(forged.status, 403);
+
+    let csrf = hidden(&wrong.body, "csrf_token");
+    let logged_in = jane.submit(
+        &server.url("/login"),
+        &[("csrf_token", &csrf), ("oauth_token", &token), ("username", "jane"), ("password", "islay-scotch")],
+    );
+    assert_eq!(logged_in.status, 303, "{}", logged_in.body);
+    let consent = jane.get(&server.url(&format!("/oauth/authorize?oauth_token={token}")));
+    assert_eq!(consent.status, 200);
+    assert!(consent.body.contains("&lt;script&gt;alert('x')&lt;/script&gt; Prints"), "the name is text");
+    assert!(!consent.body.contains("<script>"), "{}", consent.body);
+
+    // Jane denies: back to the callback given at initiate, not the one in the URL.
+    let csrf = hidden(&consent.body, "csrf_token");
+    let denied = jane.submit(
+        &server.url("/oauth/authorize"),
+        &[("csrf_token", &csrf), ("oauth_token", &token), ("decision", "deny")],
+    );
+    assert_eq!(denied.status, 302);
+    let location = denied.location.unwrap();
+    assert!(location.starts_with(&format!("{CALLBACK}?")), "{location}");
+    let query = parse_form(location.split_once('?').unwrap().1).unwrap();
+    assert_eq!(
+        query,
+        [("oauth_token".to_owned(), token.clone()), ("oauth_problem".to_owned(), "permission_denied".to_owned())]
+    );
+
+    // The request is answered: the page and the form say so, and nothing more is recorded.
+    assert_eq!(jane.get(&server.url(&format!("/oauth/authorize?oauth_token={token}"))).status, 400);
+    let again = jane.submit(
+        &server.url("/oauth/authorize"),
+        &[("csrf_token", &csrf), ("oauth_token", &token), ("decision", "approve"), ("photos", "islay-harbour")],
+    );
+    assert_eq!(again.status, 400);
+}
+
+backend_tests!(owner_pages_refuse_strangers_escape_names_and_send_denials_back);
