@@ -49,6 +49,8 @@ impl std::fmt::Debug for DatabaseArgs {
 enum Command {
     /// Run the server (migrates the database first).
     Serve(ServeArgs),
+    /// Tell the seed story against a server in this process, on a temporary database.
+    Demo,
     /// Apply pending database migrations, then bring the read models up to date.
     Migrate,
     /// Check and replay the event log.
@@ -171,6 +173,11 @@ pub enum Outcome {
 impl Cli {
     /// Runs the command.
     pub async fn run(self) -> anyhow::Result<Outcome> {
+        // The demo brings its own temporary database; it never opens the configured one.
+        if matches!(self.command, Command::Demo) {
+            crate::demo::run().await?;
+            return Ok(Outcome::Success);
+        }
         // Only `migrate` may create a SQLite file: auditing a path that does not exist
         // must fail, not audit a new empty log.
         let writes =
@@ -185,6 +192,7 @@ impl Cli {
 
 async fn run(store: &EventStore, database: &DatabaseArgs, command: Command) -> anyhow::Result<Outcome> {
     match command {
+        Command::Demo => unreachable!("handled before the database is opened"),
         Command::Serve(args) => return serve(services(store.clone(), database).await?, args).await,
         Command::Client(command) => return add_client(&services(store.clone(), database).await?, command).await,
         Command::Owner(OwnerCommand::Add { username }) => {

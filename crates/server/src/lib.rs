@@ -7,6 +7,7 @@
 //! issue #5.
 
 pub mod cli;
+pub mod demo;
 pub mod http;
 pub mod oauth;
 pub mod owner;

@@ -212,6 +212,29 @@ backend_tests!(
 );
 
 #[test]
+fn the_demo_tells_the_story_and_shows_the_grants_history() {
+    let folder = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_grantlog")).arg("demo").current_dir(folder.path()).output().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let told = stdout(&output);
+    for line in [
+        "Beppa asks Faji for temporary credentials",
+        "she types her password into Faji, not Beppa",
+        "She approves both photos for one hour",
+        "Faji issues an access token, good for one hour",
+        "Port Ellen harbour at dawn — 266 bytes of image/png",
+        "grant.temporary_credentials_issued",
+        "grant.approved",
+        "grant.token_credentials_issued",
+        "The whole log (7 events) verifies",
+    ] {
+        assert!(told.contains(line), "missing {line:?} in:\n{told}");
+    }
+    assert!(!told.contains("beppa-demo-secret") && !told.contains("islay-scotch"), "no secret narrated");
+    assert_eq!(std::fs::read_dir(folder.path()).unwrap().count(), 0, "nothing left behind");
+}
+
+#[test]
 fn auditing_a_missing_database_fails_without_creating_it() {
     let folder = tempfile::tempdir().unwrap();
     let path = folder.path().join("absent.db");

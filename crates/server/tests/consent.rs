@@ -83,9 +83,7 @@ impl Browser {
 
 /// The value of the hidden input `name` in `html`.
 fn hidden(html: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = html.find(&marker).unwrap_or_else(|| panic!("no {name} in {html}")) + marker.len();
-    html[start..start + html[start..].find('"').unwrap()].to_owned()
+    grantlog_server::demo::hidden(html, name).unwrap_or_else(|error| panic!("{error}: {html}"))
 }
 
 fn now() -> u64 {
