@@ -134,7 +134,7 @@ async fn initiate(
 ) -> Result<HttpResponse, ApiError> {
     let url = signed_url(&state.public_url, request.uri().path_and_query().map_or("/", |p| p.as_str()));
     let incoming = incoming(&request, &url, &body);
-    let credentials = state.services.initiate(&incoming, Utc::now(), state.checks).await?;
+    let credentials = state.services.initiate(&incoming, Utc::now(), state.checks, &trace_id(&request)).await?;
     Ok(form(&[
         ("oauth_token", &credentials.token),
         ("oauth_token_secret", credentials.secret.expose_secret()),
@@ -146,7 +146,7 @@ async fn initiate(
 async fn token(request: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let url = state.signed_url(&request);
     let incoming = incoming(&request, &url, &body);
-    let credentials = state.services.exchange(&incoming, Utc::now(), state.checks).await?;
+    let credentials = state.services.exchange(&incoming, Utc::now(), state.checks, &trace_id(&request)).await?;
     Ok(form(&[("oauth_token", &credentials.token), ("oauth_token_secret", credentials.secret.expose_secret())]))
 }
 
@@ -259,7 +259,7 @@ async fn authorize_decision(
         remember: value(&form, "remember").is_some(),
     };
     let pending = state.services.pending(&decision.token, now).await.map_err(ApiError::Internal)?;
-    match state.services.decide(session.owner_id, decision, now).await {
+    match state.services.decide(session.owner_id, decision, now, &trace_id(&request)).await {
         Ok(Outcome::Redirect(location)) => {
             Ok(HttpResponse::Found().insert_header((header::LOCATION, location)).finish())
         }
@@ -373,6 +373,26 @@ impl AppState {
 
 fn internal(error: grantlog_store::StoreError) -> ApiError {
     ApiError::Internal(grantlog_projection::ProjectionError::from(error).into())
+}
+
+/// The request's W3C trace id: from its `traceparent` header when that is well
+/// formed, otherwise a fresh one. Every event a request causes carries it.
+fn trace_id(request: &HttpRequest) -> String {
+    let from_parent = request
+        .headers()
+        .get("traceparent")
+        .and_then(|value| value.to_str().ok())
+        .and_then(|parent| parent.split('-').nth(1))
+        .filter(|id| id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()))
+        .filter(|id| id.bytes().any(|b| b != b'0'));
+    match from_parent {
+        Some(id) => id.to_owned(),
+        None => {
+            let mut bytes = [0u8; 16];
+            getrandom::fill(&mut bytes).expect("the operating system's random source works");
+            bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+        }
+    }
 }
 
 /// What the protocol needs of an HTTP request.

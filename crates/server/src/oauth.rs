@@ -147,6 +147,7 @@ impl Services {
         incoming: &IncomingRequest<'_>,
         now: DateTime<Utc>,
         checks: Checks,
+        trace_id: &str,
     ) -> Result<TemporaryCredentials, RequestError> {
         let request = SignedRequest::from_request(incoming)?;
         let Verified { client, request } = self.verify(request, None, now, checks).await?;
@@ -184,7 +185,8 @@ impl Services {
             let (sealer, secret_id, sealed) = (sealer.clone(), secret_id.clone(), sealed.clone());
             Box::pin(async move { sealer.put(connection, &secret_id, sealed.expose_secret()).await })
         });
-        let context = Context { now, actor: Actor::Client(snapshot.client_id.uuid()), trace_id: None };
+        let actor = Actor::Client(snapshot.client_id.uuid());
+        let context = Context { now, actor, trace_id: Some(trace_id.to_owned()) };
         match execute_with::<GrantRecord>(&self.store, &grant_id.stream_id(), &command, &context, also).await {
             Ok(_) => Ok(TemporaryCredentials { token, secret }),
             Err(ProjectionError::Domain(DomainError::CallbackNotRegistered)) => {
@@ -206,6 +208,7 @@ impl Services {
         incoming: &IncomingRequest<'_>,
         now: DateTime<Utc>,
         checks: Checks,
+        trace_id: &str,
     ) -> Result<TemporaryCredentials, RequestError> {
         let request = SignedRequest::from_request(incoming)?;
         let token = request.token().ok_or_else(|| ProtocolError::ParameterAbsent { missing: vec!["oauth_token"] })?;
@@ -240,7 +243,7 @@ impl Services {
             let (sealer, secret_id, sealed) = (sealer.clone(), secret_id.clone(), sealed.clone());
             Box::pin(async move { sealer.put(connection, &secret_id, sealed.expose_secret()).await })
         });
-        let context = Context { now, actor: Actor::Client(client_id.uuid()), trace_id: None };
+        let context = Context { now, actor: Actor::Client(client_id.uuid()), trace_id: Some(trace_id.to_owned()) };
         match execute_with::<GrantRecord>(&self.store, &grant_id.stream_id(), &command, &context, also).await {
             Ok(_) => Ok(TemporaryCredentials { token: access_token, secret }),
             Err(ProjectionError::Domain(refusal)) => Err(exchange_refusal(&refusal).into()),

@@ -239,11 +239,12 @@ impl Services {
         owner_id: uuid::Uuid,
         decision: Decision,
         now: DateTime<Utc>,
+        trace_id: &str,
     ) -> Result<Outcome, DecisionError> {
         let pending = self.pending(&decision.token, now).await?.ok_or(DecisionError::Gone)?;
         let grant_id = GrantId::new(pending.grant.grant_id.parse().map_err(|_| DecisionError::Gone)?);
         let owner = OwnerId::new(owner_id);
-        let context = Context { now, actor: Actor::Owner(owner_id), trace_id: None };
+        let context = Context { now, actor: Actor::Owner(owner_id), trace_id: Some(trace_id.to_owned()) };
         let stream = grant_id.stream_id();
         let authenticated = RecordOwnerAuthenticated { owner_id: owner, now }.into();
         execute::<GrantRecord>(&self.store, &stream, &authenticated, &context).await.map_err(refused)?;

@@ -9,7 +9,7 @@ use grantlog_projection::tables::{Tables, grant_by_token};
 use grantlog_server::oauth::{Checks, prune_nonces};
 use grantlog_store::testing::TestDatabase;
 use grantlog_store::{ConnectOptions, EventStore, backend_tests};
-use support::{Server, post};
+use support::{Server, post, post_with};
 
 const CALLBACK: &str = "http://127.0.0.1:9/ready";
 
@@ -27,7 +27,9 @@ async fn a_signed_request_gets_temporary_credentials(database: TestDatabase) {
     let server = Server::start(&database.url);
     let (key, secret) = server.add_client("http://127.0.0.1:*");
     let url = server.url("/oauth/initiate");
-    let reply = post(&url, Some(&signed(&url, &key, &secret, &[("oauth_callback", CALLBACK)], "n-1", now())), "");
+    let authorization = signed(&url, &key, &secret, &[("oauth_callback", CALLBACK)], "n-1", now());
+    let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let reply = post_with(&url, &[("Authorization", &authorization), ("traceparent", traceparent)], "");
     assert_eq!(reply.status, 200, "{reply:?}");
     assert_eq!(reply.content_type.as_deref(), Some("application/x-www-form-urlencoded"));
     let names: Vec<String> = reply.form().into_iter().map(|(name, _)| name).collect();
@@ -47,6 +49,9 @@ async fn a_signed_request_gets_temporary_credentials(database: TestDatabase) {
             .unwrap();
     assert!(!log.contains(&token_secret) && !log.contains(&secret), "no secret in the log");
     assert!(store.verify_chain(None).await.unwrap().is_ok());
+    let issued = store.read_from(1, 1).await.unwrap().remove(0);
+    assert_eq!(issued.event_type, "grant.temporary_credentials_issued");
+    assert_eq!(issued.trace_id.as_deref(), Some("4bf92f3577b34da6a3ce929d0e0e4736"), "the caller's trace");
 
     // A form body carries the parameters just as well (RFC 5849 section 3.5.2).
     let form_params: Vec<(String, String)> = Signer::new(key.as_str(), secret.as_str(), SignatureMethod::HmacSha1)

@@ -108,9 +108,15 @@ fn agent() -> ureq::Agent {
 
 /// POSTs `body` (a form, if not empty) with an optional Authorization header.
 pub fn post(url: &str, authorization: Option<&str>, body: &str) -> Reply {
+    let headers: Vec<(&str, &str)> = authorization.map(|value| ("Authorization", value)).into_iter().collect();
+    post_with(url, &headers, body)
+}
+
+/// POSTs `body` (a form, if not empty) with `headers`.
+pub fn post_with(url: &str, headers: &[(&str, &str)], body: &str) -> Reply {
     let mut request = agent().post(url);
-    if let Some(authorization) = authorization {
-        request = request.header("Authorization", authorization);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
     }
     if !body.is_empty() {
         request = request.header("Content-Type", "application/x-www-form-urlencoded");
