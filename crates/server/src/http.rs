@@ -84,10 +84,12 @@ impl Application {
             App::new()
                 .app_data(web::Data::new(state.clone()))
                 .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
+                .app_data(web::JsonConfig::default().limit(MAX_BODY_BYTES))
                 .route("/healthz", web::get().to(healthz))
                 .route("/readyz", web::get().to(readyz))
                 .route("/oauth/initiate", web::post().to(initiate))
                 .route("/oauth/token", web::post().to(token))
+                .route("/oauth/verify", web::post().to(verify))
                 .route("/oauth/authorize", web::get().to(authorize_page))
                 .route("/oauth/authorize", web::post().to(authorize_decision))
                 .route("/login", web::post().to(login))
@@ -150,10 +152,55 @@ async fn token(request: HttpRequest, body: web::Bytes, state: web::Data<AppState
     Ok(form(&[("oauth_token", &credentials.token), ("oauth_token_secret", credentials.secret.expose_secret())]))
 }
 
+/// A request another resource server received, forwarded for checking.
+#[derive(Debug, serde::Deserialize)]
+struct ForwardedRequest {
+    method: String,
+    /// The absolute URL the client signed, query included.
+    url: String,
+    #[serde(default)]
+    headers: std::collections::BTreeMap<String, String>,
+    /// The body as received (read for parameters only when it is a form).
+    #[serde(default)]
+    body: String,
+}
+
+/// `POST /oauth/verify`: for other resource servers. Given a request's method, URL,
+/// headers and body, says whether its signature and access token are valid now, and if
+/// so for which owner, client, scope and resources. The check is the full one,
+/// nonce included: forward each request once. A verdict is always a 200; only a
+/// malformed question is a 400.
+async fn verify(forwarded: web::Json<ForwardedRequest>, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let header =
+        |name: &str| forwarded.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str());
+    let incoming = IncomingRequest {
+        method: &forwarded.method,
+        url: &forwarded.url,
+        authorization: header("authorization"),
+        content_type: header("content-type"),
+        body: forwarded.body.as_bytes(),
+    };
+    let verdict = match state.services.access(&incoming, Utc::now(), state.checks).await {
+        Ok(access) => serde_json::json!({
+            "valid": true,
+            "owner_id": access.owner_id,
+            "client_key": access.client_key,
+            "scope": access.scope.split(' ').collect::<Vec<_>>(),
+            "resources": access.resources,
+            "expires_at": access.expires_at,
+        }),
+        Err(RequestError::Refused(problem)) => {
+            serde_json::json!({ "valid": false, "oauth_problem": problem.problem(), "status": problem.status() })
+        }
+        Err(RequestError::Failed(failure)) => return Err(ApiError::Internal(failure)),
+    };
+    Ok(HttpResponse::Ok().json(verdict))
+}
+
 /// `GET /api/photos`: the photos the access token's grant covers.
 async fn photos(request: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let url = state.signed_url(&request);
-    let access = state.services.access(&incoming(&request, &url, &[]), Utc::now(), state.checks).await?;
+    let access = state.services.photo_access(&incoming(&request, &url, &[]), Utc::now(), state.checks).await?;
     let owned = photos::photos_of(state.services.store.reader(), access.owner_id).await.map_err(internal)?;
     let listed: Vec<serde_json::Value> = owned
         .iter()
@@ -178,7 +225,7 @@ async fn photo(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let url = state.signed_url(&request);
-    let access = state.services.access(&incoming(&request, &url, &[]), Utc::now(), state.checks).await?;
+    let access = state.services.photo_access(&incoming(&request, &url, &[]), Utc::now(), state.checks).await?;
     let found = match access.resources.contains(&id) {
         true => photos::photo_bytes(state.services.store.reader(), access.owner_id, &id).await.map_err(internal)?,
         false => None,

@@ -309,14 +309,42 @@ fn is_unique_violation(error: &sqlx::Error) -> bool {
 pub struct Access {
     /// Whose resources.
     pub owner_id: uuid::Uuid,
+    /// The client using it.
+    pub client_key: String,
+    /// The permissions granted, e.g. `photos:read`.
+    pub scope: String,
     /// Which photos.
     pub resources: Vec<String>,
+    /// When access ends (RFC 3339), if it does.
+    pub expires_at: Option<String>,
+}
+
+impl Access {
+    /// Whether the grant includes `permission`.
+    pub fn allows(&self, permission: &str) -> bool {
+        self.scope.split(' ').any(|granted| granted == permission)
+    }
 }
 
 impl Services {
-    /// A protected-resource request (RFC 5849 section 3): signed with an access token
-    /// that is active now — not revoked, not expired (decided from the recorded
-    /// expiry), its client not suspended — and covering read access to photos.
+    /// A request for photos (RFC 5849 section 3): signed with an access token that is
+    /// active now — not revoked, not expired (decided from the recorded expiry), its
+    /// client not suspended — and covering read access to photos.
+    pub async fn photo_access(
+        &self,
+        incoming: &IncomingRequest<'_>,
+        now: DateTime<Utc>,
+        checks: Checks,
+    ) -> Result<Access, RequestError> {
+        let access = self.access(incoming, now, checks).await?;
+        if !access.allows("photos:read") {
+            return Err(ProtocolError::PermissionDenied.into());
+        }
+        Ok(access)
+    }
+
+    /// Any protected-resource request: the checks of [`Services::photo_access`] but the
+    /// scope's, which the resource server applies (`POST /oauth/verify`).
     pub async fn access(
         &self,
         incoming: &IncomingRequest<'_>,
@@ -354,9 +382,6 @@ impl Services {
             "active" => {}
             _ => return Err(ProtocolError::TokenRejected.into()),
         }
-        if !grant.scope.as_deref().is_some_and(|scope| scope.split(' ').any(|permission| permission == "photos:read")) {
-            return Err(ProtocolError::PermissionDenied.into());
-        }
         let owner_id = grant
             .owner_id
             .as_deref()
@@ -364,6 +389,12 @@ impl Services {
             .and_then(uuid_of)?;
         let resources: Vec<String> = serde_json::from_str(&grant.resources)
             .map_err(|_| ServiceError::Corrupt(format!("grant {} has unreadable resources", grant.grant_id)))?;
-        Ok(Access { owner_id, resources })
+        Ok(Access {
+            owner_id,
+            client_key: client.consumer_key,
+            scope: grant.scope.unwrap_or_default(),
+            resources,
+            expires_at: grant.expires_at,
+        })
     }
 }

@@ -120,4 +120,58 @@ async fn a_request_token_is_no_access_token(database: TestDatabase) {
     assert_eq!(problem(&unsigned), (400, Some("parameter_absent".into())));
 }
 
-backend_tests!(the_token_shows_exactly_the_chosen_photos_until_revoked, a_request_token_is_no_access_token);
+/// Asks `/oauth/verify` about a request signed for another resource server.
+fn verdict(server: &Server, question: &serde_json::Value) -> (u16, serde_json::Value) {
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let mut response = agent
+        .post(server.url("/oauth/verify"))
+        .header("Content-Type", "application/json")
+        .send(question.to_string())
+        .unwrap();
+    let body = response.body_mut().read_to_string().unwrap();
+    (response.status().as_u16(), serde_json::from_str(&body).unwrap_or(serde_json::Value::Null))
+}
+
+async fn other_resource_servers_can_ask_for_a_verdict(database: TestDatabase) {
+    let server = Server::start_with(&database.url, &["--demo"]);
+    let store = EventStore::connect(ConnectOptions::new(&database.url)).await.unwrap();
+    let (grant_id, access, access_secret) = access_to_the_harbour(&server, &store).await;
+    let beppa = Signer::new(KEY, SECRET, SignatureMethod::HmacSha1).with_token(access.as_str(), access_secret.as_str());
+    let elsewhere = "https://prints.example/albums?page=2";
+    let question = serde_json::json!({
+        "method": "GET",
+        "url": elsewhere,
+        "headers": { "authorization": header(&beppa, "GET", elsewhere, &[], "v-1") },
+    });
+    let (status, answer) = verdict(&server, &question);
+    assert_eq!(status, 200);
+    let jane = profiles::find_owner_by_username(store.reader(), "jane").await.unwrap().unwrap().owner_id;
+    assert_eq!(answer["valid"], true, "{answer}");
+    assert_eq!(answer["owner_id"], jane.to_string());
+    assert_eq!(answer["client_key"], KEY);
+    assert_eq!(answer["scope"], serde_json::json!(["photos:read"]));
+    assert_eq!(answer["resources"], serde_json::json!(["islay-harbour"]));
+    assert!(answer["expires_at"].as_str().is_some_and(|at| at.starts_with("20")), "{answer}");
+
+    let (_, replayed) = verdict(&server, &question);
+    assert_eq!((replayed["valid"].clone(), replayed["oauth_problem"].clone()), (false.into(), "nonce_used".into()));
+    let tampered = serde_json::json!({ "method": "POST", "url": elsewhere, "headers": question["headers"] });
+    assert_eq!(verdict(&server, &tampered).1["oauth_problem"], "signature_invalid");
+    assert_eq!(verdict(&server, &serde_json::json!({ "url": elsewhere })).0, 400, "a malformed question");
+
+    let jane = OwnerId::new(jane);
+    let revoke = Revoke { by: Revoker::Owner(jane), reason: None, now: Utc::now() };
+    grant(&store, grant_id, revoke.into(), Utc::now(), Actor::Owner(jane.uuid())).await.unwrap();
+    let question = serde_json::json!({
+        "method": "GET",
+        "url": elsewhere,
+        "headers": { "Authorization": header(&beppa, "GET", elsewhere, &[], "v-2") },
+    });
+    assert_eq!(verdict(&server, &question).1["oauth_problem"], "token_revoked");
+}
+
+backend_tests!(
+    the_token_shows_exactly_the_chosen_photos_until_revoked,
+    a_request_token_is_no_access_token,
+    other_resource_servers_can_ask_for_a_verdict,
+);
