@@ -13,13 +13,11 @@ use grantlog_oauth1::uri::signed_url;
 use grantlog_oauth1::{IncomingRequest, ProtocolError};
 use secrecy::{ExposeSecret, SecretString};
 
-use std::sync::Arc;
-
 use grantlog_oauth1::encoding::parse_form;
 use grantlog_store::photos;
 use grantlog_store::sessions::Session;
 
-use crate::owner::{Decision, DecisionError, LoginError, LoginThrottle, Outcome, Pending};
+use crate::owner::{Decision, DecisionError, LoginError, Outcome, Pending};
 use crate::pages::{self, PhotoChoice};
 use crate::service::random_token;
 
@@ -41,8 +39,6 @@ pub struct AppState {
     pub public_url: String,
     /// Timestamp window and other checks.
     pub checks: Checks,
-    /// Failed logins per account and address (this process).
-    pub throttle: Arc<LoginThrottle>,
 }
 
 impl AppState {
@@ -74,12 +70,8 @@ impl Application {
         checks: Checks,
     ) -> std::io::Result<Self> {
         let address = listener.local_addr()?;
-        let state = AppState {
-            services,
-            public_url: public_url.unwrap_or_else(|| format!("http://{address}")),
-            checks,
-            throttle: Arc::new(LoginThrottle::default()),
-        };
+        let state =
+            AppState { services, public_url: public_url.unwrap_or_else(|| format!("http://{address}")), checks };
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(web::Data::new(state.clone()))
@@ -266,7 +258,7 @@ async fn login(request: HttpRequest, body: web::Bytes, state: web::Data<AppState
     let address = request.peer_addr().map_or_else(|| "unknown".to_owned(), |peer| peer.ip().to_string());
     let password = SecretString::from(value(&form, "password").unwrap_or_default().to_owned());
     let username = value(&form, "username").unwrap_or_default();
-    match state.services.login(&state.throttle, username, password, &address, Utc::now()).await {
+    match state.services.login(username, password, &address, Utc::now()).await {
         Ok(new) => Ok(HttpResponse::SeeOther()
             .insert_header((header::LOCATION, format!("/oauth/authorize?oauth_token={}", percent_encode(&token))))
             .append_header((header::SET_COOKIE, state.cookie(SESSION_COOKIE, new.cookie.expose_secret(), "/", "Lax")))

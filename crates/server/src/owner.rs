@@ -1,10 +1,6 @@
 //! The resource owner's side of the flow: logging in, and deciding on a client's
 //! request on the consent page.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
-
 use argon2::Argon2;
 use argon2::password_hash::PasswordVerifier as _;
 use argon2::password_hash::phc::PasswordHash;
@@ -16,7 +12,7 @@ use grantlog_domain::{
 use grantlog_projection::tables::{ClientRow, GrantRow, grant_by_token};
 use grantlog_projection::{Context, GrantRecord, ProjectionError, execute};
 use grantlog_store::photos::{Photo, photos_of};
-use grantlog_store::{profiles, sessions};
+use grantlog_store::{profiles, sessions, throttle};
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 
@@ -24,10 +20,11 @@ use crate::service::{ServiceError, Services, random_token};
 
 /// How long a login lasts.
 pub const SESSION_LIFETIME: TimeDelta = TimeDelta::hours(8);
-/// Failed logins allowed per account, and per address, within [`LOCKOUT_WINDOW`].
+/// Failed logins allowed per account, and per address, within [`LOCKOUT_WINDOW`],
+/// counted in the database so that every process shares the count.
 pub const MAX_FAILED_LOGINS: u32 = 5;
 /// The window failed logins are counted in.
-pub const LOCKOUT_WINDOW: Duration = Duration::from_secs(15 * 60);
+pub const LOCKOUT_WINDOW: TimeDelta = TimeDelta::minutes(15);
 
 /// The version of the consent wording; its text is hashed into every approval.
 pub const CONSENT_VERSION: &str = "v1";
@@ -49,41 +46,6 @@ pub enum LoginError {
     /// Our failure.
     #[error(transparent)]
     Failed(#[from] ServiceError),
-}
-
-/// Counts failed logins per key (account or address) in this process.
-#[derive(Debug, Default)]
-pub struct LoginThrottle {
-    failures: Mutex<HashMap<String, (u32, Instant)>>,
-}
-
-impl LoginThrottle {
-    fn blocked(&self, keys: &[String]) -> bool {
-        let failures = self.failures.lock().expect("throttle lock");
-        keys.iter().any(|key| {
-            failures
-                .get(key)
-                .is_some_and(|(count, since)| *count >= MAX_FAILED_LOGINS && since.elapsed() < LOCKOUT_WINDOW)
-        })
-    }
-
-    fn failed(&self, keys: &[String]) {
-        let mut failures = self.failures.lock().expect("throttle lock");
-        for key in keys {
-            let entry = failures.entry(key.clone()).or_insert((0, Instant::now()));
-            if entry.1.elapsed() >= LOCKOUT_WINDOW {
-                *entry = (0, Instant::now());
-            }
-            entry.0 += 1;
-        }
-    }
-
-    fn succeeded(&self, keys: &[String]) {
-        let mut failures = self.failures.lock().expect("throttle lock");
-        for key in keys {
-            failures.remove(key);
-        }
-    }
 }
 
 /// A new session: the cookie's value (a secret) and the session.
@@ -162,15 +124,18 @@ impl Services {
     /// same argon2 work as known ones.
     pub async fn login(
         &self,
-        throttle: &LoginThrottle,
         username: &str,
         password: SecretString,
         address: &str,
         now: DateTime<Utc>,
     ) -> Result<NewSession, LoginError> {
         let keys = [format!("user:{username}"), format!("address:{address}")];
-        if throttle.blocked(&keys) {
-            return Err(LoginError::Throttled);
+        let window_start = now - LOCKOUT_WINDOW;
+        for key in &keys {
+            let failures = throttle::failures(self.store.reader(), key, window_start).await.map_err(store_failure)?;
+            if failures >= MAX_FAILED_LOGINS {
+                return Err(LoginError::Throttled);
+            }
         }
         let profile = profiles::find_owner_by_username(self.store.reader(), username)
             .await
@@ -185,10 +150,14 @@ impl Services {
         .await
         .map_err(|_| ServiceError::Hashing)?;
         let Some(profile) = profile.filter(|_| matches) else {
-            throttle.failed(&keys);
+            for key in &keys {
+                throttle::record_failure(self.store.reader(), key, now, window_start).await.map_err(store_failure)?;
+            }
             return Err(LoginError::Refused);
         };
-        throttle.succeeded(&keys);
+        // The account's count resets; the address's does not, or logging in to one's own
+        // account between guesses would reset it.
+        throttle::clear(self.store.reader(), &keys[0]).await.map_err(store_failure)?;
         let cookie = random_token(32);
         let session = sessions::Session { owner_id: profile.owner_id, csrf_token: random_token(24) };
         sessions::start(self.store.reader(), &session_key(&cookie), &session, now + SESSION_LIFETIME)
@@ -318,6 +287,10 @@ fn with_query(url: &str, pairs: &[(&str, String)]) -> String {
         out.push_str(fragment);
     }
     out
+}
+
+fn store_failure(error: grantlog_store::StoreError) -> LoginError {
+    LoginError::Failed(ProjectionError::from(error).into())
 }
 
 /// An argon2id hash of a random password, checked against when the username is unknown

@@ -184,4 +184,33 @@ async fn owner_pages_refuse_strangers_escape_names_and_send_denials_back(databas
     assert_eq!(again.status, 400);
 }
 
-backend_tests!(owner_pages_refuse_strangers_escape_names_and_send_denials_back);
+async fn failed_logins_are_throttled_across_processes(database: TestDatabase) {
+    let first = Server::start_with(&database.url, &["--demo"]);
+    let second = Server::start(&database.url);
+    let (key, secret) = ("beppa-demo-key", "beppa-demo-secret");
+    let token = request_token(&first, key, secret, "t-1");
+    let mut mallory = Browser::new();
+    let attempt = |browser: &mut Browser, server: &Server, password: &str| {
+        let login = browser.get(&server.url(&format!("/oauth/authorize?oauth_token={token}")));
+        let csrf = hidden(&login.body, "csrf_token");
+        browser.submit(
+            &server.url("/login"),
+            &[("csrf_token", &csrf), ("oauth_token", &token), ("username", "jane"), ("password", password)],
+        )
+    };
+    for guess in 0..5 {
+        let server = if guess % 2 == 0 { &first } else { &second };
+        assert_eq!(attempt(&mut mallory, server, &format!("guess-{guess}")).status, 401);
+    }
+    // Now even the right password is refused, on either server, for a while.
+    let mut jane = Browser::new();
+    let throttled = attempt(&mut jane, &second, "islay-scotch");
+    assert_eq!(throttled.status, 429, "{}", throttled.body);
+    assert!(throttled.body.contains("Too many failed logins"));
+    assert!(!jane.cookies.iter().any(|(name, _)| name == "grantlog_session"));
+}
+
+backend_tests!(
+    owner_pages_refuse_strangers_escape_names_and_send_denials_back,
+    failed_logins_are_throttled_across_processes,
+);

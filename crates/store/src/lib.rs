@@ -27,6 +27,7 @@ pub mod sessions;
 mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod throttle;
 
 pub use chain::{BadHash, BadHead, ChainHash, ChainReport, Head, Violation};
 pub use error::StoreError;
