@@ -333,7 +333,7 @@ async fn consent_page(
         &session.csrf_token,
         error,
     );
-    Ok(html(status, markup))
+    Ok(page_with_form_targets(status, markup, origin(&pending.grant.callback).as_deref()))
 }
 
 fn login_page(state: &AppState, token: &str, status: StatusCode, error: Option<&str>) -> HttpResponse {
@@ -362,19 +362,35 @@ async fn stylesheet() -> HttpResponse {
 }
 
 /// An HTML page with the headers every page carries: no script, no framing, no
-/// sniffing, no referrer leaking the request token, no caching.
+/// sniffing, no referrer leaking the request token, no caching; forms post only here.
 fn html(status: StatusCode, markup: maud::Markup) -> HttpResponse {
+    page_with_form_targets(status, markup, None)
+}
+
+/// Like [`html`], also letting a form's answer redirect to `callback_origin`: browsers
+/// apply `form-action` to the redirect that follows a post, and the consent form's
+/// answer is a redirect to the client's callback.
+fn page_with_form_targets(status: StatusCode, markup: maud::Markup, callback_origin: Option<&str>) -> HttpResponse {
+    let targets = callback_origin.map_or_else(|| "'self'".to_owned(), |origin| format!("'self' {origin}"));
+    let policy = format!(
+        "default-src 'none'; style-src 'self'; img-src 'self'; form-action {targets}; frame-ancestors 'none'; base-uri 'none'"
+    );
     HttpResponse::build(status)
         .content_type("text/html; charset=utf-8")
-        .insert_header((
-            header::CONTENT_SECURITY_POLICY,
-            "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-        ))
+        .insert_header((header::CONTENT_SECURITY_POLICY, policy))
         .insert_header((header::X_FRAME_OPTIONS, "DENY"))
         .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .insert_header((header::REFERRER_POLICY, "no-referrer"))
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .body(markup.into_string())
+}
+
+/// `scheme://host[:port]` of an absolute URL (`None` for `oob`). Callbacks were parsed
+/// strictly at initiate, so this only cuts.
+fn origin(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    Some(format!("{scheme}://{authority}"))
 }
 
 fn form_fields(body: &[u8]) -> Vec<(String, String)> {

@@ -158,6 +158,8 @@ async fn owner_pages_refuse_strangers_escape_names_and_send_denials_back(databas
     let consent = jane.get(&server.url(&format!("/oauth/authorize?oauth_token={token}")));
     assert_eq!(consent.status, 200);
     assert!(consent.body.contains("&lt;script&gt;alert('x')&lt;/script&gt; Prints"), "the name is text");
+    let csp = consent.csp.clone().unwrap_or_default();
+    assert!(csp.contains("form-action 'self' http://127.0.0.1:9;"), "the answer may redirect to the callback: {csp}");
     assert!(!consent.body.contains("<script>"), "{}", consent.body);
 
     // Jane denies: back to the callback given at initiate, not the one in the URL.
