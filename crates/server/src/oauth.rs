@@ -1,17 +1,15 @@
 //! The OAuth endpoints' use cases, apart from HTTP: check a signed request against the
 //! registered client (signature, timestamp, nonce), then run the protocol step.
 
-use std::sync::Arc;
-
 use chrono::{DateTime, TimeDelta, Utc};
 use grantlog_domain::{
-    Actor, Callback, CallbackPattern, ClientId, ClientSnapshot, DomainError, ExchangeVerifier, GrantEnd, GrantId,
-    IssueTemporaryCredentials, PresentedSecret, Scope, TokenKey,
+    Actor, Callback, CallbackPattern, ClientId, ClientSnapshot, Credentials, DomainError, ExchangeVerifier, GrantEnd,
+    GrantId, IssueTemporaryCredentials, PresentedSecret, Scope, TokenKey,
 };
 use grantlog_oauth1::{
     IncomingRequest, ProtocolError, Secrets, SignedRequest, VerificationKeys, rsa_public_key_from_pem,
 };
-use grantlog_projection::tables::{ClientRow, client_by_key, grant_by_token};
+use grantlog_projection::tables::{ClientRow, GrantRow, client_by_key, grant_by_token};
 use grantlog_projection::{Context, GrantRecord, ProjectionError, execute_with};
 use secrecy::{ExposeSecret, SecretString};
 
@@ -180,11 +178,7 @@ impl Services {
             ttl: REQUEST_TOKEN_TTL,
         }
         .into();
-        let (sealer, secret_id, sealed) = (self.secrets.clone(), token_secret_id(&token), secret.clone());
-        let also: grantlog_projection::AlsoWrite = Arc::new(move |connection| {
-            let (sealer, secret_id, sealed) = (sealer.clone(), secret_id.clone(), sealed.clone());
-            Box::pin(async move { sealer.put(connection, &secret_id, sealed.expose_secret()).await })
-        });
+        let also = self.seal(token_secret_id(&token), &secret);
         let actor = Actor::Client(snapshot.client_id.uuid());
         let context = Context { now, actor, trace_id: Some(trace_id.to_owned()) };
         match execute_with::<GrantRecord>(&self.store, &grant_id.stream_id(), &command, &context, also).await {
@@ -212,14 +206,7 @@ impl Services {
     ) -> Result<TemporaryCredentials, RequestError> {
         let request = SignedRequest::from_request(incoming)?;
         let token = request.token().ok_or_else(|| ProtocolError::ParameterAbsent { missing: vec!["oauth_token"] })?;
-        let grant = grant_by_token(self.store.reader(), token).await?.filter(|grant| grant.request_token == token);
-        let Some(grant) = grant else { return Err(ProtocolError::TokenRejected.into()) };
-        let token_secret = self
-            .secrets
-            .get(self.store.reader(), &token_secret_id(token))
-            .await
-            .map_err(ProjectionError::from)?
-            .ok_or(ProtocolError::TokenRejected)?;
+        let (grant, token_secret) = self.token(token, Credentials::RequestToken).await?;
         let Verified { client, request } =
             self.verify(request, Some(token_secret.expose_secret()), now, checks).await?;
         if client.client_id != grant.client_id {
@@ -238,17 +225,32 @@ impl Services {
             now,
         }
         .into();
-        let (sealer, secret_id, sealed) = (self.secrets.clone(), token_secret_id(&access_token), secret.clone());
-        let also: grantlog_projection::AlsoWrite = Arc::new(move |connection| {
-            let (sealer, secret_id, sealed) = (sealer.clone(), secret_id.clone(), sealed.clone());
-            Box::pin(async move { sealer.put(connection, &secret_id, sealed.expose_secret()).await })
-        });
+        let also = self.seal(token_secret_id(&access_token), &secret);
         let context = Context { now, actor: Actor::Client(client_id.uuid()), trace_id: Some(trace_id.to_owned()) };
         match execute_with::<GrantRecord>(&self.store, &grant_id.stream_id(), &command, &context, also).await {
             Ok(_) => Ok(TemporaryCredentials { token: access_token, secret }),
             Err(ProjectionError::Domain(refusal)) => Err(exchange_refusal(&refusal).into()),
             Err(error) => Err(error.into()),
         }
+    }
+}
+
+impl Services {
+    /// The grant a token of this kind belongs to, and the token's sealed secret;
+    /// `token_rejected` when either is missing.
+    async fn token(&self, token: &str, kind: Credentials) -> Result<(GrantRow, SecretString), RequestError> {
+        let grant = grant_by_token(self.store.reader(), token).await?.filter(|grant| match kind {
+            Credentials::RequestToken => grant.request_token == token,
+            Credentials::AccessToken => grant.access_token.as_deref() == Some(token),
+        });
+        let Some(grant) = grant else { return Err(ProtocolError::TokenRejected.into()) };
+        let secret = self
+            .secrets
+            .get(self.store.reader(), &token_secret_id(token))
+            .await
+            .map_err(ProjectionError::from)?
+            .ok_or(ProtocolError::TokenRejected)?;
+        Ok((grant, secret))
     }
 }
 
@@ -353,16 +355,7 @@ impl Services {
     ) -> Result<Access, RequestError> {
         let request = SignedRequest::from_request(incoming)?;
         let token = request.token().ok_or_else(|| ProtocolError::ParameterAbsent { missing: vec!["oauth_token"] })?;
-        let grant = grant_by_token(self.store.reader(), token)
-            .await?
-            .filter(|grant| grant.access_token.as_deref() == Some(token));
-        let Some(grant) = grant else { return Err(ProtocolError::TokenRejected.into()) };
-        let token_secret = self
-            .secrets
-            .get(self.store.reader(), &token_secret_id(token))
-            .await
-            .map_err(ProjectionError::from)?
-            .ok_or(ProtocolError::TokenRejected)?;
+        let (grant, token_secret) = self.token(token, Credentials::AccessToken).await?;
         let Verified { client, .. } = self.verify(request, Some(token_secret.expose_secret()), now, checks).await?;
         if client.client_id != grant.client_id {
             return Err(ProtocolError::TokenRejected.into());

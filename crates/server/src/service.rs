@@ -95,6 +95,15 @@ pub(crate) fn random_token(bytes: usize) -> String {
 }
 
 impl Services {
+    /// The write that seals `secret` under `id` in a command's transaction.
+    pub(crate) fn seal(&self, id: String, secret: &SecretString) -> grantlog_projection::AlsoWrite {
+        let (sealer, secret) = (self.secrets.clone(), secret.clone());
+        Arc::new(move |connection| {
+            let (sealer, id, secret) = (sealer.clone(), id.clone(), secret.clone());
+            Box::pin(async move { sealer.put(connection, &id, secret.expose_secret()).await })
+        })
+    }
+
     /// Registers a client with fresh credentials (a 128-bit key, a 256-bit secret).
     pub async fn register_client(&self, new: NewClient, actor: Actor) -> Result<IssuedClient, ServiceError> {
         let credentials = (random_token(16), SecretString::from(random_token(32)));
@@ -125,12 +134,7 @@ impl Services {
             secret_fingerprint: Fingerprint::of(secret.expose_secret()),
             rsa_public_key: new.rsa_public_key.as_deref().map(RsaPublicKeyPem::parse).transpose()?,
         };
-        let (sealer, secret_id, plaintext) =
-            (self.secrets.clone(), client_secret_id(client_id), SecretString::from(secret.expose_secret()));
-        let also: grantlog_projection::AlsoWrite = Arc::new(move |connection| {
-            let (sealer, secret_id, plaintext) = (sealer.clone(), secret_id.clone(), plaintext.clone());
-            Box::pin(async move { sealer.put(connection, &secret_id, plaintext.expose_secret()).await })
-        });
+        let also = self.seal(client_secret_id(client_id), &secret);
         let context = Context { now: Utc::now(), actor, trace_id: None };
         execute_with::<ClientRecord>(&self.store, &client_id.stream_id(), &command, &context, also).await?;
         Ok(IssuedClient { client_id, client_key: key, client_secret: secret })
