@@ -158,8 +158,8 @@ async fn advance_checkpoint(connection: &mut AnyConnection, recorded: &[Recorded
 /// The `clients.consumer_key` unique constraint: consumer keys span streams, so the
 /// read model, written in the same transaction, is what keeps them unique.
 fn is_consumer_key_taken(error: &sqlx::Error) -> bool {
-    error.as_database_error().is_some_and(|db| {
-        db.kind() == sqlx::error::ErrorKind::UniqueViolation
-            && (db.constraint() == Some("clients_consumer_key_key") || db.message().contains("clients.consumer_key"))
-    })
+    grantlog_store::is_unique_violation(error)
+        && error.as_database_error().is_some_and(|db| {
+            db.constraint() == Some("clients_consumer_key_key") || db.message().contains("clients.consumer_key")
+        })
 }

@@ -11,6 +11,7 @@ use grantlog_oauth1::{
 };
 use grantlog_projection::tables::{ClientRow, GrantRow, client_by_key, grant_by_token};
 use grantlog_projection::{Context, GrantRecord, ProjectionError, execute_with};
+use grantlog_store::nonces;
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::service::{ServiceError, Services, client_secret_id, random_token};
@@ -106,35 +107,15 @@ impl Services {
             Secrets { client_secret: client_secret.expose_secret(), token_secret: token_secret.unwrap_or("") };
         request.verify(VerificationKeys { secrets, rsa_public_key: rsa_public_key.as_ref() })?;
         if let (Some(timestamp), Some(nonce)) = (request.timestamp(), request.nonce()) {
-            let fresh = self
-                .remember_nonce(
-                    request.consumer_key(),
-                    request.token().unwrap_or(""),
-                    timestamp.seconds(),
-                    nonce.as_str(),
-                )
-                .await?;
+            let (key, token) = (request.consumer_key(), request.token().unwrap_or(""));
+            let fresh = nonces::remember(self.store.reader(), key, token, timestamp.seconds(), nonce.as_str())
+                .await
+                .map_err(ProjectionError::from)?;
             if !fresh {
                 return Err(ProtocolError::NonceUsed.into());
             }
         }
         Ok(Verified { client, request })
-    }
-
-    /// Records a nonce; false when it was already there.
-    async fn remember_nonce(
-        &self,
-        client_key: &str,
-        token: &str,
-        timestamp: u64,
-        nonce: &str,
-    ) -> Result<bool, ServiceError> {
-        let result = sqlx_insert_nonce(&self.store, client_key, token, timestamp, nonce).await;
-        match result {
-            Ok(()) => Ok(true),
-            Err(error) if is_unique_violation(&error) => Ok(false),
-            Err(error) => Err(ProjectionError::from(error).into()),
-        }
     }
 
     /// `POST /oauth/initiate` (RFC 5849 section 2.1): temporary credentials for a client
@@ -273,37 +254,15 @@ fn uuid_of(text: &str) -> Result<uuid::Uuid, ServiceError> {
     text.parse().map_err(|_| ServiceError::Corrupt(format!("{text} is not a UUID")))
 }
 
-async fn sqlx_insert_nonce(
-    store: &grantlog_store::EventStore,
-    client_key: &str,
-    token: &str,
-    timestamp: u64,
-    nonce: &str,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO nonces (client_key, token, timestamp, nonce) VALUES ($1, $2, $3, $4)")
-        .bind(client_key)
-        .bind(token)
-        .bind(i64::try_from(timestamp).unwrap_or(i64::MAX))
-        .bind(nonce)
-        .execute(store.reader())
-        .await?;
-    Ok(())
-}
-
 /// Forgets nonces whose timestamps have left the window: a replay of one would be
 /// refused for its timestamp anyway. Returns how many were forgotten.
 pub async fn prune_nonces(
     store: &grantlog_store::EventStore,
     now: DateTime<Utc>,
     checks: Checks,
-) -> Result<u64, sqlx::Error> {
-    let horizon = now.timestamp().saturating_sub(i64::try_from(checks.timestamp_window).unwrap_or(i64::MAX));
-    let result = sqlx::query("DELETE FROM nonces WHERE timestamp < $1").bind(horizon).execute(store.reader()).await?;
-    Ok(result.rows_affected())
-}
-
-fn is_unique_violation(error: &sqlx::Error) -> bool {
-    error.as_database_error().is_some_and(|db| db.kind() == sqlx::error::ErrorKind::UniqueViolation)
+) -> Result<u64, grantlog_store::StoreError> {
+    let earliest = now.timestamp().saturating_sub(i64::try_from(checks.timestamp_window).unwrap_or(i64::MAX));
+    nonces::forget_before(store.reader(), earliest).await
 }
 
 /// What a working access token lets its client reach.

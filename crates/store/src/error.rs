@@ -45,7 +45,7 @@ impl StoreError {
 }
 
 /// Whether `error` is a unique-constraint violation.
-pub(crate) fn is_unique_violation(error: &sqlx::Error) -> bool {
+pub fn is_unique_violation(error: &sqlx::Error) -> bool {
     matches!(error, sqlx::Error::Database(db) if db.kind() == sqlx::error::ErrorKind::UniqueViolation)
 }
 

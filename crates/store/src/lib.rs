@@ -20,6 +20,7 @@
 mod chain;
 mod error;
 mod event;
+pub mod nonces;
 pub mod photos;
 pub mod profiles;
 mod secrets;
@@ -30,7 +31,7 @@ pub mod testing;
 pub mod throttle;
 
 pub use chain::{BadHash, BadHead, ChainHash, ChainReport, Head, Violation};
-pub use error::StoreError;
+pub use error::{StoreError, is_unique_violation};
 pub use event::{ExpectedVersion, NewEvent, RecordedEvent};
 pub use secrets::SecretBox;
 pub use sqlx::AnyConnection;
