@@ -79,6 +79,14 @@ struct ServeArgs {
     /// Accepted distance of `oauth_timestamp` from the server's clock, in seconds.
     #[arg(long, env = "GRANTLOG_TIMESTAMP_WINDOW", default_value_t = 300)]
     timestamp_window: u64,
+    /// How long temporary credentials stay good for the owner's decision and the
+    /// exchange, in seconds.
+    #[arg(long, env = "GRANTLOG_REQUEST_TOKEN_TTL", default_value_t = 600, value_parser = clap::value_parser!(u32).range(1..))]
+    request_token_ttl: u32,
+    /// Export a span per request over OTLP/HTTP to this collector (base URL, e.g.
+    /// http://127.0.0.1:4318).
+    #[arg(long, env = "GRANTLOG_OTLP_ENDPOINT")]
+    otlp_endpoint: Option<String>,
     /// Seed the story: owner jane (password islay-scotch) with two private photos, and
     /// the client Beppa Prints (key beppa-demo-key, secret beppa-demo-secret).
     #[arg(long)]
@@ -228,10 +236,14 @@ async fn run(store: &EventStore, database: &DatabaseArgs, command: Command) -> a
 }
 
 async fn serve(services: Services, args: ServeArgs) -> anyhow::Result<Outcome> {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("GRANTLOG_LOG").unwrap_or_else(|_| "info".into()))
-        .with_writer(std::io::stderr)
-        .init();
+    let telemetry = crate::telemetry::init(args.otlp_endpoint.as_deref())?;
+    let served = serve_traced(services, args).await;
+    // Off the runtime's worker: shutting down waits for the exporter's last POST.
+    tokio::task::spawn_blocking(move || telemetry.shutdown()).await.context("Failed to flush the last spans")?;
+    served
+}
+
+async fn serve_traced(services: Services, args: ServeArgs) -> anyhow::Result<Outcome> {
     catch_up(&services.store).await.context("Failed to bring the read models up to date")?;
     if args.demo {
         services.seed_demo().await.context("Failed to seed the demo")?;
@@ -245,7 +257,10 @@ async fn serve(services: Services, args: ServeArgs) -> anyhow::Result<Outcome> {
     }
     let listener =
         std::net::TcpListener::bind(args.bind).with_context(|| format!("Failed to listen on {}", args.bind))?;
-    let checks = Checks { timestamp_window: args.timestamp_window };
+    let checks = Checks {
+        timestamp_window: args.timestamp_window,
+        request_token_ttl: chrono::TimeDelta::seconds(args.request_token_ttl.into()),
+    };
     // Nonces need keeping only as long as their timestamps are acceptable.
     let store = services.store.clone();
     tokio::spawn(async move {

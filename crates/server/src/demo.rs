@@ -26,7 +26,7 @@ pub async fn run() -> anyhow::Result<()> {
     let services = Services { store: store.clone(), secrets };
     services.seed_demo().await.context("Failed to seed the story")?;
     let listener = std::net::TcpListener::bind("127.0.0.1:0").context("Failed to listen on a loopback port")?;
-    let application = Application::build(listener, services, None, Checks { timestamp_window: 300 })?;
+    let application = Application::build(listener, services, None, Checks::default())?;
     let base = format!("http://{}", application.address());
     let server = tokio::spawn(application.run());
 

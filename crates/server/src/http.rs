@@ -3,7 +3,8 @@
 
 use std::net::{SocketAddr, TcpListener};
 
-use actix_web::dev::Server;
+use actix_web::body::MessageBody;
+use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, ResponseError, web};
@@ -11,7 +12,12 @@ use chrono::Utc;
 use grantlog_oauth1::encoding::percent_encode;
 use grantlog_oauth1::uri::signed_url;
 use grantlog_oauth1::{IncomingRequest, ProtocolError};
+use opentelemetry::trace::TraceContextExt as _;
 use secrecy::{ExposeSecret, SecretString};
+use tracing::Span;
+use tracing::field::Empty;
+use tracing_actix_web::{RootSpanBuilder, TracingLogger};
+use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 use grantlog_oauth1::encoding::parse_form;
 use grantlog_store::photos;
@@ -74,6 +80,7 @@ impl Application {
             AppState { services, public_url: public_url.unwrap_or_else(|| format!("http://{address}")), checks };
         let server = HttpServer::new(move || {
             App::new()
+                .wrap(TracingLogger::<RequestSpan>::new())
                 .app_data(web::Data::new(state.clone()))
                 .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
                 .app_data(web::JsonConfig::default().limit(MAX_BODY_BYTES))
@@ -129,6 +136,7 @@ async fn initiate(
     let url = signed_url(&state.public_url, request.uri().path_and_query().map_or("/", |p| p.as_str()));
     let incoming = incoming(&request, &url, &body);
     let credentials = state.services.initiate(&incoming, Utc::now(), state.checks, &trace_id(&request)).await?;
+    outcome("temporary_credentials_issued");
     Ok(form(&[
         ("oauth_token", &credentials.token),
         ("oauth_token_secret", credentials.secret.expose_secret()),
@@ -141,6 +149,7 @@ async fn token(request: HttpRequest, body: web::Bytes, state: web::Data<AppState
     let url = state.signed_url(&request);
     let incoming = incoming(&request, &url, &body);
     let credentials = state.services.exchange(&incoming, Utc::now(), state.checks, &trace_id(&request)).await?;
+    outcome("token_credentials_issued");
     Ok(form(&[("oauth_token", &credentials.token), ("oauth_token_secret", credentials.secret.expose_secret())]))
 }
 
@@ -173,15 +182,20 @@ async fn verify(forwarded: web::Json<ForwardedRequest>, state: web::Data<AppStat
         body: forwarded.body.as_bytes(),
     };
     let verdict = match state.services.access(&incoming, Utc::now(), state.checks).await {
-        Ok(access) => serde_json::json!({
+        Ok(access) => {
+            outcome("valid");
+            serde_json::json!({
             "valid": true,
             "owner_id": access.owner_id,
             "client_key": access.client_key,
             "scope": access.scope.split(' ').collect::<Vec<_>>(),
             "resources": access.resources,
             "expires_at": access.expires_at,
-        }),
+            })
+        }
         Err(RequestError::Refused(problem)) => {
+            outcome("invalid");
+            Span::current().record("oauth.problem", problem.problem());
             serde_json::json!({ "valid": false, "oauth_problem": problem.problem(), "status": problem.status() })
         }
         Err(RequestError::Failed(failure)) => return Err(ApiError::Internal(failure)),
@@ -193,6 +207,7 @@ async fn verify(forwarded: web::Json<ForwardedRequest>, state: web::Data<AppStat
 async fn photos(request: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let url = state.signed_url(&request);
     let access = state.services.photo_access(&incoming(&request, &url, &[]), Utc::now(), state.checks).await?;
+    outcome("access_granted");
     let owned = photos::photos_of(state.services.store.reader(), access.owner_id).await.map_err(internal)?;
     let listed: Vec<serde_json::Value> = owned
         .iter()
@@ -218,6 +233,7 @@ async fn photo(
 ) -> Result<HttpResponse, ApiError> {
     let url = state.signed_url(&request);
     let access = state.services.photo_access(&incoming(&request, &url, &[]), Utc::now(), state.checks).await?;
+    outcome("access_granted");
     let found = match access.resources.contains(&id) {
         true => photos::photo_bytes(state.services.store.reader(), access.owner_id, &id).await.map_err(internal)?,
         false => None,
@@ -242,8 +258,14 @@ async fn authorize_page(request: HttpRequest, state: web::Data<AppState>) -> Res
         return Ok(gone());
     };
     match state.session(&request, now).await? {
-        Some(session) => consent_page(&state, &pending, &session, StatusCode::OK, None).await,
-        None => Ok(login_page(&state, token, StatusCode::OK, None)),
+        Some(session) => {
+            outcome("consent_shown");
+            consent_page(&state, &pending, &session, StatusCode::OK, None).await
+        }
+        None => {
+            outcome("login_shown");
+            Ok(login_page(&state, token, StatusCode::OK, None))
+        }
     }
 }
 
@@ -259,20 +281,30 @@ async fn login(request: HttpRequest, body: web::Bytes, state: web::Data<AppState
     let password = SecretString::from(value(&form, "password").unwrap_or_default().to_owned());
     let username = value(&form, "username").unwrap_or_default();
     match state.services.login(username, password, &address, Utc::now()).await {
-        Ok(new) => Ok(HttpResponse::SeeOther()
-            .insert_header((header::LOCATION, format!("/oauth/authorize?oauth_token={}", percent_encode(&token))))
-            .append_header((header::SET_COOKIE, state.cookie(SESSION_COOKIE, new.cookie.expose_secret(), "/", "Lax")))
-            .append_header((header::SET_COOKIE, expire_cookie(LOGIN_CSRF_COOKIE, "/login")))
-            .finish()),
+        Ok(new) => {
+            outcome("logged_in");
+            Ok(HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, format!("/oauth/authorize?oauth_token={}", percent_encode(&token))))
+                .append_header((
+                    header::SET_COOKIE,
+                    state.cookie(SESSION_COOKIE, new.cookie.expose_secret(), "/", "Lax"),
+                ))
+                .append_header((header::SET_COOKIE, expire_cookie(LOGIN_CSRF_COOKIE, "/login")))
+                .finish())
+        }
         Err(LoginError::Refused) => {
+            outcome("login_refused");
             Ok(login_page(&state, &token, StatusCode::UNAUTHORIZED, Some("Wrong username or password.")))
         }
-        Err(LoginError::Throttled) => Ok(login_page(
-            &state,
-            &token,
-            StatusCode::TOO_MANY_REQUESTS,
-            Some("Too many failed logins. Try again later."),
-        )),
+        Err(LoginError::Throttled) => {
+            outcome("login_throttled");
+            Ok(login_page(
+                &state,
+                &token,
+                StatusCode::TOO_MANY_REQUESTS,
+                Some("Too many failed logins. Try again later."),
+            ))
+        }
         Err(LoginError::Failed(error)) => Err(ApiError::Internal(error)),
     }
 }
@@ -298,7 +330,12 @@ async fn authorize_decision(
         remember: value(&form, "remember").is_some(),
     };
     let pending = state.services.pending(&decision.token, now).await.map_err(ApiError::Internal)?;
-    match state.services.decide(session.owner_id, decision, now, &trace_id(&request)).await {
+    let approve = decision.approve;
+    let decided = state.services.decide(session.owner_id, decision, now, &trace_id(&request)).await;
+    if decided.is_ok() {
+        outcome(if approve { "approved" } else { "denied" });
+    }
+    match decided {
         Ok(Outcome::Redirect(location)) => {
             Ok(HttpResponse::Found().insert_header((header::LOCATION, location)).finish())
         }
@@ -306,10 +343,13 @@ async fn authorize_decision(
             let client = pending.map(|p| p.client.name).unwrap_or_default();
             Ok(html(StatusCode::OK, pages::verifier(&client, &verifier)))
         }
-        Err(DecisionError::Invalid(problem)) => match pending {
-            Some(pending) => consent_page(&state, &pending, &session, StatusCode::BAD_REQUEST, Some(problem)).await,
-            None => Ok(gone()),
-        },
+        Err(DecisionError::Invalid(problem)) => {
+            outcome("decision_invalid");
+            match pending {
+                Some(pending) => consent_page(&state, &pending, &session, StatusCode::BAD_REQUEST, Some(problem)).await,
+                None => Ok(gone()),
+            }
+        }
         Err(DecisionError::Gone) => Ok(gone()),
         Err(DecisionError::Failed(error)) => Err(ApiError::Internal(error)),
     }
@@ -346,10 +386,12 @@ fn login_page(state: &AppState, token: &str, status: StatusCode, error: Option<&
 }
 
 fn forbidden() -> HttpResponse {
+    outcome("forbidden");
     html(StatusCode::FORBIDDEN, pages::message("Forbidden", "The form was stale or forged. Go back and try again."))
 }
 
 fn gone() -> HttpResponse {
+    outcome("unknown_request");
     let text = "This request is unknown, has expired, or was already answered. Start again from the application.";
     html(StatusCode::BAD_REQUEST, pages::message("Request not found", text))
 }
@@ -430,9 +472,15 @@ fn internal(error: grantlog_store::StoreError) -> ApiError {
     ApiError::Internal(grantlog_projection::ProjectionError::from(error).into())
 }
 
-/// The request's W3C trace id: from its `traceparent` header when that is well
-/// formed, otherwise a fresh one. Every event a request causes carries it.
+/// The request's W3C trace id, which every event it causes carries: its span's, which
+/// continues the caller's `traceparent` when there is one. Without a tracer installed
+/// (the in-process demo) the `traceparent`'s or a fresh one.
 fn trace_id(request: &HttpRequest) -> String {
+    let context = Span::current().context();
+    let span = context.span();
+    if span.span_context().is_valid() {
+        return format!("{:032x}", span.span_context().trace_id());
+    }
     let from_parent = request
         .headers()
         .get("traceparent")
@@ -447,6 +495,73 @@ fn trace_id(request: &HttpRequest) -> String {
             getrandom::fill(&mut bytes).expect("the operating system's random source works");
             bytes.iter().map(|byte| format!("{byte:02x}")).collect()
         }
+    }
+}
+
+/// Records what became of the request on its span, in words an operator searches for.
+fn outcome(what: &'static str) {
+    Span::current().record("oauth.outcome", what);
+}
+
+/// The span of one request: method, route, path, status and the OAuth outcome. Never
+/// the query string (a signed query carries OAuth parameters), a header or a body.
+#[derive(Debug)]
+pub struct RequestSpan;
+
+impl RootSpanBuilder for RequestSpan {
+    fn on_request_start(request: &ServiceRequest) -> Span {
+        let route = request.match_pattern().unwrap_or_else(|| "unmatched".to_owned());
+        let span = tracing::info_span!(
+            "HTTP request",
+            otel.name = %format!("{} {route}", request.method()),
+            otel.kind = "server",
+            otel.status_code = Empty,
+            http.request.method = %request.method(),
+            http.route = %route,
+            url.path = %request.path(),
+            http.response.status_code = Empty,
+            oauth.outcome = Empty,
+            oauth.problem = Empty,
+        );
+        let parent = opentelemetry::global::get_text_map_propagator(|propagator| {
+            propagator.extract(&RequestHeaders(request.headers()))
+        });
+        // Fails only when no tracer is installed; the span then has no trace to join.
+        let _ = span.set_parent(parent);
+        span
+    }
+
+    fn on_request_end<B: MessageBody>(span: Span, outcome: &Result<ServiceResponse<B>, actix_web::Error>) {
+        let (status, error) = match outcome {
+            Ok(response) => (response.status(), response.response().error()),
+            Err(error) => (error.as_response_error().status_code(), Some(error)),
+        };
+        // As i64: the OpenTelemetry layer turns unsigned integers into strings.
+        span.record("http.response.status_code", i64::from(status.as_u16()));
+        span.record("otel.status_code", if status.is_server_error() { "ERROR" } else { "OK" });
+        match error.and_then(|error| error.as_error::<ApiError>()) {
+            Some(ApiError::Protocol(problem)) => {
+                span.record("oauth.outcome", "refused");
+                span.record("oauth.problem", problem.problem());
+            }
+            Some(ApiError::Internal(_)) => {
+                span.record("oauth.outcome", "failed");
+            }
+            None => {}
+        }
+    }
+}
+
+/// Request headers as the trace-context propagator reads them.
+struct RequestHeaders<'a>(&'a actix_web::http::header::HeaderMap);
+
+impl opentelemetry::propagation::Extractor for RequestHeaders<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|value| value.to_str().ok())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(|name| name.as_str()).collect()
     }
 }
 

@@ -2,9 +2,7 @@
 //! resource-owner pages, auditor and admin APIs, OpenTelemetry. Handlers stay thin:
 //! parse, call one function of the layers below, map the result.
 //!
-//! May depend on every other grantlog crate; nothing depends on it. Today it holds the
-//! command line (`migrate`, `audit verify`, `audit head`); the HTTP server arrives with
-//! issue #5.
+//! May depend on every other grantlog crate; nothing depends on it.
 
 pub mod cli;
 pub mod demo;
@@ -13,3 +11,4 @@ pub mod oauth;
 pub mod owner;
 pub mod pages;
 pub mod service;
+pub mod telemetry;

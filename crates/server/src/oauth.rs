@@ -16,9 +16,6 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::service::{ServiceError, Services, client_secret_id, random_token};
 
-/// How long temporary credentials stay good for the owner's decision.
-pub const REQUEST_TOKEN_TTL: TimeDelta = TimeDelta::minutes(10);
-
 /// Why a protocol request failed: refused (an OAuth problem the client is told about)
 /// or broken (our fault: logged, answered with a bare 500).
 #[derive(Debug, thiserror::Error)]
@@ -65,6 +62,16 @@ pub fn token_secret_id(token: &str) -> String {
 pub struct Checks {
     /// Accepted distance of `oauth_timestamp` from now, either way, in seconds.
     pub timestamp_window: u64,
+    /// How long temporary credentials stay good for the owner's decision and the
+    /// exchange.
+    pub request_token_ttl: TimeDelta,
+}
+
+impl Default for Checks {
+    /// ±5 minutes for timestamps, 10 minutes for temporary credentials.
+    fn default() -> Self {
+        Self { timestamp_window: 300, request_token_ttl: TimeDelta::minutes(10) }
+    }
 }
 
 impl Services {
@@ -156,7 +163,7 @@ impl Services {
             // to photos, and the owner narrows it on the consent page.
             requested_scope: Scope::parse("photos:read").map_err(ServiceError::from)?,
             now,
-            ttl: REQUEST_TOKEN_TTL,
+            ttl: checks.request_token_ttl,
         }
         .into();
         let also = self.seal(token_secret_id(&token), &secret);

@@ -90,8 +90,8 @@ fn now() -> u64 {
     u64::try_from(chrono::Utc::now().timestamp()).unwrap()
 }
 
-/// Temporary credentials for the client (key, secret), with `callback`.
-fn request_token(server: &Server, key: &str, secret: &str, nonce: &str) -> String {
+/// Temporary credentials (token, secret) for the client (key, secret), with `callback`.
+fn request_token(server: &Server, key: &str, secret: &str, nonce: &str) -> (String, String) {
     let url = server.url("/oauth/initiate");
     let unsigned = Unsigned {
         method: "POST",
@@ -104,7 +104,7 @@ fn request_token(server: &Server, key: &str, secret: &str, nonce: &str) -> Strin
     let header = Signer::new(key, secret, SignatureMethod::HmacSha1).authorization_header(&unsigned, None).unwrap();
     let reply = post(&url, Some(&header), "");
     assert_eq!(reply.status, 200, "{reply:?}");
-    reply.param("oauth_token").unwrap()
+    (reply.param("oauth_token").unwrap(), reply.param("oauth_token_secret").unwrap())
 }
 
 async fn owner_pages_refuse_strangers_escape_names_and_send_denials_back(database: TestDatabase) {
@@ -120,7 +120,7 @@ async fn owner_pages_refuse_strangers_escape_names_and_send_denials_back(databas
     ]);
     let printed: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     let (key, secret) = (printed["client_key"].as_str().unwrap(), printed["client_secret"].as_str().unwrap());
-    let token = request_token(&server, key, secret, "c-1");
+    let (token, token_secret) = request_token(&server, key, secret, "c-1");
 
     // A callback in the authorize URL is ignored; the login form comes first.
     let mut jane = Browser::new();
@@ -184,13 +184,27 @@ async fn owner_pages_refuse_strangers_escape_names_and_send_denials_back(databas
         &[("csrf_token", &csrf), ("oauth_token", &token), ("decision", "approve"), ("photos", "islay-harbour")],
     );
     assert_eq!(again.status, 400);
+
+    // The client trying its luck at the token endpoint is told it was denied.
+    let url = server.url("/oauth/token");
+    let unsigned = Unsigned {
+        method: "POST",
+        url: &url,
+        body: &[],
+        extra: &[("oauth_verifier", "guess")],
+        nonce: "c-2",
+        timestamp: now(),
+    };
+    let signer = Signer::new(key, secret, SignatureMethod::HmacSha1).with_token(token.as_str(), token_secret.as_str());
+    let exchange = post(&url, Some(&signer.authorization_header(&unsigned, None).unwrap()), "");
+    assert_eq!((exchange.status, exchange.param("oauth_problem").as_deref()), (401, Some("permission_denied")));
 }
 
 async fn failed_logins_are_throttled_across_processes(database: TestDatabase) {
     let first = Server::start_with(&database.url, &["--demo"]);
     let second = Server::start(&database.url);
     let (key, secret) = ("beppa-demo-key", "beppa-demo-secret");
-    let token = request_token(&first, key, secret, "t-1");
+    let (token, _) = request_token(&first, key, secret, "t-1");
     let mut mallory = Browser::new();
     let attempt = |browser: &mut Browser, server: &Server, password: &str| {
         let login = browser.get(&server.url(&format!("/oauth/authorize?oauth_token={token}")));

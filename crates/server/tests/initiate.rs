@@ -182,7 +182,7 @@ async fn nonces_are_forgotten_once_their_timestamps_leave_the_window(database: T
         assert_eq!(reply.status, 200, "{reply:?}");
     }
     let store = EventStore::connect(ConnectOptions::new(&database.url)).await.unwrap();
-    let checks = Checks { timestamp_window: 300 };
+    let checks = Checks::default();
     assert_eq!(prune_nonces(&store, chrono::Utc::now(), checks).await.unwrap(), 0, "fresh nonces stay");
     let later = chrono::Utc::now() + chrono::TimeDelta::seconds(301);
     assert_eq!(prune_nonces(&store, later, checks).await.unwrap(), 2, "stale ones go");

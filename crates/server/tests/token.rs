@@ -12,7 +12,7 @@ use grantlog_projection::tables::grant_by_token;
 use grantlog_projection::testing::{approve, authenticate, grant, register_owner};
 use grantlog_store::testing::TestDatabase;
 use grantlog_store::{ConnectOptions, EventStore, backend_tests};
-use support::{Reply, Server, post};
+use support::{Reply, Server, get, post};
 
 fn now() -> u64 {
     u64::try_from(Utc::now().timestamp()).unwrap()
@@ -28,7 +28,11 @@ struct Flow {
 
 impl Flow {
     async fn start(database: &TestDatabase) -> Self {
-        let server = Server::start(&database.url);
+        Self::start_with(database, &[]).await
+    }
+
+    async fn start_with(database: &TestDatabase, serve_args: &[&str]) -> Self {
+        let server = Server::start_with(&database.url, serve_args);
         let (key, secret) = server.add_client("http://127.0.0.1:*");
         let store = EventStore::connect(ConnectOptions::new(&database.url)).await.unwrap();
         let jane = OwnerId::new(uuid::Uuid::now_v7());
@@ -139,4 +143,21 @@ async fn exchanges_that_must_fail_say_why(database: TestDatabase) {
     assert_eq!(flow.exchange(&approved, "right", "i").status, 200);
 }
 
-backend_tests!(an_approved_request_token_is_exchanged_once, exchanges_that_must_fail_say_why);
+async fn an_expired_request_token_is_refused(database: TestDatabase) {
+    let flow = Flow::start_with(&database, &["--request-token-ttl", "2"]).await;
+    let approved = flow.request_token("a", "right", true).await;
+    let unanswered = flow.request_token("b", "unused", false).await;
+    std::thread::sleep(std::time::Duration::from_millis(2_500));
+
+    let late = flow.exchange(&approved, "right", "c");
+    assert_eq!(problem(&late), (401, Some("token_expired".into())), "{late:?}");
+    let page = get(&flow.server.url(&format!("/oauth/authorize?oauth_token={}", unanswered.0)), "");
+    assert_eq!(page.status, 400, "the owner is told it expired: {page:?}");
+    assert!(page.body.contains("has expired"), "{}", page.body);
+}
+
+backend_tests!(
+    an_approved_request_token_is_exchanged_once,
+    exchanges_that_must_fail_say_why,
+    an_expired_request_token_is_refused
+);

@@ -25,6 +25,11 @@ impl Server {
 
     /// Like [`Server::start`], with more `serve` arguments (`--demo`).
     pub fn start_with(database_url: &str, serve_args: &[&str]) -> Self {
+        Self::start_with_env(database_url, serve_args, &[])
+    }
+
+    /// Like [`Server::start_with`], with more environment variables.
+    pub fn start_with_env(database_url: &str, serve_args: &[&str], env: &[(&str, &str)]) -> Self {
         let key_file = tempfile::NamedTempFile::new().expect("a key file name").into_temp_path();
         std::fs::remove_file(&key_file).expect("grantlog creates the key itself");
         let mut child = Command::new(env!("CARGO_BIN_EXE_grantlog"))
@@ -33,6 +38,7 @@ impl Server {
             .env("GRANTLOG_DATABASE_URL", database_url)
             .env("GRANTLOG_SECRETS_KEY_FILE", &key_file)
             .env("GRANTLOG_LOG", "warn")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(if std::env::var_os("TEST_LOG").is_some() { Stdio::inherit() } else { Stdio::null() })
             .spawn()
@@ -65,6 +71,13 @@ impl Server {
         assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
         let printed: serde_json::Value = serde_json::from_slice(&output.stdout).expect("client add --json");
         (printed["client_key"].as_str().unwrap().to_owned(), printed["client_secret"].as_str().unwrap().to_owned())
+    }
+
+    /// Stops it as an operator would (SIGTERM) and waits for it to exit.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let sent = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().expect("running kill");
+        assert!(sent.success(), "kill -TERM failed");
+        self.child.wait().expect("waiting for grantlog to exit")
     }
 
     /// `base_url` joined with `path`.
