@@ -133,7 +133,7 @@ async fn initiate(
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let url = signed_url(&state.public_url, request.uri().path_and_query().map_or("/", |p| p.as_str()));
+    let url = state.signed_url(&request);
     let incoming = incoming(&request, &url, &body);
     let credentials = state.services.initiate(&incoming, Utc::now(), state.checks, &trace_id(&request)).await?;
     outcome("temporary_credentials_issued");
@@ -185,12 +185,12 @@ async fn verify(forwarded: web::Json<ForwardedRequest>, state: web::Data<AppStat
         Ok(access) => {
             outcome("valid");
             serde_json::json!({
-            "valid": true,
-            "owner_id": access.owner_id,
-            "client_key": access.client_key,
-            "scope": access.scope.split(' ').collect::<Vec<_>>(),
-            "resources": access.resources,
-            "expires_at": access.expires_at,
+                "valid": true,
+                "owner_id": access.owner_id,
+                "client_key": access.client_key,
+                "scope": access.scope.split(' ').collect::<Vec<_>>(),
+                "resources": access.resources,
+                "expires_at": access.expires_at,
             })
         }
         Err(RequestError::Refused(problem)) => {
