@@ -20,6 +20,7 @@ mod actor;
 mod aggregate;
 mod callback;
 mod client;
+mod consent;
 mod error;
 mod event;
 mod grant;
@@ -34,6 +35,7 @@ pub use actor::Actor;
 pub use aggregate::Aggregate;
 pub use callback::{Callback, CallbackPattern, CallbackUrl, Homepage};
 pub use client::{Client, ClientCommand, ClientSnapshot, ClientState};
+pub use consent::remembered_decision;
 pub use error::{AccessError, DomainError, GrantEnd};
 pub use event::{
     AuthorizationApproved, AuthorizationDenied, CatalogueEntry, ClientRegistered, ClientReinstated,

@@ -161,6 +161,18 @@ impl GrantRow {
     }
 }
 
+impl GrantRow {
+    /// The status at `now`: the recorded one, or `expired` once the recorded expiry of a
+    /// pending, authorized or active grant has passed. An unreadable expiry counts as
+    /// passed, so a damaged row never grants access.
+    pub fn status_at(&self, now: DateTime<Utc>) -> &str {
+        let open = matches!(self.status.as_str(), "pending" | "authorized" | "active");
+        let passed =
+            self.expires_at.as_deref().is_some_and(|at| DateTime::parse_from_rfc3339(at).map_or(true, |at| at <= now));
+        if open && passed { "expired" } else { &self.status }
+    }
+}
+
 /// A query on the `Any` driver, as the row types bind into it.
 pub type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
 
@@ -381,6 +393,21 @@ pub async fn grant_by_token(pool: &AnyPool, token: &str) -> Result<Option<GrantR
         .bind(token)
         .fetch_optional(pool)
         .await?;
+    Ok(row.as_ref().map(grant_row).transpose()?)
+}
+
+/// Every grant `owner_id` authenticated for, oldest first.
+pub async fn grants_of_owner(pool: &AnyPool, owner_id: &str) -> Result<Vec<GrantRow>, ProjectionError> {
+    let rows = sqlx::query("SELECT * FROM grants WHERE owner_id = $1 ORDER BY issued_at, grant_id")
+        .bind(owner_id)
+        .fetch_all(pool)
+        .await?;
+    Ok(rows.iter().map(grant_row).collect::<Result<_, _>>()?)
+}
+
+/// The grant with this id.
+pub async fn grant_by_id(pool: &AnyPool, grant_id: &str) -> Result<Option<GrantRow>, ProjectionError> {
+    let row = sqlx::query("SELECT * FROM grants WHERE grant_id = $1").bind(grant_id).fetch_optional(pool).await?;
     Ok(row.as_ref().map(grant_row).transpose()?)
 }
 

@@ -4,6 +4,7 @@
 //!
 //! May depend on every other grantlog crate; nothing depends on it.
 
+pub mod account;
 pub mod cli;
 pub mod demo;
 pub mod http;
@@ -12,3 +13,4 @@ pub mod owner;
 pub mod pages;
 pub mod service;
 pub mod telemetry;
+pub mod timeline;

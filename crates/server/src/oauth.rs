@@ -11,7 +11,7 @@ use grantlog_oauth1::{
 };
 use grantlog_projection::tables::{ClientRow, GrantRow, client_by_key, grant_by_token};
 use grantlog_projection::{Context, GrantRecord, ProjectionError, execute_with};
-use grantlog_store::nonces;
+use grantlog_store::{nonces, usage};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::service::{ServiceError, Services, client_secret_id, random_token};
@@ -257,7 +257,7 @@ fn exchange_refusal(refusal: &DomainError) -> ProtocolError {
 }
 
 /// Ids in the read models are UUID text; anything else is damage.
-fn uuid_of(text: &str) -> Result<uuid::Uuid, ServiceError> {
+pub(crate) fn uuid_of(text: &str) -> Result<uuid::Uuid, ServiceError> {
     text.parse().map_err(|_| ServiceError::Corrupt(format!("{text} is not a UUID")))
 }
 
@@ -326,19 +326,10 @@ impl Services {
         if client.client_id != grant.client_id {
             return Err(ProtocolError::TokenRejected.into());
         }
-        let expired = match &grant.expires_at {
-            Some(at) => {
-                DateTime::parse_from_rfc3339(at)
-                    .map_err(|_| ServiceError::Corrupt(format!("grant {} has an unreadable expiry", grant.grant_id)))?
-                    <= now
-            }
-            None => false,
-        };
-        match grant.status.as_str() {
+        match grant.status_at(now) {
+            "active" => {}
             "revoked" => return Err(ProtocolError::TokenRevoked.into()),
             "expired" => return Err(ProtocolError::TokenExpired.into()),
-            "active" if expired => return Err(ProtocolError::TokenExpired.into()),
-            "active" => {}
             _ => return Err(ProtocolError::TokenRejected.into()),
         }
         let owner_id = grant
@@ -348,6 +339,8 @@ impl Services {
             .and_then(uuid_of)?;
         let resources: Vec<String> = serde_json::from_str(&grant.resources)
             .map_err(|_| ServiceError::Corrupt(format!("grant {} has unreadable resources", grant.grant_id)))?;
+        // Counted once the request is known good, for the owner's grants page.
+        usage::record_use(self.store.reader(), &grant.grant_id, now).await.map_err(ProjectionError::from)?;
         Ok(Access {
             owner_id,
             client_key: client.consumer_key,

@@ -16,6 +16,7 @@ use grantlog_store::{profiles, sessions, throttle};
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 
+use crate::account::Remembered;
 use crate::service::{ServiceError, Services, random_token};
 
 /// How long a login lasts.
@@ -182,12 +183,7 @@ impl Services {
         let Some(grant) = grant_by_token(self.store.reader(), token).await?.filter(|g| g.request_token == token) else {
             return Ok(None);
         };
-        let live = grant.status == "pending"
-            && grant
-                .expires_at
-                .as_deref()
-                .and_then(|at| DateTime::parse_from_rfc3339(at).ok())
-                .is_some_and(|at| at > now);
+        let live = grant.status_at(now) == "pending";
         if !live {
             return Ok(None);
         }
@@ -202,7 +198,7 @@ impl Services {
         Ok(photos_of(self.store.reader(), owner_id).await.map_err(ProjectionError::from)?)
     }
 
-    /// Records the owner's decision and says where to send them.
+    /// Records the owner's decision on the consent page and says where to send them.
     pub async fn decide(
         &self,
         owner_id: uuid::Uuid,
@@ -211,16 +207,7 @@ impl Services {
         trace_id: &str,
     ) -> Result<Outcome, DecisionError> {
         let pending = self.pending(&decision.token, now).await?.ok_or(DecisionError::Gone)?;
-        let grant_id = GrantId::new(pending.grant.grant_id.parse().map_err(|_| DecisionError::Gone)?);
-        let owner = OwnerId::new(owner_id);
-        let context = Context { now, actor: Actor::Owner(owner_id), trace_id: Some(trace_id.to_owned()) };
-        let stream = grant_id.stream_id();
-        let authenticated = RecordOwnerAuthenticated { owner_id: owner, now }.into();
-        execute::<GrantRecord>(&self.store, &stream, &authenticated, &context).await.map_err(refused)?;
-
-        let callback = Callback::parse(&pending.grant.callback).map_err(|_| DecisionError::Gone)?;
-        let mut query = vec![("oauth_token", decision.token.clone())];
-        let verifier = if decision.approve {
+        let answer = if decision.approve {
             let owned: Vec<String> = self.photos(owner_id).await?.into_iter().map(|p| p.photo_id).collect();
             if decision.photos.iter().any(|photo| !owned.contains(photo)) {
                 return Err(DecisionError::Invalid("choose among your own photos"));
@@ -233,27 +220,92 @@ impl Services {
                 .map_err(|_| DecisionError::Invalid("choose among your own photos"))?;
             let duration = AccessDuration::parse(&decision.expires)
                 .map_err(|_| DecisionError::Invalid("choose how long access lasts"))?;
-            let verifier = random_token(16);
-            let approval = Approve {
-                owner_id: owner,
+            Answer::Approve(Choice {
                 scope: Scope::parse("photos:read").map_err(ServiceError::from)?,
                 resources,
                 duration,
                 remembered: decision.remember,
                 method: ConsentMethod::ConsentPage,
-                consent_text: ConsentText::shown(CONSENT_VERSION, &consent_text(&pending.client.name))
-                    .map_err(ServiceError::from)?,
-                verifier_fingerprint: Fingerprint::of(&verifier),
-                now,
-            };
-            execute::<GrantRecord>(&self.store, &stream, &approval.into(), &context).await.map_err(refused)?;
-            query.push(("oauth_verifier", verifier.clone()));
-            Some(verifier)
+            })
         } else {
-            let denial = Deny { owner_id: owner, method: ConsentMethod::ConsentPage, now };
-            execute::<GrantRecord>(&self.store, &stream, &denial.into(), &context).await.map_err(refused)?;
-            query.push(("oauth_problem", "permission_denied".to_owned()));
-            None
+            Answer::Deny
+        };
+        self.answer(OwnerId::new(owner_id), &pending, answer, now, trace_id).await
+    }
+
+    /// Applies the decision the owner asked to be remembered for this client, without
+    /// asking: the same photos, scope and duration, recorded as a
+    /// [`ConsentMethod::RememberedDecision`] pointing at the approval it repeats.
+    /// `None` when it no longer fits (a photo is gone, or the client asks for less
+    /// than was remembered): the owner is asked instead.
+    pub async fn apply_remembered(
+        &self,
+        owner_id: uuid::Uuid,
+        pending: &Pending,
+        remembered: &Remembered,
+        now: DateTime<Utc>,
+        trace_id: &str,
+    ) -> Result<Option<Outcome>, DecisionError> {
+        let approval = &remembered.approval;
+        let owned: Vec<String> = self.photos(owner_id).await?.into_iter().map(|p| p.photo_id).collect();
+        let photos_remain = approval.resources.iter().all(|photo| owned.iter().any(|id| id == photo.as_str()));
+        let requested = Scope::parse(&pending.grant.requested_scope).map_err(ServiceError::from)?;
+        if !photos_remain || !approval.scope.is_subset_of(&requested) {
+            return Ok(None);
+        }
+        let choice = Choice {
+            scope: approval.scope.clone(),
+            resources: approval.resources.clone(),
+            duration: approval.duration,
+            remembered: false,
+            method: ConsentMethod::RememberedDecision { remembered_in: remembered.grant_id },
+        };
+        self.answer(OwnerId::new(owner_id), pending, Answer::Approve(choice), now, trace_id).await.map(Some)
+    }
+
+    /// Records that the owner answered `pending`, then her answer; says where to send her.
+    async fn answer(
+        &self,
+        owner: OwnerId,
+        pending: &Pending,
+        answer: Answer,
+        now: DateTime<Utc>,
+        trace_id: &str,
+    ) -> Result<Outcome, DecisionError> {
+        let grant_id = GrantId::new(pending.grant.grant_id.parse().map_err(|_| DecisionError::Gone)?);
+        let context = Context { now, actor: Actor::Owner(owner.uuid()), trace_id: Some(trace_id.to_owned()) };
+        let stream = grant_id.stream_id();
+        let authenticated = RecordOwnerAuthenticated { owner_id: owner, now }.into();
+        execute::<GrantRecord>(&self.store, &stream, &authenticated, &context).await.map_err(refused)?;
+
+        let callback = Callback::parse(&pending.grant.callback).map_err(|_| DecisionError::Gone)?;
+        let token = pending.grant.request_token.clone();
+        let mut query = vec![("oauth_token", token)];
+        let verifier = match answer {
+            Answer::Approve(choice) => {
+                let verifier = random_token(16);
+                let approval = Approve {
+                    owner_id: owner,
+                    scope: choice.scope,
+                    resources: choice.resources,
+                    duration: choice.duration,
+                    remembered: choice.remembered,
+                    method: choice.method,
+                    consent_text: ConsentText::shown(CONSENT_VERSION, &consent_text(&pending.client.name))
+                        .map_err(ServiceError::from)?,
+                    verifier_fingerprint: Fingerprint::of(&verifier),
+                    now,
+                };
+                execute::<GrantRecord>(&self.store, &stream, &approval.into(), &context).await.map_err(refused)?;
+                query.push(("oauth_verifier", verifier.clone()));
+                Some(verifier)
+            }
+            Answer::Deny => {
+                let denial = Deny { owner_id: owner, method: ConsentMethod::ConsentPage, now };
+                execute::<GrantRecord>(&self.store, &stream, &denial.into(), &context).await.map_err(refused)?;
+                query.push(("oauth_problem", "permission_denied".to_owned()));
+                None
+            }
         };
         Ok(match (callback, verifier) {
             (Callback::Oob, Some(verifier)) => Outcome::ShowVerifier(verifier),
@@ -261,6 +313,21 @@ impl Services {
             (Callback::Url(url), _) => Outcome::Redirect(with_query(url.as_str(), &query)),
         })
     }
+}
+
+/// The owner's answer to a request.
+enum Answer {
+    Approve(Choice),
+    Deny,
+}
+
+/// What an approval grants, and how it was decided.
+struct Choice {
+    scope: Scope,
+    resources: Vec<ResourceId>,
+    duration: AccessDuration,
+    remembered: bool,
+    method: ConsentMethod,
 }
 
 /// The domain's refusals on the consent page: the request is no longer answerable,

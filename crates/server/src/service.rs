@@ -45,6 +45,12 @@ pub enum ServiceError {
     Corrupt(String),
 }
 
+impl From<StoreError> for ServiceError {
+    fn from(error: StoreError) -> Self {
+        Self::Projection(error.into())
+    }
+}
+
 /// The shortest password accepted.
 pub const MIN_PASSWORD_LEN: usize = 8;
 

@@ -5,107 +5,12 @@
 
 mod support;
 
-use grantlog_oauth1::encoding::{parse_form, percent_encode};
+use grantlog_oauth1::encoding::parse_form;
 use grantlog_oauth1::{SignatureMethod, Signer, Unsigned};
 use grantlog_store::backend_tests;
 use grantlog_store::testing::TestDatabase;
+use support::browser::{Browser, CALLBACK, hidden, now, request_token};
 use support::{Server, post};
-
-const CALLBACK: &str = "http://127.0.0.1:9/ready";
-
-/// A browser: keeps cookies, follows nothing by itself.
-struct Browser {
-    agent: ureq::Agent,
-    cookies: Vec<(String, String)>,
-}
-
-struct Page {
-    status: u16,
-    location: Option<String>,
-    csp: Option<String>,
-    frame_options: Option<String>,
-    body: String,
-}
-
-impl Browser {
-    fn new() -> Self {
-        let agent = ureq::Agent::config_builder().http_status_as_error(false).max_redirects(0).build().into();
-        Self { agent, cookies: Vec::new() }
-    }
-
-    fn cookie_header(&self) -> String {
-        self.cookies.iter().map(|(n, v)| format!("{n}={v}")).collect::<Vec<_>>().join("; ")
-    }
-
-    fn keep(&mut self, response: &ureq::http::Response<ureq::Body>) {
-        for value in response.headers().get_all("set-cookie") {
-            let pair = value.to_str().unwrap().split(';').next().unwrap();
-            let (name, value) = pair.split_once('=').unwrap();
-            self.cookies.retain(|(n, _)| n != name);
-            if !value.is_empty() {
-                self.cookies.push((name.to_owned(), value.to_owned()));
-            }
-        }
-    }
-
-    fn page(&mut self, mut response: ureq::http::Response<ureq::Body>) -> Page {
-        self.keep(&response);
-        let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
-        let (location, csp, frame_options) =
-            (header("location"), header("content-security-policy"), header("x-frame-options"));
-        Page {
-            status: response.status().as_u16(),
-            location,
-            csp,
-            frame_options,
-            body: response.body_mut().read_to_string().unwrap_or_default(),
-        }
-    }
-
-    fn get(&mut self, url: &str) -> Page {
-        let response = self.agent.get(url).header("Cookie", self.cookie_header()).call().unwrap();
-        self.page(response)
-    }
-
-    fn submit(&mut self, url: &str, fields: &[(&str, &str)]) -> Page {
-        let body: Vec<String> =
-            fields.iter().map(|(n, v)| format!("{}={}", percent_encode(n), percent_encode(v))).collect();
-        let response = self
-            .agent
-            .post(url)
-            .header("Cookie", self.cookie_header())
-            .header("Content-Type", "application/x-www-form-urlencoded")
-            .send(body.join("&"))
-            .unwrap();
-        self.page(response)
-    }
-}
-
-/// The value of the hidden input `name` in `html`.
-fn hidden(html: &str, name: &str) -> String {
-    grantlog_server::demo::hidden(html, name).unwrap_or_else(|error| panic!("{error}: {html}"))
-}
-
-fn now() -> u64 {
-    u64::try_from(chrono::Utc::now().timestamp()).unwrap()
-}
-
-/// Temporary credentials (token, secret) for the client (key, secret), with `callback`.
-fn request_token(server: &Server, key: &str, secret: &str, nonce: &str) -> (String, String) {
-    let url = server.url("/oauth/initiate");
-    let unsigned = Unsigned {
-        method: "POST",
-        url: &url,
-        body: &[],
-        extra: &[("oauth_callback", CALLBACK)],
-        nonce,
-        timestamp: now(),
-    };
-    let header = Signer::new(key, secret, SignatureMethod::HmacSha1).authorization_header(&unsigned, None).unwrap();
-    let reply = post(&url, Some(&header), "");
-    assert_eq!(reply.status, 200, "{reply:?}");
-    (reply.param("oauth_token").unwrap(), reply.param("oauth_token_secret").unwrap())
-}
 
 async fn owner_pages_refuse_strangers_escape_names_and_send_denials_back(database: TestDatabase) {
     let server = Server::start_with(&database.url, &["--demo"]);

@@ -29,6 +29,7 @@ mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod throttle;
+pub mod usage;
 
 pub use chain::{BadHash, BadHead, ChainHash, ChainReport, Head, Violation};
 pub use error::{StoreError, is_unique_violation};

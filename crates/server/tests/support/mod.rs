@@ -3,6 +3,8 @@
 // Each test binary uses part of this module; the rest would read as dead code there.
 #![allow(dead_code)]
 
+pub mod browser;
+
 use std::io::{BufRead as _, BufReader};
 use std::process::{Child, Command, Stdio};
 
@@ -13,7 +15,7 @@ pub struct Server {
     pub base_url: String,
     /// The database it serves.
     pub database_url: String,
-    key_file: tempfile::TempPath,
+    key_file: std::sync::Arc<tempfile::TempPath>,
 }
 
 impl Server {
@@ -32,11 +34,26 @@ impl Server {
     pub fn start_with_env(database_url: &str, serve_args: &[&str], env: &[(&str, &str)]) -> Self {
         let key_file = tempfile::NamedTempFile::new().expect("a key file name").into_temp_path();
         std::fs::remove_file(&key_file).expect("grantlog creates the key itself");
+        Self::spawn(database_url, serve_args, env, std::sync::Arc::new(key_file))
+    }
+
+    /// A second process serving the same database with the same secrets key, as a
+    /// second node behind a load balancer would.
+    pub fn beside(&self) -> Self {
+        Self::spawn(&self.database_url, &[], &[], self.key_file.clone())
+    }
+
+    fn spawn(
+        database_url: &str,
+        serve_args: &[&str],
+        env: &[(&str, &str)],
+        key_file: std::sync::Arc<tempfile::TempPath>,
+    ) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_grantlog"))
             .args(["serve", "--bind", "127.0.0.1:0"])
             .args(serve_args)
             .env("GRANTLOG_DATABASE_URL", database_url)
-            .env("GRANTLOG_SECRETS_KEY_FILE", &key_file)
+            .env("GRANTLOG_SECRETS_KEY_FILE", key_file.as_os_str())
             .env("GRANTLOG_LOG", "warn")
             .envs(env.iter().copied())
             .stdout(Stdio::piped())
@@ -60,7 +77,7 @@ impl Server {
         Command::new(env!("CARGO_BIN_EXE_grantlog"))
             .args(args)
             .env("GRANTLOG_DATABASE_URL", &self.database_url)
-            .env("GRANTLOG_SECRETS_KEY_FILE", &self.key_file)
+            .env("GRANTLOG_SECRETS_KEY_FILE", self.key_file.as_os_str())
             .output()
             .expect("running grantlog")
     }

@@ -19,16 +19,19 @@ use tracing::field::Empty;
 use tracing_actix_web::{RootSpanBuilder, TracingLogger};
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
+use grantlog_domain::OwnerId;
 use grantlog_oauth1::encoding::parse_form;
 use grantlog_store::photos;
 use grantlog_store::sessions::Session;
 
 use crate::owner::{Decision, DecisionError, LoginError, Outcome, Pending};
-use crate::pages::{self, PhotoChoice};
+use crate::pages::{self, LoginFor, PhotoChoice};
 use crate::service::random_token;
 
 use crate::oauth::{Checks, RequestError};
 use crate::service::Services;
+
+mod account;
 
 /// Largest request body accepted: OAuth forms are a few hundred bytes.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -91,7 +94,14 @@ impl Application {
                 .route("/oauth/verify", web::post().to(verify))
                 .route("/oauth/authorize", web::get().to(authorize_page))
                 .route("/oauth/authorize", web::post().to(authorize_decision))
+                .route("/login", web::get().to(account::login_form))
                 .route("/login", web::post().to(login))
+                .route("/logout", web::post().to(account::logout))
+                .route(GRANTS_PAGE, web::get().to(account::grants))
+                .route("/account/grants/{id}", web::get().to(account::grant))
+                .route("/account/grants/{id}/revoke", web::post().to(account::revoke))
+                .route("/account/clients/{id}/revoke", web::post().to(account::disconnect))
+                .route("/account/clients/{id}/forget", web::post().to(account::forget))
                 .route("/static/grantlog.css", web::get().to(stylesheet))
                 .route("/api/photos", web::get().to(photos))
                 .route("/api/photos/{id}", web::get().to(photo))
@@ -245,6 +255,8 @@ async fn photo(
 }
 
 const SESSION_COOKIE: &str = "grantlog_session";
+/// The owner's grants page.
+const GRANTS_PAGE: &str = "/account/grants";
 const LOGIN_CSRF_COOKIE: &str = "grantlog_login_csrf";
 
 /// `GET /oauth/authorize?oauth_token=…`: the login form, or the consent page for a
@@ -259,20 +271,35 @@ async fn authorize_page(request: HttpRequest, state: web::Data<AppState>) -> Res
     };
     match state.session(&request, now).await? {
         Some(session) => {
+            let owner = OwnerId::new(session.owner_id);
+            let remembered = state.services.remembered(owner, &pending.client.client_id).await;
+            if let Some(remembered) = remembered.map_err(ApiError::Internal)? {
+                let trace = trace_id(&request);
+                match state.services.apply_remembered(session.owner_id, &pending, &remembered, now, &trace).await {
+                    Ok(Some(done)) => {
+                        outcome("approved_by_remembered_decision");
+                        return Ok(answered(done, &pending.client.name));
+                    }
+                    // It no longer fits, or the request is no longer answerable: ask her.
+                    Ok(None) | Err(DecisionError::Invalid(_) | DecisionError::Gone) => {}
+                    Err(DecisionError::Failed(error)) => return Err(ApiError::Internal(error)),
+                }
+            }
             outcome("consent_shown");
             consent_page(&state, &pending, &session, StatusCode::OK, None).await
         }
         None => {
             outcome("login_shown");
-            Ok(login_page(&state, token, StatusCode::OK, None))
+            Ok(login_page(&state, LoginFor::Request(token), StatusCode::OK, None))
         }
     }
 }
 
-/// `POST /login`: the login form's answer.
+/// `POST /login`: the login form's answer. Leads on to the request's consent page, or
+/// to the account page the form names.
 async fn login(request: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let form = form_fields(&body);
-    let token = value(&form, "oauth_token").unwrap_or_default().to_owned();
+    let then = login_for(value(&form, "oauth_token"), value(&form, "next"));
     let expected = cookie(&request, LOGIN_CSRF_COOKIE);
     if expected.is_none() || expected != value(&form, "csrf_token") {
         return Ok(forbidden());
@@ -283,8 +310,12 @@ async fn login(request: HttpRequest, body: web::Bytes, state: web::Data<AppState
     match state.services.login(username, password, &address, Utc::now()).await {
         Ok(new) => {
             outcome("logged_in");
+            let location = match then {
+                LoginFor::Request(token) => format!("/oauth/authorize?oauth_token={}", percent_encode(token)),
+                LoginFor::Account(next) => next.to_owned(),
+            };
             Ok(HttpResponse::SeeOther()
-                .insert_header((header::LOCATION, format!("/oauth/authorize?oauth_token={}", percent_encode(&token))))
+                .insert_header((header::LOCATION, location))
                 .append_header((
                     header::SET_COOKIE,
                     state.cookie(SESSION_COOKIE, new.cookie.expose_secret(), "/", "Lax"),
@@ -294,18 +325,35 @@ async fn login(request: HttpRequest, body: web::Bytes, state: web::Data<AppState
         }
         Err(LoginError::Refused) => {
             outcome("login_refused");
-            Ok(login_page(&state, &token, StatusCode::UNAUTHORIZED, Some("Wrong username or password.")))
+            Ok(login_page(&state, then, StatusCode::UNAUTHORIZED, Some("Wrong username or password.")))
         }
         Err(LoginError::Throttled) => {
             outcome("login_throttled");
             Ok(login_page(
                 &state,
-                &token,
+                then,
                 StatusCode::TOO_MANY_REQUESTS,
                 Some("Too many failed logins. Try again later."),
             ))
         }
         Err(LoginError::Failed(error)) => Err(ApiError::Internal(error)),
+    }
+}
+
+/// Where a login form leads: the request it names, else the account page it names if
+/// that is one of ours, else the grants page. Only local `/account/…` paths of plain
+/// characters are followed, so the form cannot send anyone elsewhere.
+fn login_for<'a>(oauth_token: Option<&'a str>, next: Option<&'a str>) -> LoginFor<'a> {
+    match (oauth_token.filter(|token| !token.is_empty()), next) {
+        (Some(token), _) => LoginFor::Request(token),
+        (None, Some(next))
+            if next.starts_with("/account/")
+                && next.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'-' | b'_'))
+                && !next.contains("//") =>
+        {
+            LoginFor::Account(next)
+        }
+        (None, _) => LoginFor::Account(GRANTS_PAGE),
     }
 }
 
@@ -318,10 +366,7 @@ async fn authorize_decision(
 ) -> Result<HttpResponse, ApiError> {
     let now = Utc::now();
     let form = form_fields(&body);
-    let Some(session) = state.session(&request, now).await? else { return Ok(forbidden()) };
-    if value(&form, "csrf_token") != Some(session.csrf_token.as_str()) {
-        return Ok(forbidden());
-    }
+    let Some(session) = state.posting_session(&request, &body).await? else { return Ok(forbidden()) };
     let decision = Decision {
         token: value(&form, "oauth_token").unwrap_or_default().to_owned(),
         approve: value(&form, "decision") == Some("approve"),
@@ -336,13 +381,7 @@ async fn authorize_decision(
         outcome(if approve { "approved" } else { "denied" });
     }
     match decided {
-        Ok(Outcome::Redirect(location)) => {
-            Ok(HttpResponse::Found().insert_header((header::LOCATION, location)).finish())
-        }
-        Ok(Outcome::ShowVerifier(verifier)) => {
-            let client = pending.map(|p| p.client.name).unwrap_or_default();
-            Ok(html(StatusCode::OK, pages::verifier(&client, &verifier)))
-        }
+        Ok(done) => Ok(answered(done, &pending.map(|p| p.client.name).unwrap_or_default())),
         Err(DecisionError::Invalid(problem)) => {
             outcome("decision_invalid");
             match pending {
@@ -352,6 +391,15 @@ async fn authorize_decision(
         }
         Err(DecisionError::Gone) => Ok(gone()),
         Err(DecisionError::Failed(error)) => Err(ApiError::Internal(error)),
+    }
+}
+
+/// Where the owner goes once her answer is recorded: back to the client, or to the
+/// verifier page for `oob`.
+fn answered(outcome: Outcome, client_name: &str) -> HttpResponse {
+    match outcome {
+        Outcome::Redirect(location) => HttpResponse::Found().insert_header((header::LOCATION, location)).finish(),
+        Outcome::ShowVerifier(verifier) => html(StatusCode::OK, pages::verifier(client_name, &verifier)),
     }
 }
 
@@ -376,9 +424,9 @@ async fn consent_page(
     Ok(page_with_form_targets(status, markup, origin(&pending.grant.callback).as_deref()))
 }
 
-fn login_page(state: &AppState, token: &str, status: StatusCode, error: Option<&str>) -> HttpResponse {
+fn login_page(state: &AppState, then: LoginFor<'_>, status: StatusCode, error: Option<&str>) -> HttpResponse {
     let csrf = random_token(24);
-    let mut response = html(status, pages::login(token, &csrf, error));
+    let mut response = html(status, pages::login(then, &csrf, error));
     if let Ok(value) = HeaderValue::from_str(&state.cookie(LOGIN_CSRF_COOKIE, &csrf, "/login", "Strict")) {
         response.headers_mut().append(header::SET_COOKIE, value);
     }

@@ -1,0 +1,201 @@
+//! An owner's browser without a browser engine (cookies kept, redirects not followed)
+//! and a client's first step, for the tests of the owner's pages.
+
+use grantlog_oauth1::encoding::percent_encode;
+use grantlog_oauth1::{SignatureMethod, Signer, Unsigned};
+
+use super::{Reply, Server, get, post};
+
+/// Where the test clients' owners are sent back to (nothing listens there).
+pub const CALLBACK: &str = "http://127.0.0.1:9/ready";
+
+/// A browser: keeps cookies, follows nothing by itself.
+pub struct Browser {
+    agent: ureq::Agent,
+    pub cookies: Vec<(String, String)>,
+}
+
+pub struct Page {
+    pub status: u16,
+    pub location: Option<String>,
+    pub csp: Option<String>,
+    pub frame_options: Option<String>,
+    pub headers: ureq::http::HeaderMap,
+    pub body: String,
+}
+
+impl Page {
+    /// A response header's value.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|value| value.to_str().ok())
+    }
+}
+
+impl Browser {
+    pub fn new() -> Self {
+        let agent = ureq::Agent::config_builder().http_status_as_error(false).max_redirects(0).build().into();
+        Self { agent, cookies: Vec::new() }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies.iter().map(|(n, v)| format!("{n}={v}")).collect::<Vec<_>>().join("; ")
+    }
+
+    fn keep(&mut self, response: &ureq::http::Response<ureq::Body>) {
+        for value in response.headers().get_all("set-cookie") {
+            let pair = value.to_str().unwrap().split(';').next().unwrap();
+            let (name, value) = pair.split_once('=').unwrap();
+            self.cookies.retain(|(n, _)| n != name);
+            if !value.is_empty() {
+                self.cookies.push((name.to_owned(), value.to_owned()));
+            }
+        }
+    }
+
+    fn page(&mut self, mut response: ureq::http::Response<ureq::Body>) -> Page {
+        self.keep(&response);
+        let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let (location, csp, frame_options) =
+            (header("location"), header("content-security-policy"), header("x-frame-options"));
+        Page {
+            status: response.status().as_u16(),
+            location,
+            csp,
+            frame_options,
+            headers: response.headers().clone(),
+            body: response.body_mut().read_to_string().unwrap_or_default(),
+        }
+    }
+
+    pub fn get(&mut self, url: &str) -> Page {
+        let response = self.agent.get(url).header("Cookie", self.cookie_header()).call().unwrap();
+        self.page(response)
+    }
+
+    pub fn submit(&mut self, url: &str, fields: &[(&str, &str)]) -> Page {
+        let body: Vec<String> =
+            fields.iter().map(|(n, v)| format!("{}={}", percent_encode(n), percent_encode(v))).collect();
+        let response = self
+            .agent
+            .post(url)
+            .header("Cookie", self.cookie_header())
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .send(body.join("&"))
+            .unwrap();
+        self.page(response)
+    }
+}
+
+/// The value of the hidden input `name` in `html`.
+pub fn hidden(html: &str, name: &str) -> String {
+    grantlog_server::demo::hidden(html, name).unwrap_or_else(|error| panic!("{error}: {html}"))
+}
+
+pub fn now() -> u64 {
+    u64::try_from(chrono::Utc::now().timestamp()).unwrap()
+}
+
+/// Temporary credentials (token, secret) for the client (key, secret), with `callback`.
+pub fn request_token(server: &Server, key: &str, secret: &str, nonce: &str) -> (String, String) {
+    let url = server.url("/oauth/initiate");
+    let unsigned = Unsigned {
+        method: "POST",
+        url: &url,
+        body: &[],
+        extra: &[("oauth_callback", CALLBACK)],
+        nonce,
+        timestamp: now(),
+    };
+    let header = Signer::new(key, secret, SignatureMethod::HmacSha1).authorization_header(&unsigned, None).unwrap();
+    let reply = post(&url, Some(&header), "");
+    assert_eq!(reply.status, 200, "{reply:?}");
+    (reply.param("oauth_token").unwrap(), reply.param("oauth_token_secret").unwrap())
+}
+
+impl Browser {
+    /// Logs in through the form an account page sends a visitor to.
+    pub fn log_in(&mut self, server: &Server, username: &str, password: &str) {
+        let form = self.get(&server.url("/login?next=%2Faccount%2Fgrants"));
+        assert_eq!(form.status, 200, "{}", form.body);
+        let csrf = hidden(&form.body, "csrf_token");
+        let fields = [
+            ("csrf_token", csrf.as_str()),
+            ("next", "/account/grants"),
+            ("username", username),
+            ("password", password),
+        ];
+        let done = self.submit(&server.url("/login"), &fields);
+        assert_eq!((done.status, done.location.as_deref()), (303, Some("/account/grants")), "{}", done.body);
+    }
+
+    /// Approves request `token` on the consent page with `choices` (photos, expires,
+    /// remember); returns the verifier the redirect to the callback carries.
+    pub fn approve(&mut self, server: &Server, token: &str, choices: &[(&str, &str)]) -> String {
+        let consent = self.get(&server.url(&format!("/oauth/authorize?oauth_token={token}")));
+        assert_eq!(consent.status, 200, "{}", consent.body);
+        let csrf = hidden(&consent.body, "csrf_token");
+        let mut fields = vec![("csrf_token", csrf.as_str()), ("oauth_token", token), ("decision", "approve")];
+        fields.extend_from_slice(choices);
+        let answer = self.submit(&server.url("/oauth/authorize"), &fields);
+        assert_eq!(answer.status, 302, "{}", answer.body);
+        verifier(&answer)
+    }
+
+    /// The CSRF token of the page at `path` (an account page).
+    pub fn csrf(&mut self, server: &Server, path: &str) -> String {
+        let page = self.get(&server.url(path));
+        assert_eq!(page.status, 200, "{}", page.body);
+        hidden(&page.body, "csrf_token")
+    }
+}
+
+/// The `oauth_verifier` of a redirect to the callback.
+pub fn verifier(page: &Page) -> String {
+    let location = page.location.as_deref().expect("a redirect");
+    assert!(location.starts_with(CALLBACK), "{location}");
+    let query = grantlog_oauth1::encoding::parse_form(location.split_once('?').expect("a query").1).unwrap();
+    query.into_iter().find(|(name, _)| name == "oauth_verifier").expect("a verifier").1
+}
+
+/// A registered client making signed requests.
+pub struct Client<'a> {
+    pub server: &'a Server,
+    pub key: String,
+    pub secret: String,
+}
+
+impl Client<'_> {
+    /// Temporary credentials (token, secret), with [`CALLBACK`].
+    pub fn request_token(&self, nonce: &str) -> (String, String) {
+        request_token(self.server, &self.key, &self.secret, nonce)
+    }
+
+    /// Token credentials for an approved request token.
+    pub fn exchange(&self, (token, secret): &(String, String), verifier: &str, nonce: &str) -> (String, String) {
+        let url = self.server.url("/oauth/token");
+        let unsigned = Unsigned {
+            method: "POST",
+            url: &url,
+            body: &[],
+            extra: &[("oauth_verifier", verifier)],
+            nonce,
+            timestamp: now(),
+        };
+        let signer = self.signer().with_token(token.as_str(), secret.as_str());
+        let reply = post(&url, Some(&signer.authorization_header(&unsigned, None).unwrap()), "");
+        assert_eq!(reply.status, 200, "{reply:?}");
+        (reply.param("oauth_token").unwrap(), reply.param("oauth_token_secret").unwrap())
+    }
+
+    /// `GET /api/photos` with token credentials, through `server`.
+    pub fn photos(&self, server: &Server, (token, secret): &(String, String), nonce: &str) -> Reply {
+        let url = server.url("/api/photos");
+        let unsigned = Unsigned { method: "GET", url: &url, body: &[], extra: &[], nonce, timestamp: now() };
+        let signer = self.signer().with_token(token.as_str(), secret.as_str());
+        get(&url, &signer.authorization_header(&unsigned, None).unwrap())
+    }
+
+    fn signer(&self) -> Signer {
+        Signer::new(self.key.as_str(), self.secret.as_str(), SignatureMethod::HmacSha1)
+    }
+}
