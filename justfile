@@ -27,3 +27,7 @@ pre-pr:
 # The seed story's server: Jane, her photos and Beppa Prints, on http://127.0.0.1:8080.
 demo:
     cargo run --release -p grantlog-server -- serve --demo
+
+# The browser test alone: headless Chromium (Debian's) through playwright-core; screenshots in target/screenshots/.
+test-browser:
+    cargo test -p grantlog-server --test browser

@@ -81,17 +81,30 @@ pub fn run_python_client(script: &str, args: &[&str], stdin: &[u8]) -> Vec<u8> {
 /// ci` runs once, under a file lock, when `node_modules` is missing.
 pub fn node_client() -> &'static Path {
     static READY: OnceLock<PathBuf> = OnceLock::new();
-    READY.get_or_init(|| {
-        let folder = workspace_root().join("tests/clients/node");
-        let target = workspace_root().join("target");
-        std::fs::create_dir_all(&target).expect("creating target/");
-        let lock = std::fs::File::create(target.join("node-client.lock")).expect("creating the npm lock");
-        lock.lock().expect("locking npm");
-        if !folder.join("node_modules/oauth-1.0a").exists() {
-            run(Command::new("npm").args(["ci", "--silent", "--no-audit", "--no-fund"]).current_dir(&folder));
-        }
-        folder
-    })
+    READY.get_or_init(|| npm_installed("tests/clients/node", "oauth-1.0a"))
+}
+
+/// The folder of the browser tests (`tests/browser`), its packages (`playwright-core`,
+/// `oauth-1.0a`) installed the same way. It uses the system's Chromium, never a
+/// downloaded one.
+pub fn browser_harness() -> &'static Path {
+    static READY: OnceLock<PathBuf> = OnceLock::new();
+    READY.get_or_init(|| npm_installed("tests/browser", "playwright-core"))
+}
+
+/// `folder` (relative to the workspace) after `npm ci` there, run only when
+/// `node_modules/<marker>` is missing, under a file lock so concurrent test binaries
+/// do not install twice.
+fn npm_installed(folder: &str, marker: &str) -> PathBuf {
+    let folder = workspace_root().join(folder);
+    let target = workspace_root().join("target");
+    std::fs::create_dir_all(&target).expect("creating target/");
+    let lock = std::fs::File::create(target.join("npm-ci.lock")).expect("creating the npm lock");
+    lock.lock().expect("locking npm");
+    if !folder.join("node_modules").join(marker).exists() {
+        run(Command::new("npm").args(["ci", "--silent", "--no-audit", "--no-fund"]).current_dir(&folder));
+    }
+    folder
 }
 
 /// Runs a program to completion and returns its output, failing the test with its

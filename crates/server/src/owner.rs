@@ -234,10 +234,10 @@ impl Services {
     }
 
     /// Applies the decision the owner asked to be remembered for this client, without
-    /// asking: the same photos, scope and duration, recorded as a
-    /// [`ConsentMethod::RememberedDecision`] pointing at the approval it repeats.
-    /// `None` when it no longer fits (a photo is gone, or the client asks for less
-    /// than was remembered): the owner is asked instead.
+    /// asking: the same photos and duration, for the scope the client asks now, recorded
+    /// as a [`ConsentMethod::RememberedDecision`] pointing at the approval it repeats.
+    /// `None` when it no longer fits — a remembered photo is gone, or the client asks
+    /// for more than was remembered —: the owner is asked instead.
     pub async fn apply_remembered(
         &self,
         owner_id: uuid::Uuid,
@@ -250,11 +250,11 @@ impl Services {
         let owned: Vec<String> = self.photos(owner_id).await?.into_iter().map(|p| p.photo_id).collect();
         let photos_remain = approval.resources.iter().all(|photo| owned.iter().any(|id| id == photo.as_str()));
         let requested = Scope::parse(&pending.grant.requested_scope).map_err(ServiceError::from)?;
-        if !photos_remain || !approval.scope.is_subset_of(&requested) {
+        if !photos_remain || !requested.is_subset_of(&approval.scope) {
             return Ok(None);
         }
         let choice = Choice {
-            scope: approval.scope.clone(),
+            scope: requested,
             resources: approval.resources.clone(),
             duration: approval.duration,
             remembered: false,

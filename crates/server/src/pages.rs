@@ -24,8 +24,8 @@ article.grant h3{font-size:1.05rem}article.grant[data-status=active]{border-left
 dl{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem;margin:.5rem 0}dt{font-weight:600}dd{margin:0}\
 dd ul{margin:0;padding-left:1.2rem}.actions{display:flex;flex-wrap:wrap;align-items:center;gap:.5rem}\
 .actions form{display:inline}.remembered{background:#fff8e0;padding:.25rem 1rem;border-radius:6px}\
-ol.timeline{padding-left:1.5rem}ol.timeline li{margin:.5rem 0}.event{color:#555}\
-@media (max-width:30rem){dl{grid-template-columns:1fr}dd{margin-bottom:.3rem}}";
+ol.timeline{padding-left:1.5rem}ol.timeline li{margin:.6rem 0}ol.timeline time{display:block;font-weight:600;color:#444}\
+.event{color:#555}";
 
 fn page(title: &str, body: Markup) -> Markup {
     page_with_header(title, None, body)

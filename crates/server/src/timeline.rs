@@ -43,7 +43,7 @@ pub fn history(events: &[(u64, DateTime<Utc>, Event)], telling: Telling<'_>) -> 
         .collect();
     if let Some((count, first, last)) = telling.usage {
         let times = if count == 1 { "once".to_owned() } else { format!("{count} times") };
-        let text = format!("{} fetched your photos {times}, last at {}", telling.client, clock(last));
+        let text = format!("{} fetched {times}, last at {}", telling.client, clock(last));
         entries.push(Entry { at: first, text, position: None });
     }
     if let Some(at) = telling.expired_by_clock {
@@ -223,7 +223,7 @@ mod tests {
                 "You logged in to answer",
                 "You approved read-only access to 2 photos for one hour",
                 "Beppa Prints exchanged it for an access token",
-                "Beppa Prints fetched your photos 3 times, last at 26 Nov 2026, 18:20 UTC",
+                "Beppa Prints fetched 3 times, last at 26 Nov 2026, 18:20 UTC",
                 "You revoked it",
             ]
         );
@@ -252,7 +252,7 @@ mod tests {
         assert_eq!(
             texts(&history(&events, telling(Some((1, at(1, 30), at(1, 30)))))),
             [
-                "Beppa Prints fetched your photos once, last at 26 Nov 2026, 01:30 UTC",
+                "Beppa Prints fetched once, last at 26 Nov 2026, 01:30 UTC",
                 "An administrator revoked it: “leaked key”",
                 "Beppa Prints gave up its access",
             ]

@@ -5,7 +5,7 @@
 
 pub mod browser;
 
-use std::io::{BufRead as _, BufReader};
+use std::io::{BufRead as _, BufReader, Write as _};
 use std::process::{Child, Command, Stdio};
 
 /// A `grantlog serve` process, stopped when dropped.
@@ -80,6 +80,22 @@ impl Server {
             .env("GRANTLOG_SECRETS_KEY_FILE", self.key_file.as_os_str())
             .output()
             .expect("running grantlog")
+    }
+
+    /// Registers an owner through the command line (the password on stdin).
+    pub fn add_owner(&self, username: &str, password: &str) {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_grantlog"))
+            .args(["owner", "add", "--username", username])
+            .env("GRANTLOG_DATABASE_URL", &self.database_url)
+            .env("GRANTLOG_SECRETS_KEY_FILE", self.key_file.as_os_str())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("running grantlog owner add");
+        let mut stdin = child.stdin.take().expect("piped stdin");
+        stdin.write_all(format!("{password}\n").as_bytes()).expect("writing the password");
+        drop(stdin);
+        assert!(child.wait().expect("waiting for grantlog").success(), "grantlog owner add {username} failed");
     }
 
     /// Registers a client through the command line; returns (key, secret).

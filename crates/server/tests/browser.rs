@@ -1,0 +1,79 @@
+//! Jane's grants pages in a real browser: `tests/browser/grants.mjs` drives headless
+//! Chromium through playwright-core (the system's Chromium, `apt-get install chromium
+//! chromium-driver`) against `grantlog serve --demo` on SQLite and PostgreSQL, while
+//! Beppa signs with the npm package oauth-1.0a. Log in by keyboard, approve one photo,
+//! find the grant, read its timeline, revoke it, see Beppa's next call refused, log out;
+//! the pages make no request to any other origin. The script checks every step itself
+//! (`tests/browser/README.md`) and writes the screenshots this test then looks at, under
+//! `target/screenshots/<backend>/`.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use grantlog_store::backend_tests;
+use grantlog_store::testing::{Kind, TestDatabase};
+use grantlog_tests::{browser_harness, run_client, workspace_root};
+use support::Server;
+
+const ALL_PASSED: &str = "13 passed, 0 failed";
+const SCREENSHOTS: [&str; 4] = ["login.png", "consent.png", "grants.png", "timeline.png"];
+const PNG_SIGNATURE: &[u8] = b"\x89PNG\r\n\x1a\n";
+const DEFAULT_CHROMIUM: &str = "/usr/bin/chromium";
+
+/// The Chromium to drive: `GRANTLOG_TEST_CHROMIUM`, or the Debian package's. Missing, it
+/// fails the test: a browser test that skips itself would pass without testing.
+fn chromium() -> PathBuf {
+    let (path, named_by) = match std::env::var_os("GRANTLOG_TEST_CHROMIUM") {
+        Some(path) => (PathBuf::from(path), "GRANTLOG_TEST_CHROMIUM"),
+        None => (PathBuf::from(DEFAULT_CHROMIUM), "the default"),
+    };
+    assert!(
+        path.is_file(),
+        "no Chromium at {} ({named_by}): the browser tests need it; install it with \
+         `apt-get install chromium chromium-driver` (.ci/run does), or set \
+         GRANTLOG_TEST_CHROMIUM to a Chromium binary",
+        path.display()
+    );
+    path
+}
+
+fn backend(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Sqlite => "sqlite",
+        Kind::Postgres => "postgres",
+    }
+}
+
+fn assert_png(file: &Path) {
+    let bytes = std::fs::read(file).unwrap_or_else(|e| panic!("reading {}: {e}", file.display()));
+    assert!(bytes.starts_with(PNG_SIGNATURE), "{} is not a PNG", file.display());
+    assert!(bytes.len() > 1024, "{} is only {} bytes", file.display(), bytes.len());
+}
+
+async fn the_owner_reviews_and_revokes_a_grant_in_chromium(database: TestDatabase) {
+    let chromium = chromium();
+    let screenshots = workspace_root().join("target/screenshots").join(backend(database.kind));
+    for name in SCREENSHOTS.iter().chain(&["failure.png"]) {
+        // Left from an earlier run, a picture would pass for this run's.
+        let _ = std::fs::remove_file(screenshots.join(name));
+    }
+    let server = Server::start_with(&database.url, &["--demo"]);
+    let output = run_client(
+        Command::new("node")
+            .arg("grants.mjs")
+            .args(["--base-url", &server.base_url])
+            .arg("--screenshots")
+            .arg(&screenshots)
+            .arg("--chromium")
+            .arg(&chromium)
+            .current_dir(browser_harness()),
+    );
+    assert!(output.contains(ALL_PASSED), "{output}");
+    for name in SCREENSHOTS {
+        assert_png(&screenshots.join(name));
+    }
+}
+
+backend_tests!(the_owner_reviews_and_revokes_a_grant_in_chromium);
