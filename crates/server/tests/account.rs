@@ -145,21 +145,8 @@ async fn jane_reviews_her_grant_reads_its_history_and_revokes_it(database: TestD
 async fn owners_see_only_their_own_grants_and_names_stay_text(database: TestDatabase) {
     let server = Server::start_with(&database.url, &["--demo"]);
     server.add_owner("bob", "bob-password-1");
-    let output = server.grantlog(&[
-        "client",
-        "add",
-        "--name",
-        "<script>alert('x')</script> Prints",
-        "--callback",
-        "http://127.0.0.1:*",
-        "--json",
-    ]);
-    let printed: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-    let client = Client {
-        server: &server,
-        key: printed["client_key"].as_str().unwrap().to_owned(),
-        secret: printed["client_secret"].as_str().unwrap().to_owned(),
-    };
+    let (key, secret) = server.add_client_named("<script>alert('x')</script> Prints", "http://127.0.0.1:*");
+    let client = Client { server: &server, key, secret };
     // A photo whose title is markup.
     let store = EventStore::connect(ConnectOptions::new(&database.url)).await.unwrap();
     let jane_id = jane_id(&store).await;

@@ -14,17 +14,8 @@ use support::{Server, post};
 
 async fn owner_pages_refuse_strangers_escape_names_and_send_denials_back(database: TestDatabase) {
     let server = Server::start_with(&database.url, &["--demo"]);
-    let output = server.grantlog(&[
-        "client",
-        "add",
-        "--name",
-        "<script>alert('x')</script> Prints",
-        "--callback",
-        "http://127.0.0.1:*",
-        "--json",
-    ]);
-    let printed: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-    let (key, secret) = (printed["client_key"].as_str().unwrap(), printed["client_secret"].as_str().unwrap());
+    let (key, secret) = server.add_client_named("<script>alert('x')</script> Prints", "http://127.0.0.1:*");
+    let (key, secret) = (key.as_str(), secret.as_str());
     let (token, token_secret) = request_token(&server, key, secret, "c-1");
 
     // A callback in the authorize URL is ignored; the login form comes first.

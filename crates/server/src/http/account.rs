@@ -79,19 +79,15 @@ pub(super) async fn revoke(
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let Some(session) = state.posting_session(&request, &body).await? else { return Ok(forbidden()) };
-    let revoked = state.services.revoke_grant(owner(&session), &grant_id, Utc::now(), &trace_id(&request)).await;
-    match revoked {
-        Ok(revoked) => {
-            outcome("revoked");
-            let mut location = format!("{GRANTS_PAGE}?revoked={}", percent_encode(&grant_id));
-            if revoked.forgot {
-                location.push_str(&format!("&forgot={}", percent_encode(&revoked.client_id)));
-            }
-            Ok(see_other(&location))
+    change(&request, &body, &state, "revoked", async |owner, trace_id| {
+        let revoked = state.services.revoke_grant(owner, &grant_id, Utc::now(), trace_id).await?;
+        let mut location = format!("{GRANTS_PAGE}?revoked={}", percent_encode(&grant_id));
+        if revoked.forgot {
+            location.push_str(&format!("&forgot={}", percent_encode(&revoked.client_id)));
         }
-        Err(error) => refusal(error),
-    }
+        Ok(location)
+    })
+    .await
 }
 
 /// `POST /account/clients/{id}/revoke`: revoke every live grant to the client and
@@ -102,14 +98,11 @@ pub(super) async fn disconnect(
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let Some(session) = state.posting_session(&request, &body).await? else { return Ok(forbidden()) };
-    match state.services.disconnect(owner(&session), &client_id, Utc::now(), &trace_id(&request)).await {
-        Ok(_) => {
-            outcome("disconnected");
-            Ok(see_other(&format!("{GRANTS_PAGE}?disconnected={}", percent_encode(&client_id))))
-        }
-        Err(error) => refusal(error),
-    }
+    change(&request, &body, &state, "disconnected", async |owner, trace_id| {
+        state.services.disconnect(owner, &client_id, Utc::now(), trace_id).await?;
+        Ok(format!("{GRANTS_PAGE}?disconnected={}", percent_encode(&client_id)))
+    })
+    .await
 }
 
 /// `POST /account/clients/{id}/forget`: turn off the remembered decision.
@@ -119,11 +112,28 @@ pub(super) async fn forget(
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let Some(session) = state.posting_session(&request, &body).await? else { return Ok(forbidden()) };
-    match state.services.forget(owner(&session), &client_id, Utc::now(), &trace_id(&request)).await {
-        Ok(_) => {
-            outcome("forgotten");
-            Ok(see_other(&format!("{GRANTS_PAGE}?forgot={}", percent_encode(&client_id))))
+    change(&request, &body, &state, "forgotten", async |owner, trace_id| {
+        state.services.forget(owner, &client_id, Utc::now(), trace_id).await?;
+        Ok(format!("{GRANTS_PAGE}?forgot={}", percent_encode(&client_id)))
+    })
+    .await
+}
+
+/// A change to her account from a form: the session and its CSRF token are checked
+/// (403 without), `apply` runs as her, and she is sent to the page it names, which
+/// confirms what was done (`outcome` on the request's span).
+async fn change(
+    request: &HttpRequest,
+    body: &[u8],
+    state: &AppState,
+    done: &'static str,
+    apply: impl AsyncFnOnce(OwnerId, &str) -> Result<String, AccountError>,
+) -> Result<HttpResponse, ApiError> {
+    let Some(session) = state.posting_session(request, body).await? else { return Ok(forbidden()) };
+    match apply(owner(&session), &trace_id(request)).await {
+        Ok(location) => {
+            outcome(done);
+            Ok(see_other(&location))
         }
         Err(error) => refusal(error),
     }

@@ -98,9 +98,14 @@ impl Server {
         assert!(child.wait().expect("waiting for grantlog").success(), "grantlog owner add {username} failed");
     }
 
-    /// Registers a client through the command line; returns (key, secret).
+    /// Registers "Beppa Prints" through the command line; returns (key, secret).
     pub fn add_client(&self, callback: &str) -> (String, String) {
-        let output = self.grantlog(&["client", "add", "--name", "Beppa Prints", "--callback", callback, "--json"]);
+        self.add_client_named("Beppa Prints", callback)
+    }
+
+    /// Registers a client named `name` through the command line; returns (key, secret).
+    pub fn add_client_named(&self, name: &str, callback: &str) -> (String, String) {
+        let output = self.grantlog(&["client", "add", "--name", name, "--callback", callback, "--json"]);
         assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
         let printed: serde_json::Value = serde_json::from_slice(&output.stdout).expect("client add --json");
         (printed["client_key"].as_str().unwrap().to_owned(), printed["client_secret"].as_str().unwrap().to_owned())
