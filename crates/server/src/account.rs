@@ -99,16 +99,12 @@ impl From<grantlog_store::StoreError> for AccountError {
     }
 }
 
-/// What a revocation or disconnection did.
+/// What revoking a grant did.
 #[derive(Debug)]
 pub struct Revoked {
-    /// The client.
+    /// The grant's client.
     pub client_id: String,
-    /// The client's name.
-    pub client: String,
-    /// How many grants were revoked.
-    pub grants: usize,
-    /// Whether a remembered decision was turned off too.
+    /// Whether the client's remembered decision was turned off too.
     pub forgot: bool,
 }
 
@@ -147,7 +143,7 @@ impl Services {
         Ok(clients)
     }
 
-    /// One of `owner`'s grants with its history; `None` for a grant that is not hers.
+    /// One of `owner`'s grants with its history; `NotFound` for a grant that is not hers.
     pub async fn grant_history(
         &self,
         owner: OwnerId,
@@ -205,10 +201,9 @@ impl Services {
         if !is_live(row.status_at(now)) {
             return Err(AccountError::Ended);
         }
-        let client = self.client(&row.client_id).await?;
-        let revoked = self.revoke_rows(owner, std::slice::from_ref(&row), now, trace_id).await?;
+        self.revoke_live(owner, std::slice::from_ref(&row), now, trace_id).await?;
         let forgot = self.forget_remembered(owner, &row.client_id, now, trace_id).await?;
-        Ok(Revoked { client_id: row.client_id, client: client.name, grants: revoked, forgot })
+        Ok(Revoked { client_id: row.client_id, forgot })
     }
 
     /// Revokes every live grant `owner` gave the client and turns off its remembered
@@ -219,43 +214,35 @@ impl Services {
         client_id: &str,
         now: DateTime<Utc>,
         trace_id: &str,
-    ) -> Result<Revoked, AccountError> {
-        let rows: Vec<GrantRow> = grants_of_owner(self.store.reader(), &owner.to_string())
-            .await?
-            .into_iter()
-            .filter(|row| row.client_id == client_id)
-            .collect();
+    ) -> Result<(), AccountError> {
+        let rows = self.grants_to(owner, client_id).await?;
         if rows.is_empty() {
             return Err(AccountError::NotFound);
         }
-        let client = self.client(client_id).await?;
-        let revoked = self.revoke_rows(owner, &rows, now, trace_id).await?;
-        let forgot = self.forget_remembered(owner, client_id, now, trace_id).await?;
-        Ok(Revoked { client_id: client.client_id, client: client.name, grants: revoked, forgot })
+        self.revoke_live(owner, &rows, now, trace_id).await?;
+        self.forget_remembered(owner, client_id, now, trace_id).await?;
+        Ok(())
     }
 
-    /// Turns off the decision `owner` asked to be remembered for the client. Returns the
-    /// client's name; `NotFound` when none is in force.
+    /// Turns off the decision `owner` asked to be remembered for the client;
+    /// `NotFound` when none is in force.
     pub async fn forget(
         &self,
         owner: OwnerId,
         client_id: &str,
         now: DateTime<Utc>,
         trace_id: &str,
-    ) -> Result<String, AccountError> {
-        if !self.forget_remembered(owner, client_id, now, trace_id).await? {
-            return Err(AccountError::NotFound);
+    ) -> Result<(), AccountError> {
+        match self.forget_remembered(owner, client_id, now, trace_id).await? {
+            true => Ok(()),
+            false => Err(AccountError::NotFound),
         }
-        Ok(self.client(client_id).await?.name)
     }
 
     /// The decision `owner` asked to be remembered for `client_id`, if in force.
     pub async fn remembered(&self, owner: OwnerId, client_id: &str) -> Result<Option<Remembered>, ServiceError> {
-        let rows: Vec<GrantRow> = grants_of_owner(self.store.reader(), &owner.to_string())
-            .await?
-            .into_iter()
-            .filter(|row| row.client_id == client_id && row.remembered)
-            .collect();
+        let rows: Vec<GrantRow> =
+            self.grants_to(owner, client_id).await?.into_iter().filter(|row| row.remembered).collect();
         if rows.is_empty() {
             return Ok(None);
         }
@@ -278,22 +265,26 @@ impl Services {
         Ok(true)
     }
 
-    /// Revokes those of `rows` that are live; returns how many.
-    async fn revoke_rows(
+    /// Revokes those of `rows` that are live.
+    async fn revoke_live(
         &self,
         owner: OwnerId,
         rows: &[GrantRow],
         now: DateTime<Utc>,
         trace_id: &str,
-    ) -> Result<usize, AccountError> {
-        let mut revoked = 0;
+    ) -> Result<(), AccountError> {
         for row in rows.iter().filter(|row| is_live(row.status_at(now))) {
             let command = GrantCommand::Revoke(Revoke { by: Revoker::Owner(owner), reason: None, now });
             let stream = GrantId::new(uuid_of(&row.grant_id)?).stream_id();
             execute::<GrantRecord>(&self.store, &stream, &command, &context(owner, now, trace_id)).await?;
-            revoked += 1;
         }
-        Ok(revoked)
+        Ok(())
+    }
+
+    /// Every grant `owner` answered for `client_id`.
+    async fn grants_to(&self, owner: OwnerId, client_id: &str) -> Result<Vec<GrantRow>, ServiceError> {
+        let rows = grants_of_owner(self.store.reader(), &owner.to_string()).await?;
+        Ok(rows.into_iter().filter(|row| row.client_id == client_id).collect())
     }
 
     /// The remembered decision in force among `rows` (one client's grants), given the

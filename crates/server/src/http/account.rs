@@ -32,7 +32,7 @@ pub(super) async fn logout(
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    if state.posting_session(&request, &body).await?.is_none() {
+    if state.posting_session(&request, &form_fields(&body)).await?.is_none() {
         return Ok(forbidden());
     }
     if let Some(value) = cookie(&request, SESSION_COOKIE) {
@@ -129,7 +129,7 @@ async fn change(
     done: &'static str,
     apply: impl AsyncFnOnce(OwnerId, &str) -> Result<String, AccountError>,
 ) -> Result<HttpResponse, ApiError> {
-    let Some(session) = state.posting_session(request, body).await? else { return Ok(forbidden()) };
+    let Some(session) = state.posting_session(request, &form_fields(body)).await? else { return Ok(forbidden()) };
     match apply(owner(&session), &trace_id(request)).await {
         Ok(location) => {
             outcome(done);
@@ -145,11 +145,10 @@ impl AppState {
     pub(super) async fn posting_session(
         &self,
         request: &HttpRequest,
-        body: &[u8],
+        form: &[(String, String)],
     ) -> Result<Option<Session>, ApiError> {
-        let form = form_fields(body);
         let session = self.session(request, Utc::now()).await?;
-        Ok(session.filter(|session| value(&form, "csrf_token") == Some(session.csrf_token.as_str())))
+        Ok(session.filter(|session| value(form, "csrf_token") == Some(session.csrf_token.as_str())))
     }
 }
 

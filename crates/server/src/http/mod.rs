@@ -366,7 +366,7 @@ async fn authorize_decision(
 ) -> Result<HttpResponse, ApiError> {
     let now = Utc::now();
     let form = form_fields(&body);
-    let Some(session) = state.posting_session(&request, &body).await? else { return Ok(forbidden()) };
+    let Some(session) = state.posting_session(&request, &form).await? else { return Ok(forbidden()) };
     let decision = Decision {
         token: value(&form, "oauth_token").unwrap_or_default().to_owned(),
         approve: value(&form, "decision") == Some("approve"),
