@@ -25,14 +25,29 @@
 //
 // Secrets (token secrets, the verifier, the password, CSRF tokens) are never printed.
 
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import process from 'node:process';
-import { parseArgs } from 'node:util';
 import OAuth from 'oauth-1.0a';
 import { chromium } from 'playwright-core';
+
+import {
+  DEMO_OPTIONS,
+  StepFailed,
+  authorizationHeader,
+  baseUrlOption,
+  commandLine,
+  fail,
+  fetchOnce,
+  hmacSha1,
+  ok,
+  reportFailed,
+  reportPassed,
+  responseHead,
+  sign,
+  timeoutOption,
+} from '../clients/steps.mjs';
 
 const VIEWPORT = { width: 390, height: 844 };
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'];
@@ -69,54 +84,26 @@ options:
 
 // ------------------------------------------------------------------------- arguments
 
-function usageError(message) {
-  process.stderr.write(`${USAGE}\n\ngrants.mjs: error: ${message}\n`);
-  process.exit(2);
-}
-
 function parseArguments(argv) {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      options: {
-        'base-url': { type: 'string' },
-        screenshots: { type: 'string' },
-        chromium: { type: 'string', default: '/usr/bin/chromium' },
-        'client-key': { type: 'string', default: 'beppa-demo-key' },
-        'client-secret': { type: 'string', default: 'beppa-demo-secret' },
-        username: { type: 'string', default: 'jane' },
-        password: { type: 'string', default: 'islay-scotch' },
-        'client-name': { type: 'string', default: 'Beppa Prints' },
-        photo: { type: 'string', default: 'Port Ellen harbour at dawn' },
-        timeout: { type: 'string', default: '10' },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    }));
-  } catch (e) {
-    usageError(e.message);
-  }
-  if (values.help) {
-    process.stdout.write(`${USAGE}\n`);
-    process.exit(0);
-  }
-  if (!values['base-url']) usageError('--base-url is required');
-  if (!values.screenshots) usageError('--screenshots is required');
-  const baseUrl = values['base-url'].replace(/\/+$/, '');
-  let parsed;
-  try {
-    parsed = new URL(baseUrl);
-  } catch {
-    usageError(`--base-url ${baseUrl} is not a URL`);
-  }
-  if (!['http:', 'https:'].includes(parsed.protocol)) usageError('--base-url must be http:// or https://');
+  const { values, usageError } = commandLine({
+    script: 'grants.mjs',
+    usage: USAGE,
+    argv,
+    options: {
+      ...DEMO_OPTIONS,
+      screenshots: { type: 'string' },
+      chromium: { type: 'string', default: '/usr/bin/chromium' },
+      'client-name': { type: 'string', default: 'Beppa Prints' },
+      photo: { type: 'string', default: 'Port Ellen harbour at dawn' },
+    },
+    required: ['base-url', 'screenshots'],
+  });
+  const { baseUrl, parsed } = baseUrlOption(values['base-url'], usageError);
   if (parsed.pathname !== '/' || parsed.search || parsed.hash) usageError('--base-url must be an origin, without a path');
   if (!fs.existsSync(values.chromium)) {
     usageError(`no Chromium at ${values.chromium} (apt-get install chromium chromium-driver, or pass --chromium PATH)`);
   }
-  const timeout = Number(values.timeout);
-  if (!(timeout > 0)) usageError('--timeout must be a positive number');
+  const timeoutMs = timeoutOption(values.timeout, usageError);
   return {
     baseUrl,
     origin: parsed.origin,
@@ -128,7 +115,7 @@ function parseArguments(argv) {
     password: values.password,
     clientName: values['client-name'],
     photo: values.photo,
-    timeoutMs: timeout * 1000,
+    timeoutMs,
   };
 }
 
@@ -136,30 +123,11 @@ const ARGS = parseArguments(process.argv.slice(2));
 
 // ------------------------------------------------------------------------- output
 
-class StepFailed extends Error {
-  constructor(step, expected, got) {
-    super(step);
-    this.step = step;
-    this.expected = expected;
-    this.got = got;
-  }
-}
-
-const passed = [];
 let current = 'start';
 
 function begin(step) {
   current = step;
   return step;
-}
-
-function ok(step, message) {
-  passed.push(step);
-  console.log(`PASS ${step}: ${message}`);
-}
-
-function fail(step, expected, got) {
-  throw new StepFailed(step, expected, got);
 }
 
 function redact(text) {
@@ -187,48 +155,27 @@ function where(url) {
 // ------------------------------------------------------------------------- the client
 
 function describe(res, bodyChars = 400) {
-  const parts = [`HTTP ${res.status}`];
-  for (const name of ['Content-Type', 'Location', 'WWW-Authenticate']) {
-    const value = res.headers.get(name);
-    if (value !== null) parts.push(`${name}: ${redact(value)}`);
-  }
+  const parts = responseHead(res, redact);
   parts.push(res.text.length ? `body: ${JSON.stringify(redact(res.text.slice(0, bodyChars)))}` : 'empty body');
   return parts.join('; ');
 }
 
 // One request, never following redirects.
 async function send(step, method, url, headers = {}) {
-  try {
-    const res = await fetch(url, {
-      method,
-      headers: { 'User-Agent': 'grantlog-browser-test/node', ...headers },
-      redirect: 'manual',
-      signal: AbortSignal.timeout(ARGS.timeoutMs),
-    });
-    return { status: res.status, headers: res.headers, text: await res.text() };
-  } catch (e) {
-    const cause = e.cause ? ` (${e.cause.code || e.cause.message || e.cause})` : '';
-    return fail(step, `an HTTP response to ${method} ${url}`, `${e.name}: ${e.message}${cause}`);
-  }
+  const { res, body } = await fetchOnce(step, method, url, {
+    headers: { 'User-Agent': 'grantlog-browser-test/node', ...headers },
+    timeoutMs: ARGS.timeoutMs,
+    read: (r) => r.text(),
+  });
+  return { status: res.status, headers: res.headers, text: body };
 }
 
-const oauth = OAuth({
-  consumer: { key: ARGS.clientKey, secret: ARGS.clientSecret },
-  signature_method: 'HMAC-SHA1',
-  hash_function(baseString, key) {
-    return crypto.createHmac('sha1', key).update(baseString).digest('base64');
-  },
-});
+const oauth = hmacSha1(OAuth, ARGS.clientKey, ARGS.clientSecret);
 
-// A freshly signed Authorization header (new nonce and timestamp). `extra` are protocol
-// parameters beyond the usual ones (oauth_callback, oauth_verifier).
-function authorization(method, url, { token, extra = {} } = {}) {
-  const params = { ...oauth.authorize({ url, method, data: { ...extra } }, token), ...extra };
-  return oauth.toHeader(params).Authorization;
-}
-
+// Sent with a freshly signed Authorization header (new nonce and timestamp); options
+// { token, extra } as for sign() in steps.mjs.
 function signedSend(step, method, url, options) {
-  return send(step, method, url, { Authorization: authorization(method, url, options) });
+  return send(step, method, url, { Authorization: authorizationHeader(sign(oauth, method, url, options)) });
 }
 
 function formFields(step, res, what) {
@@ -724,15 +671,12 @@ async function main() {
     if (page && current.match(/^[bdefh]/)) {
       shot = await screenshot(page, 'failure.png').then((s) => `\n  screenshot: ${s}`, () => '');
     }
-    console.log(`FAIL ${failed.step}\n  expected: ${failed.expected}\n  got:      ${redact(failed.got)}${shot}`);
-    console.log(`${passed.length} passed, 1 failed (later steps not run)`);
-    return 1;
+    return reportFailed(failed, { got: redact(failed.got), note: shot });
   } finally {
     if (browser) await browser.close().catch(() => {});
     if (callbackServer) callbackServer.close();
   }
-  console.log(`${passed.length} passed, 0 failed`);
-  return 0;
+  return reportPassed();
 }
 
 process.exitCode = await main();

@@ -14,10 +14,25 @@
 //
 // Secrets (token secrets, the verifier, the password) are never printed.
 
-import crypto from 'node:crypto';
 import process from 'node:process';
-import { parseArgs } from 'node:util';
 import OAuth from 'oauth-1.0a';
+
+import {
+  DEMO_OPTIONS,
+  StepFailed,
+  authorizationHeader,
+  baseUrlOption,
+  commandLine,
+  fail,
+  fetchOnce,
+  hmacSha1,
+  ok,
+  reportFailed,
+  reportPassed,
+  responseHead,
+  sign as signWith,
+  timeoutOption,
+} from '../steps.mjs';
 
 const FORM_TYPE = 'application/x-www-form-urlencoded';
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
@@ -45,49 +60,22 @@ options:
 
 // ------------------------------------------------------------------------- arguments
 
-function usageError(message) {
-  process.stderr.write(`${USAGE}\n\nstory.mjs: error: ${message}\n`);
-  process.exit(2);
-}
-
 function parseArguments(argv) {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      options: {
-        'base-url': { type: 'string' },
-        'client-key': { type: 'string', default: 'beppa-demo-key' },
-        'client-secret': { type: 'string', default: 'beppa-demo-secret' },
-        username: { type: 'string', default: 'jane' },
-        password: { type: 'string', default: 'islay-scotch' },
-        callback: { type: 'string', default: 'http://127.0.0.1:9/ready' },
-        'params-in': { type: 'string', default: 'header' },
-        timeout: { type: 'string', default: '10' },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    }));
-  } catch (e) {
-    usageError(e.message);
-  }
-  if (values.help) {
-    process.stdout.write(`${USAGE}\n`);
-    process.exit(0);
-  }
-  if (!values['base-url']) usageError('--base-url is required');
-  const baseUrl = values['base-url'].replace(/\/+$/, '');
-  let parsed;
-  try {
-    parsed = new URL(baseUrl);
-  } catch {
-    usageError(`--base-url ${baseUrl} is not a URL`);
-  }
-  if (!['http:', 'https:'].includes(parsed.protocol)) usageError('--base-url must be http:// or https://');
+  const { values, usageError } = commandLine({
+    script: 'story.mjs',
+    usage: USAGE,
+    argv,
+    options: {
+      ...DEMO_OPTIONS,
+      callback: { type: 'string', default: 'http://127.0.0.1:9/ready' },
+      'params-in': { type: 'string', default: 'header' },
+    },
+    required: ['base-url'],
+  });
+  const { baseUrl } = baseUrlOption(values['base-url'], usageError);
   if (!['form', 'header'].includes(values['params-in'])) usageError('--params-in must be form or header');
   if (values.callback === 'oob') usageError('--callback oob is not supported: the story follows the redirect');
-  const timeout = Number(values.timeout);
-  if (!(timeout > 0)) usageError('--timeout must be a positive number');
+  const timeoutMs = timeoutOption(values.timeout, usageError);
   return {
     baseUrl,
     clientKey: values['client-key'],
@@ -96,7 +84,7 @@ function parseArguments(argv) {
     password: values.password,
     callback: values.callback,
     paramsIn: values['params-in'],
-    timeoutMs: timeout * 1000,
+    timeoutMs,
   };
 }
 
@@ -104,36 +92,12 @@ const ARGS = parseArguments(process.argv.slice(2));
 
 // ------------------------------------------------------------------------- output
 
-class StepFailed extends Error {
-  constructor(step, expected, got) {
-    super(step);
-    this.step = step;
-    this.expected = expected;
-    this.got = got;
-  }
-}
-
-const passed = [];
-
-function ok(step, message) {
-  passed.push(step);
-  console.log(`PASS ${step}: ${message}`);
-}
-
-function fail(step, expected, got) {
-  throw new StepFailed(step, expected, got);
-}
-
 function redact(text) {
   return String(text).replace(/((?:oauth_token_secret|oauth_verifier|password)=)[^&\s"'<]*/g, '$1<redacted>');
 }
 
 function describe(res, bodyChars = 600) {
-  const parts = [`HTTP ${res.status}`];
-  for (const name of ['Content-Type', 'Location', 'WWW-Authenticate']) {
-    const value = res.headers.get(name);
-    if (value !== null) parts.push(`${name}: ${redact(value)}`);
-  }
+  const parts = responseHead(res, redact);
   const type = res.headers.get('content-type') || '';
   if (res.body.length && type.startsWith('image/')) {
     parts.push(`body: ${res.body.length} bytes of ${type}`);
@@ -159,21 +123,12 @@ async function send(step, method, url, { headers = {}, body, jar } = {}) {
     const cookie = jar.header(url);
     if (cookie) allHeaders.Cookie = cookie;
   }
-  let res;
-  let buf;
-  try {
-    res = await fetch(url, {
-      method,
-      headers: allHeaders,
-      body,
-      redirect: 'manual',
-      signal: AbortSignal.timeout(ARGS.timeoutMs),
-    });
-    buf = Buffer.from(await res.arrayBuffer());
-  } catch (e) {
-    const cause = e.cause ? ` (${e.cause.code || e.cause.message || e.cause})` : '';
-    fail(step, `an HTTP response to ${method} ${url}`, `${e.name}: ${e.message}${cause}`);
-  }
+  const { res, body: buf } = await fetchOnce(step, method, url, {
+    headers: allHeaders,
+    body,
+    timeoutMs: ARGS.timeoutMs,
+    read: async (r) => Buffer.from(await r.arrayBuffer()),
+  });
   if (jar) jar.store(url, res.headers.getSetCookie());
   return {
     status: res.status,
@@ -238,27 +193,10 @@ class CookieJar {
   }
 }
 
-function oauthFor(clientSecret) {
-  return OAuth({
-    consumer: { key: ARGS.clientKey, secret: clientSecret },
-    signature_method: 'HMAC-SHA1',
-    hash_function(baseString, key) {
-      return crypto.createHmac('sha1', key).update(baseString).digest('base64');
-    },
-  });
-}
-
-// Sign one request with oauth-1.0a. `extra` are protocol parameters beyond the usual
-// ones (oauth_callback, oauth_verifier): signed through request.data, then sent with
-// the others. Returns the full set of oauth_* parameters and the library instance.
+// Sign one request with oauth-1.0a as this client, with its secret or another:
+// { oauth, params } (steps.mjs).
 function sign(method, url, { token, extra = {}, clientSecret = ARGS.clientSecret } = {}) {
-  const oauth = oauthFor(clientSecret);
-  const params = { ...oauth.authorize({ url, method, data: { ...extra } }, token), ...extra };
-  return { oauth, params };
-}
-
-function authorizationHeader({ oauth, params }) {
-  return oauth.toHeader(params).Authorization;
+  return signWith(hmacSha1(OAuth, ARGS.clientKey, clientSecret), method, url, { token, extra });
 }
 
 function formBody({ oauth, params }) {
@@ -671,12 +609,9 @@ async function main() {
     await stepBadSignature(access);
   } catch (e) {
     if (!(e instanceof StepFailed)) throw e;
-    console.log(`FAIL ${e.step}\n  expected: ${e.expected}\n  got:      ${e.got}`);
-    console.log(`${passed.length} passed, 1 failed (later steps not run)`);
-    return 1;
+    return reportFailed(e);
   }
-  console.log(`${passed.length} passed, 0 failed`);
-  return 0;
+  return reportPassed();
 }
 
 process.exitCode = await main();
