@@ -20,6 +20,10 @@ bench:
     cargo bench -p grantlog-store --bench append
     cargo bench -p grantlog-projection --bench replay
 
+# The HTTP load figures in docs/benchmarks.md, against a running `grantlog serve --demo` (`just demo`); e.g. `just load http://127.0.0.1:8080 --seconds 10 --concurrency 4`.
+load base_url="http://127.0.0.1:8080" *args:
+    cargo run --release -p grantlog-server --example load -- --base-url {{base_url}} {{args}}
+
 # What CI runs, start to finish: run before opening a change.
 pre-pr:
     bash .ci/run
