@@ -111,6 +111,7 @@ pub struct Revoked {
 impl Services {
     /// Every grant `owner` gave (or was asked for and answered), grouped by client.
     pub async fn owner_grants(&self, owner: OwnerId, now: DateTime<Utc>) -> Result<Vec<ClientGrants>, ServiceError> {
+        self.usage.flush(self.store.reader()).await?;
         let rows = grants_of_owner(self.store.reader(), &owner.to_string()).await?;
         let ids: Vec<String> = rows.iter().map(|row| row.grant_id.clone()).collect();
         let mut used = usage::usage_of(self.store.reader(), &ids).await?;
@@ -171,6 +172,7 @@ impl Services {
                 events.push((withdrawal.position, withdrawal.at, withdrawal.event.into()));
             }
         }
+        self.usage.flush(self.store.reader()).await?;
         let usage = usage::usage_of_grant(self.store.reader(), &row.grant_id).await?;
         let titles = self.photo_titles(owner).await?;
         let summary = summary(row, now, &titles, usage);

@@ -10,6 +10,7 @@ use secrecy::{ExposeSecret, SecretString};
 use crate::http::Application;
 use crate::oauth::{Checks, prune_nonces};
 use crate::service::{NewClient, Services, demo};
+use crate::usage::FLUSH_EVERY;
 use grantlog_projection::replay::{Filter, render_json, render_text, replay};
 use grantlog_projection::{Horizon, catch_up, fold, rebuild};
 use grantlog_store::{ConnectOptions, EventStore, Head, SecretBox, profiles, redact_password};
@@ -272,11 +273,25 @@ async fn serve_traced(services: Services, args: ServeArgs) -> anyhow::Result<Out
             }
         }
     });
+    let (store, usage) = (services.store.clone(), services.usage.clone());
+    let flusher = tokio::spawn(async move {
+        let mut every_second = tokio::time::interval(FLUSH_EVERY);
+        loop {
+            every_second.tick().await;
+            if let Err(error) = usage.flush(store.reader()).await {
+                tracing::warn!(%error, "writing use counts failed; kept for the next try");
+            }
+        }
+    });
+    let (store, usage) = (services.store.clone(), services.usage.clone());
     let application =
         Application::build(listener, services, args.public_url, checks).context("Failed to start the server")?;
     // Tests and scripts read this line to learn the port.
     println!("grantlog listening on http://{}", application.address());
-    application.run().await.context("The server stopped with an error")?;
+    let served = application.run().await.context("The server stopped with an error");
+    flusher.abort();
+    usage.flush(store.reader()).await.context("Failed to write the last use counts")?;
+    served?;
     Ok(Outcome::Success)
 }
 
@@ -284,7 +299,7 @@ async fn serve_traced(services: Services, args: ServeArgs) -> anyhow::Result<Out
 async fn services(store: EventStore, database: &DatabaseArgs) -> anyhow::Result<Services> {
     store.migrate().await.context("Failed to migrate the database")?;
     let secrets = SecretBox::load_or_create(&database.secrets_key_file).context("Failed to load the secrets key")?;
-    Ok(Services { store, secrets })
+    Ok(Services::new(store, secrets))
 }
 
 async fn add_client(services: &Services, command: ClientCommand) -> anyhow::Result<Outcome> {

@@ -23,7 +23,7 @@ pub async fn run() -> anyhow::Result<()> {
     let store = EventStore::connect(ConnectOptions::new(&url)).await.context("Failed to open the demo database")?;
     store.migrate().await.context("Failed to migrate the demo database")?;
     let secrets = SecretBox::load_or_create(&folder.path().join("demo.key")).context("Failed to make a secrets key")?;
-    let services = Services { store: store.clone(), secrets };
+    let services = Services::new(store.clone(), secrets);
     services.seed_demo().await.context("Failed to seed the story")?;
     let listener = std::net::TcpListener::bind("127.0.0.1:0").context("Failed to listen on a loopback port")?;
     let application = Application::build(listener, services, None, Checks::default())?;

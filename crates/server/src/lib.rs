@@ -14,3 +14,4 @@ pub mod pages;
 pub mod service;
 pub mod telemetry;
 pub mod timeline;
+pub mod usage;

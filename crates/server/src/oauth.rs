@@ -11,7 +11,7 @@ use grantlog_oauth1::{
 };
 use grantlog_projection::tables::{ClientRow, GrantRow, client_by_key, grant_by_token};
 use grantlog_projection::{Context, GrantRecord, ProjectionError, execute_with};
-use grantlog_store::{nonces, usage};
+use grantlog_store::nonces;
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::service::{ServiceError, Services, client_secret_id, random_token};
@@ -340,7 +340,7 @@ impl Services {
         let resources: Vec<String> = serde_json::from_str(&grant.resources)
             .map_err(|_| ServiceError::Corrupt(format!("grant {} has unreadable resources", grant.grant_id)))?;
         // Counted once the request is known good, for the owner's grants page.
-        usage::record_use(self.store.reader(), &grant.grant_id, now).await.map_err(ProjectionError::from)?;
+        self.usage.count(&grant.grant_id, now);
         Ok(Access {
             owner_id,
             client_key: client.consumer_key,

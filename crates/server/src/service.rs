@@ -19,6 +19,8 @@ use grantlog_store::profiles::{self, OwnerProfile};
 use grantlog_store::{EventStore, SecretBox, StoreError};
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::usage::UsageCounter;
+
 /// Why a use case was refused or failed. Messages carry no secret.
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
@@ -61,6 +63,8 @@ pub struct Services {
     pub store: EventStore,
     /// The sealed-secret store's key.
     pub secrets: SecretBox,
+    /// Use counts not yet written.
+    pub usage: Arc<UsageCounter>,
 }
 
 /// A client to register.
@@ -101,6 +105,11 @@ pub(crate) fn random_token(bytes: usize) -> String {
 }
 
 impl Services {
+    /// The use cases on `store`, sealing secrets with `secrets`.
+    pub fn new(store: EventStore, secrets: SecretBox) -> Self {
+        Self { store, secrets, usage: Arc::default() }
+    }
+
     /// The write that seals `secret` under `id` in a command's transaction.
     pub(crate) fn seal(&self, id: String, secret: &SecretString) -> grantlog_projection::AlsoWrite {
         let (sealer, secret) = (self.secrets.clone(), secret.clone());

@@ -261,7 +261,7 @@ async fn a_remembered_decision_skips_the_prompt_until_she_turns_it_off(database:
 
 async fn a_revocation_holds_in_every_process_on_the_database(database: TestDatabase) {
     let first = Server::start_with(&database.url, &["--demo"]);
-    let second = first.beside();
+    let mut second = first.beside();
     let beppa = beppa(&first);
     let mut jane = jane(&first);
     let request = beppa.request_token("r-1");
@@ -277,6 +277,12 @@ async fn a_revocation_holds_in_every_process_on_the_database(database: TestDatab
     let refused = beppa.photos(&second, &access, "p-2");
     assert_eq!(refused.status, 401, "{refused:?}");
     assert!(refused.www_authenticate.unwrap_or_default().contains("token_revoked"));
+
+    // The one good request was counted by the second process, which writes its counts
+    // (at the latest) as it stops; the first one's page then shows it.
+    assert!(second.terminate().success());
+    let page = jane.get(&first.url("/account/grants"));
+    assert_eq!(detail(article(&page, &id), "Uses"), "1", "{}", page.body);
 }
 
 async fn jane_id(store: &EventStore) -> uuid::Uuid {

@@ -1,5 +1,6 @@
 //! How often and when each grant's access token was used: counters beside the log, not
-//! events (a fetch changes no grant), shared by every process on the database.
+//! events (a fetch changes no grant), shared by every process on the database. Each
+//! process adds what it counted in batches ([`record_uses`]).
 
 use std::collections::HashMap;
 
@@ -20,18 +21,39 @@ pub struct Usage {
     pub last_used_at: String,
 }
 
-/// Counts one use of `grant_id` at `at`.
-pub async fn record_use(pool: &AnyPool, grant_id: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO grant_usage (grant_id, use_count, first_used_at, last_used_at) VALUES ($1, 1, $2, $2) \
-         ON CONFLICT (grant_id) DO UPDATE SET use_count = grant_usage.use_count + 1, \
-         last_used_at = CASE WHEN grant_usage.last_used_at < excluded.last_used_at \
-                             THEN excluded.last_used_at ELSE grant_usage.last_used_at END",
-    )
-    .bind(grant_id)
-    .bind(format_timestamp(&at))
-    .execute(pool)
-    .await?;
+/// Uses of one grant not yet written: how many, the first and the last.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Uses {
+    /// The grant.
+    pub grant_id: String,
+    /// How many.
+    pub count: u64,
+    /// When the first was made.
+    pub first: DateTime<Utc>,
+    /// When the last was made.
+    pub last: DateTime<Utc>,
+}
+
+/// Adds `uses` to the counters, in one transaction.
+pub async fn record_uses(pool: &AnyPool, uses: &[Uses]) -> Result<(), StoreError> {
+    let mut transaction = pool.begin().await?;
+    for used in uses {
+        sqlx::query(
+            "INSERT INTO grant_usage (grant_id, use_count, first_used_at, last_used_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (grant_id) DO UPDATE SET use_count = grant_usage.use_count + excluded.use_count, \
+             first_used_at = CASE WHEN excluded.first_used_at < grant_usage.first_used_at \
+                                  THEN excluded.first_used_at ELSE grant_usage.first_used_at END, \
+             last_used_at = CASE WHEN excluded.last_used_at > grant_usage.last_used_at \
+                                 THEN excluded.last_used_at ELSE grant_usage.last_used_at END",
+        )
+        .bind(&used.grant_id)
+        .bind(i64::try_from(used.count).unwrap_or(i64::MAX))
+        .bind(format_timestamp(&used.first))
+        .bind(format_timestamp(&used.last))
+        .execute(&mut *transaction)
+        .await?;
+    }
+    transaction.commit().await?;
     Ok(())
 }
 
