@@ -4,24 +4,20 @@
 //! Run: `cargo run --release -p grantlog-server --example load -- --base-url http://127.0.0.1:8080`
 //! (`--seconds`, `--concurrency`). docs/benchmarks.md records its figures.
 //!
-//! Setup, not measured: Beppa gets a request token, Jane logs in through the forms and
-//! approves one photo until she revokes it, Beppa exchanges the verifier for token
+//! Setup, not measured: `grantlog demo`'s own walk through the pages — Beppa gets a
+//! request token, Jane logs in through the forms and approves both photos for one hour
+//! (so a run must end within the hour), Beppa exchanges the verifier for token
 //! credentials. Then each scenario runs for `--seconds` from `--concurrency` threads,
 //! each with its own keep-alive connection. Any answer other than 200 fails the run.
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use anyhow::{Context as _, anyhow, bail};
+use anyhow::{Context as _, bail};
 use clap::Parser;
-use grantlog_oauth1::encoding::{parse_form, percent_encode};
-use grantlog_oauth1::{SignatureMethod, Signer, Unsigned};
-use grantlog_server::demo::hidden;
-use grantlog_server::service::demo;
-
-/// Where Beppa asks Jane to be sent back; nothing needs to listen there.
-const CALLBACK: &str = "http://127.0.0.1:9/ready";
+use grantlog_oauth1::Signer;
+use grantlog_server::demo::{Approved, agent, approve_through_the_pages, signed_header};
 
 /// Load a running `grantlog serve --demo` and report throughput and latency.
 #[derive(Debug, Parser)]
@@ -89,16 +85,11 @@ fn main() -> anyhow::Result<ExitCode> {
     let args = Args::parse();
     let base = args.base_url.trim_end_matches('/').to_owned();
     let credentials = set_up(&base).context("Setup failed (is `grantlog serve --demo` running there?)")?;
-    // The nonce prefix is random so that reruns within the timestamp window never
-    // repeat a nonce the server still remembers.
-    let mut run = [0; 8];
-    getrandom::fill(&mut run).map_err(|error| anyhow!("no random source: {error}"))?;
-    let run = u64::from_le_bytes(run);
 
     let duration = Duration::from_secs(args.seconds);
     let reports: Vec<Report> = [Scenario::Healthz, Scenario::Signed, Scenario::Grants]
         .into_iter()
-        .map(|scenario| measure(&base, &credentials, scenario, run, duration, args.concurrency))
+        .map(|scenario| measure(&base, &credentials, scenario, duration, args.concurrency))
         .collect();
 
     println!("{base}: {} s per scenario, {} client threads, keep-alive", args.seconds, args.concurrency);
@@ -132,20 +123,12 @@ fn main() -> anyhow::Result<ExitCode> {
 }
 
 /// Runs `scenario` from `concurrency` threads for `duration`.
-fn measure(
-    base: &str,
-    credentials: &Credentials,
-    scenario: Scenario,
-    run: u64,
-    duration: Duration,
-    concurrency: u64,
-) -> Report {
+fn measure(base: &str, credentials: &Credentials, scenario: Scenario, duration: Duration, concurrency: u64) -> Report {
     let started = Instant::now();
     let deadline = started + duration;
     let tallies: Vec<Tally> = std::thread::scope(|scope| {
-        let threads: Vec<_> = (0..concurrency)
-            .map(|thread| scope.spawn(move || drive(base, credentials, scenario, run, thread, deadline)))
-            .collect();
+        let threads: Vec<_> =
+            (0..concurrency).map(|_| scope.spawn(move || drive(base, credentials, scenario, deadline))).collect();
         // A panicking thread is a bug in this driver, not a figure: let it end the run.
         threads.into_iter().map(|thread| thread.join().expect("a load thread panicked")).collect()
     });
@@ -175,30 +158,26 @@ fn measure(
 }
 
 /// One client thread: requests back to back on one connection until `deadline`.
-fn drive(base: &str, credentials: &Credentials, scenario: Scenario, run: u64, thread: u64, deadline: Instant) -> Tally {
+fn drive(base: &str, credentials: &Credentials, scenario: Scenario, deadline: Instant) -> Tally {
     // Statuses are data here, not errors; the agent keeps its connection alive.
-    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).max_redirects(0).build().into();
+    let agent = agent();
     let healthz = format!("{base}/healthz");
     let photos = format!("{base}/api/photos");
     let grants = format!("{base}/account/grants");
     let mut tally = Tally { latencies: Vec::with_capacity(100_000), ..Tally::default() };
-    let mut n = 0_u64;
     while Instant::now() < deadline {
-        n += 1;
         let request_started = Instant::now();
         // Signing happens inside the timed span, as it would in a real client; it costs
         // ~4 µs (see "Verifying a signed request" in docs/benchmarks.md).
         let answer = match scenario {
             Scenario::Healthz => agent.get(&healthz).call(),
-            Scenario::Signed => {
-                match sign(&credentials.access, "GET", &photos, &[], &format!("{run:x}-{thread}-{n}")) {
-                    Ok(header) => agent.get(&photos).header("Authorization", header).call(),
-                    Err(error) => {
-                        tally.fail(0, format!("signing failed: {error}"));
-                        break;
-                    }
+            Scenario::Signed => match signed_header(&credentials.access, "GET", &photos, &[]) {
+                Ok(header) => agent.get(&photos).header("Authorization", header).call(),
+                Err(error) => {
+                    tally.fail(0, format!("signing failed: {error}"));
+                    break;
                 }
-            }
+            },
             Scenario::Grants => agent.get(&grants).header("Cookie", &credentials.cookies).call(),
         };
         // The body is read to its end so the connection can carry the next request.
@@ -232,144 +211,25 @@ impl Tally {
     }
 }
 
-/// Beppa's token credentials and Jane's session, through the same HTTP exchanges a
-/// client and a browser make (README's story).
+/// Beppa's token credentials and Jane's session, through the demo's own walk through
+/// the pages (`grantlog demo`'s steps 1 to 4), then one request of each kind, so a
+/// wrong setup fails here with its reason rather than as thousands of failures.
 fn set_up(base: &str) -> anyhow::Result<Credentials> {
-    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).max_redirects(0).build().into();
-    let beppa = Signer::new(demo::CLIENT_KEY, demo::CLIENT_SECRET, SignatureMethod::HmacSha1);
-
-    let initiate = format!("{base}/oauth/initiate");
-    let header = sign(&beppa, "POST", &initiate, &[("oauth_callback", CALLBACK)], &nonce()?)?;
-    let reply = form_reply(agent.post(&initiate).header("Authorization", header).send_empty()?)?;
-    let (token, token_secret) = (field(&reply, "oauth_token")?, field(&reply, "oauth_token_secret")?);
-
-    // The authorize page sends a visitor without a session to the login form.
-    let mut cookies = Vec::new();
-    let authorize = format!("{base}/oauth/authorize?oauth_token={}", percent_encode(&token));
-    let (status, login) = page(agent.get(&authorize).call()?, &mut cookies)?;
-    if status != 200 {
-        bail!("the login form answered {status}: {login}");
-    }
-    let login_form = [
-        ("csrf_token", hidden(&login, "csrf_token")?),
-        ("oauth_token", token.clone()),
-        ("username", demo::OWNER.to_owned()),
-        ("password", demo::PASSWORD.to_owned()),
-    ];
-    let (status, body) = page(submit(&agent, &format!("{base}/login"), &cookies, &login_form)?, &mut cookies)?;
-    if status != 303 {
-        bail!("logging in answered {status}: {body}");
-    }
-    if !cookies.iter().any(|(name, _)| name == "grantlog_session") {
-        bail!("logging in set no grantlog_session cookie");
-    }
-
-    let (status, consent) =
-        page(agent.get(&authorize).header("Cookie", cookie_header(&cookies)).call()?, &mut cookies)?;
-    if status != 200 {
-        bail!("the consent page answered {status}: {consent}");
-    }
-    let decision = [
-        ("csrf_token", hidden(&consent, "csrf_token")?),
-        ("oauth_token", token.clone()),
-        ("decision", "approve".to_owned()),
-        ("photos", "islay-harbour".to_owned()),
-        ("expires", "never".to_owned()),
-    ];
-    let response = submit(&agent, &format!("{base}/oauth/authorize"), &cookies, &decision)?;
-    let location = response.headers().get("location").and_then(|value| value.to_str().ok()).map(str::to_owned);
-    let (status, body) = page(response, &mut cookies)?;
-    let location = location.ok_or_else(|| anyhow!("approving answered {status} without a redirect: {body}"))?;
-    let query = location.split_once('?').map_or("", |(_, query)| query);
-    let back = parse_form(query).map_err(|_| anyhow!("a malformed callback: {location}"))?;
-    let verifier = field(&back, "oauth_verifier")?;
-
-    let token_url = format!("{base}/oauth/token");
-    let with_request = beppa.clone().with_token(token.as_str(), token_secret.as_str());
-    let header = sign(&with_request, "POST", &token_url, &[("oauth_verifier", &verifier)], &nonce()?)?;
-    let reply = form_reply(agent.post(&token_url).header("Authorization", header).send_empty()?)?;
-    let access = beppa.with_token(field(&reply, "oauth_token")?, field(&reply, "oauth_token_secret")?);
-
-    // One request of each kind before measuring, so a wrong setup fails here with its
-    // reason rather than as thousands of failures.
+    let Approved { access, cookies, .. } = approve_through_the_pages(base, &mut |_| {})?;
+    let agent = agent();
     let photos = format!("{base}/api/photos");
     let mut listing =
-        agent.get(&photos).header("Authorization", sign(&access, "GET", &photos, &[], &nonce()?)?).call()?;
+        agent.get(&photos).header("Authorization", signed_header(&access, "GET", &photos, &[])?).call()?;
     let listing = (listing.status().as_u16(), listing.body_mut().read_to_string()?);
     if listing.0 != 200 || !listing.1.contains("islay-harbour") {
         bail!("the photo list answered {}: {}", listing.0, listing.1);
     }
-    let cookies = cookie_header(&cookies);
     let mut grants = agent.get(format!("{base}/account/grants")).header("Cookie", &cookies).call()?;
     if grants.status() != 200 {
         bail!("the grants page answered {}", grants.status());
     }
     grants.body_mut().read_to_vec()?;
     Ok(Credentials { access, cookies })
-}
-
-/// The Authorization header for a request signed now with `nonce`.
-fn sign(signer: &Signer, method: &str, url: &str, extra: &[(&str, &str)], nonce: &str) -> anyhow::Result<String> {
-    let timestamp = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
-    let unsigned = Unsigned { method, url, body: &[], extra, nonce, timestamp };
-    Ok(signer.authorization_header(&unsigned, None)?)
-}
-
-/// A random nonce for the setup's requests.
-fn nonce() -> anyhow::Result<String> {
-    let mut bytes = [0; 16];
-    getrandom::fill(&mut bytes).map_err(|error| anyhow!("no random source: {error}"))?;
-    Ok(bytes.iter().map(|byte| format!("{byte:02x}")).collect())
-}
-
-/// POSTs `fields` as a form with the browser's cookies.
-fn submit(
-    agent: &ureq::Agent,
-    url: &str,
-    cookies: &[(String, String)],
-    fields: &[(&str, String)],
-) -> anyhow::Result<ureq::http::Response<ureq::Body>> {
-    let body: Vec<String> =
-        fields.iter().map(|(n, v)| format!("{}={}", percent_encode(n), percent_encode(v))).collect();
-    Ok(agent
-        .post(url)
-        .header("Cookie", cookie_header(cookies))
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .send(body.join("&"))?)
-}
-
-/// The status and body of a page, keeping the cookies it sets (an empty value deletes).
-fn page(
-    mut response: ureq::http::Response<ureq::Body>,
-    cookies: &mut Vec<(String, String)>,
-) -> anyhow::Result<(u16, String)> {
-    for value in response.headers().get_all("set-cookie") {
-        if let Some((name, value)) = value.to_str()?.split(';').next().and_then(|pair| pair.split_once('=')) {
-            cookies.retain(|(n, _)| n != name);
-            if !value.is_empty() {
-                cookies.push((name.to_owned(), value.to_owned()));
-            }
-        }
-    }
-    Ok((response.status().as_u16(), response.body_mut().read_to_string()?))
-}
-
-fn cookie_header(cookies: &[(String, String)]) -> String {
-    cookies.iter().map(|(n, v)| format!("{n}={v}")).collect::<Vec<_>>().join("; ")
-}
-
-/// A form-encoded 200 reply's parameters.
-fn form_reply(mut response: ureq::http::Response<ureq::Body>) -> anyhow::Result<Vec<(String, String)>> {
-    let status = response.status();
-    let body = response.body_mut().read_to_string()?;
-    if status != 200 {
-        bail!("the server answered {status}: {body}");
-    }
-    parse_form(&body).map_err(|_| anyhow!("a malformed form reply: {body}"))
-}
-
-fn field(pairs: &[(String, String)], name: &str) -> anyhow::Result<String> {
-    pairs.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone()).ok_or_else(|| anyhow!("no {name} in the reply"))
 }
 
 /// The nearest-rank percentile of sorted `latencies` (zero when there are none).

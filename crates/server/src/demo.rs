@@ -53,21 +53,36 @@ pub async fn run() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The story's HTTP exchanges; returns the request token, which names the grant.
-fn story(base: &str) -> anyhow::Result<String> {
-    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).max_redirects(0).build().into();
+/// What Beppa and Jane's browser hold once she has approved: the request token (which
+/// names the grant), Beppa's token credentials, and her browser's cookies (a `Cookie`
+/// header with her session).
+#[derive(Debug)]
+pub struct Approved {
+    /// The request token.
+    pub request_token: String,
+    /// Beppa signing with the access token.
+    pub access: Signer,
+    /// Jane's `Cookie` header.
+    pub cookies: String,
+}
+
+/// Steps 1 to 4 of the story over HTTP against `base`, a server with the demo's cast:
+/// Beppa gets a request token, Jane logs in and approves both photos for one hour
+/// through the forms, Beppa exchanges the verifier. `say` hears each step told.
+pub fn approve_through_the_pages(base: &str, say: &mut dyn FnMut(&str)) -> anyhow::Result<Approved> {
+    let agent = agent();
     let beppa = Signer::new(demo::CLIENT_KEY, demo::CLIENT_SECRET, SignatureMethod::HmacSha1);
 
-    println!("\n1. Jane asks Beppa to print her photos. Beppa asks Faji for temporary credentials.");
+    say("\n1. Jane asks Beppa to print her photos. Beppa asks Faji for temporary credentials.");
     let initiate = format!("{base}/oauth/initiate");
-    let header = sign(&beppa, "POST", &initiate, &[("oauth_callback", CALLBACK)])?;
+    let header = signed_header(&beppa, "POST", &initiate, &[("oauth_callback", CALLBACK)])?;
     let reply = form_reply(agent.post(&initiate).header("Authorization", header).send_empty()?)?;
     let (token, token_secret) = (field(&reply, "oauth_token")?, field(&reply, "oauth_token_secret")?);
-    println!("   Faji answers with a request token, {token}, and its secret (not shown).");
+    say(&format!("   Faji answers with a request token, {token}, and its secret (not shown)."));
 
-    println!("2. Beppa sends Jane to Faji. Faji asks her to log in; she types her password into Faji, not Beppa.");
+    say("2. Beppa sends Jane to Faji. Faji asks her to log in; she types her password into Faji, not Beppa.");
     let mut cookies = Vec::new();
-    let authorize = format!("{base}/oauth/authorize?oauth_token={token}");
+    let authorize = format!("{base}/oauth/authorize?oauth_token={}", percent_encode(&token));
     let login = page(agent.get(&authorize).call()?, &mut cookies)?;
     let login_form = [
         ("csrf_token", hidden(&login, "csrf_token")?),
@@ -85,7 +100,7 @@ fn story(base: &str) -> anyhow::Result<String> {
     }
     page(response, &mut cookies)?;
 
-    println!("3. Faji shows Jane who asks and what for: read-only access to her photos, for one hour.");
+    say("3. Faji shows Jane who asks and what for: read-only access to her photos, for one hour.");
     let consent = page(agent.get(&authorize).header("Cookie", cookie_header(&cookies)).call()?, &mut cookies)?;
     let mut decision = vec![("csrf_token", hidden(&consent, "csrf_token")?), ("oauth_token", token.clone())];
     decision.extend(demo::PHOTOS.iter().map(|(id, _, _)| ("photos", (*id).to_owned())));
@@ -102,29 +117,33 @@ fn story(base: &str) -> anyhow::Result<String> {
         .ok_or_else(|| anyhow!("no redirect after approving"))?;
     let back = parse_form(location.split_once('?').map_or("", |(_, query)| query))
         .map_err(|_| anyhow!("a malformed callback"))?;
-    let verifier = back
-        .iter()
-        .find(|(n, _)| n == "oauth_verifier")
-        .map(|(_, v)| v.clone())
-        .ok_or_else(|| anyhow!("no verifier"))?;
-    println!("   She approves both photos for one hour. Her browser goes back to Beppa with a verifier.");
+    let verifier = field(&back, "oauth_verifier")?;
+    say("   She approves both photos for one hour. Her browser goes back to Beppa with a verifier.");
 
-    println!("4. Beppa exchanges the request token and verifier for token credentials.");
+    say("4. Beppa exchanges the request token and verifier for token credentials.");
     let token_url = format!("{base}/oauth/token");
     let with_request = beppa.clone().with_token(token.as_str(), token_secret.as_str());
-    let header = sign(&with_request, "POST", &token_url, &[("oauth_verifier", &verifier)])?;
+    let header = signed_header(&with_request, "POST", &token_url, &[("oauth_verifier", &verifier)])?;
     let reply = form_reply(agent.post(&token_url).header("Authorization", header).send_empty()?)?;
     let access = beppa.with_token(field(&reply, "oauth_token")?, field(&reply, "oauth_token_secret")?);
-    println!("   Faji issues an access token, good for one hour.");
+    say("   Faji issues an access token, good for one hour.");
+    Ok(Approved { request_token: token, access, cookies: cookie_header(&cookies) })
+}
+
+/// The story's HTTP exchanges; returns the request token, which names the grant.
+fn story(base: &str) -> anyhow::Result<String> {
+    let Approved { request_token, access, .. } = approve_through_the_pages(base, &mut |line| println!("{line}"))?;
+    let agent = agent();
 
     println!("5. Beppa fetches the photo list, then each photo.");
     let list_url = format!("{base}/api/photos");
-    let mut listing = agent.get(&list_url).header("Authorization", sign(&access, "GET", &list_url, &[])?).call()?;
+    let mut listing =
+        agent.get(&list_url).header("Authorization", signed_header(&access, "GET", &list_url, &[])?).call()?;
     let photos: serde_json::Value = serde_json::from_str(&listing.body_mut().read_to_string()?)?;
     for photo in photos.as_array().ok_or_else(|| anyhow!("no photo list"))? {
         let id = photo["id"].as_str().unwrap_or_default();
         let url = format!("{base}/api/photos/{}", percent_encode(id));
-        let mut image = agent.get(&url).header("Authorization", sign(&access, "GET", &url, &[])?).call()?;
+        let mut image = agent.get(&url).header("Authorization", signed_header(&access, "GET", &url, &[])?).call()?;
         let bytes = image.body_mut().read_to_vec()?;
         println!(
             "   {} — {} bytes of {}",
@@ -134,10 +153,17 @@ fn story(base: &str) -> anyhow::Result<String> {
         );
     }
     println!("Jane never gave Beppa her password. Beppa prints the photos.");
-    Ok(token)
+    Ok(request_token)
 }
 
-fn sign(signer: &Signer, method: &str, url: &str, extra: &[(&str, &str)]) -> anyhow::Result<String> {
+/// An HTTP agent that reports statuses rather than failing on them and follows no
+/// redirect (a browser's next step is the story's to take).
+pub fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder().http_status_as_error(false).max_redirects(0).build().into()
+}
+
+/// The `Authorization` header of a request signed now, with a fresh nonce.
+pub fn signed_header(signer: &Signer, method: &str, url: &str, extra: &[(&str, &str)]) -> anyhow::Result<String> {
     let timestamp = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
     let nonce = crate::service::random_token(16);
     let unsigned = Unsigned { method, url, body: &[], extra, nonce: &nonce, timestamp };
