@@ -25,7 +25,7 @@ dl{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem;margin:.5re
 dd ul{margin:0;padding-left:1.2rem}.actions{display:flex;flex-wrap:wrap;align-items:center;gap:.5rem}\
 .actions form{display:inline}.remembered{background:#fff8e0;padding:.25rem 1rem;border-radius:6px}\
 ol.timeline{padding-left:1.5rem}ol.timeline li{margin:.6rem 0}ol.timeline time{display:block;font-weight:600;color:#444}\
-.event{color:#555}";
+.event{color:#555}.hint{margin:.1rem 0 .5rem 1.6rem;font-size:.9rem;color:#555}";
 
 fn page(title: &str, body: Markup) -> Markup {
     page_with_header(title, None, body)
@@ -124,7 +124,14 @@ pub fn consent(
                     label { input type="radio" name="expires" value="30days"; " 30 days" }
                     label { input type="radio" name="expires" value="never"; " Until I revoke it" }
                 }
-                label { input type="checkbox" name="remember" value="yes"; " Remember this decision" }
+                label {
+                    input type="checkbox" name="remember" value="yes" aria-describedby="remember-hint";
+                    " Remember this decision"
+                }
+                p.hint id="remember-hint" {
+                    "Next time " (client_name) " asks, it gets the same photos for the same time without asking you. "
+                    "You can turn this off on your grants page."
+                }
                 button type="submit" name="decision" value="approve" { "Allow" }
                 button type="submit" name="decision" value="deny" { "Deny" }
             }
