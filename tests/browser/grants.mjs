@@ -2,18 +2,22 @@
 // Jane reviews and revokes a grant in a real browser: headless Chromium driven through
 // playwright-core (with the system's Chromium, never a downloaded one), Beppa's side
 // signed with the npm package oauth-1.0a (HMAC-SHA1 through node:crypto) over Node's
-// built-in fetch.
+// built-in fetch, the pages audited with the npm package axe-core.
 //
 // Beppa asks for a request token; Jane logs in with the keyboard only and approves one
 // of her two photos for one hour; the browser follows the consent's redirect to Beppa's
 // callback (a small server of this script's own on a free loopback port) and the
 // verifier is read from its URL; Beppa exchanges it and fetches the photo list three
 // times; Jane finds the grant on /account/grants, reads its timeline and revokes it;
-// Beppa's next call is refused with token_revoked; Jane logs out, and the grants page
-// then sends her to the login form. Pages are shown at a phone's size (390x844);
-// login.png, consent.png, grants.png and timeline.png are written to --screenshots
-// (failure.png too when a browser step fails). The pages must make no request to any
-// other origin: every such request is aborted and counted, and the last step wants none.
+// Beppa's next call is refused with token_revoked. Then, while Jane is still logged in,
+// axe-core audits the login, consent, grants and history pages against WCAG 2.0/2.1 A
+// and AA, in a second browser context that bypasses the pages' CSP (which allows no
+// script, so axe cannot run in the first) and shares Jane's cookies. Jane logs out, and
+// the grants page then sends her to the login form. Pages are shown at a phone's size
+// (390x844); login.png, consent.png, grants.png and timeline.png are written to
+// --screenshots (failure.png too when a browser step of the main context fails). The
+// pages must make no request to any other origin: every such request is aborted and
+// counted; the audit wants none from its context, and the last step none from the main one.
 //
 // Prints one line per step (PASS, or FAIL with what was expected and what came back)
 // and exits 0 only if every step behaved as expected (1 on the first that did not, 2 on
@@ -27,6 +31,7 @@
 
 import fs from 'node:fs';
 import http from 'node:http';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import process from 'node:process';
 import OAuth from 'oauth-1.0a';
@@ -59,13 +64,15 @@ const USES = 3;
 // The dl of a grant on /account/grants, in this order.
 const GRANT_TERMS = ['Access', 'Photos', 'Granted', 'Expires', 'Last used', 'Uses', 'Remembered', 'Status'];
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+// The rules axe-core runs on each page: WCAG 2.0 and 2.1, levels A and AA.
+const AXE_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'];
 
 const USAGE = `usage: node grants.mjs --base-url URL --screenshots DIR [options]
 
 Drive grantlog's owner pages in headless Chromium (playwright-core) while a client
 signed with oauth-1.0a uses the grant: log in by keyboard, approve one photo, find the
-grant, read its timeline, revoke it, see the client refused, log out. Exit 0 only if
-every step behaves as expected.
+grant, read its timeline, revoke it, see the client refused, audit the pages with
+axe-core, log out. Exit 0 only if every step behaves as expected.
 
 options:
   --base-url URL          the server, e.g. http://127.0.0.1:8080 (required)
@@ -104,6 +111,14 @@ function parseArguments(argv) {
     usageError(`no Chromium at ${values.chromium} (apt-get install chromium chromium-driver, or pass --chromium PATH)`);
   }
   const timeoutMs = timeoutOption(values.timeout, usageError);
+  // axe-core, injected into the pages from this folder's node_modules (never fetched).
+  const require = createRequire(import.meta.url);
+  let axe;
+  try {
+    axe = { script: require.resolve('axe-core/axe.min.js'), version: require('axe-core/package.json').version };
+  } catch (e) {
+    usageError(`axe-core is not installed (${e.code ?? e.message}): run \`npm ci\` in ${path.dirname(new URL(import.meta.url).pathname)}`);
+  }
   return {
     baseUrl,
     origin: parsed.origin,
@@ -116,6 +131,7 @@ function parseArguments(argv) {
     clientName: values['client-name'],
     photo: values.photo,
     timeoutMs,
+    axe,
   };
 }
 
@@ -593,8 +609,130 @@ async function stepRefused(access) {
   ok(step, `401, WWW-Authenticate: ${challenge}`);
 }
 
+// Every request the audit's contexts made: the server's, and the others (aborted).
+const auditRequests = { server: 0, other: [] };
+
+// A context for axe-core: Jane's cookies (`storageState`, or none for a logged-out one),
+// the same viewport, and the pages' CSP bypassed so that the injected script runs. Only
+// the server is reached; anything else is aborted and counted.
+async function auditContext(browser, storageState) {
+  const context = await browser.newContext({ viewport: VIEWPORT, bypassCSP: true, storageState });
+  context.setDefaultTimeout(ARGS.timeoutMs);
+  context.setDefaultNavigationTimeout(ARGS.timeoutMs);
+  context.on('request', (request) => {
+    const url = request.url();
+    if (!/^https?:/.test(url)) return;
+    if (new URL(url).origin === ARGS.origin) auditRequests.server += 1;
+    else auditRequests.other.push(`${request.method()} ${redact(url)}`);
+  });
+  await context.route('**/*', (route) =>
+    new URL(route.request().url()).origin === ARGS.origin ? route.continue() : route.abort('blockedbyclient'),
+  );
+  return context;
+}
+
+// Opens `url` and checks it is the page meant (at `path`, with what `locator` finds,
+// described by `what`), then injects axe-core from node_modules and runs
+// the WCAG 2.x A/AA rules on the document. Returns the page's violations, each with the
+// elements it was found on, and the ids of the rules passed and left for review.
+async function axeAudit(step, page, name, url, { path: wanted, locator, what }) {
+  const chain = await goto(page, url);
+  if (lastStatus(chain) !== 200 || new URL(page.url()).pathname !== wanted || !(await locator(page).count())) {
+    fail(step, `the ${name} page: 200 at ${wanted} with ${what}`, `${showHops(chain)}; ${await describePage(page)}`);
+  }
+  await page.addScriptTag({ path: ARGS.axe.script });
+  const results = await page.evaluate(async (tags) => {
+    const r = await axe.run(document, { runOnly: { type: 'tag', values: tags } });
+    return {
+      passes: r.passes.map((p) => p.id),
+      incomplete: r.incomplete.map((i) => i.id),
+      violations: r.violations.map((v) => ({
+        id: v.id,
+        impact: v.impact,
+        help: v.help,
+        nodes: v.nodes.map((n) => ({ target: n.target.join(' '), html: n.html, summary: n.failureSummary })),
+      })),
+    };
+  }, AXE_TAGS);
+  return { name, where: where(page.url()), ...results };
+}
+
+function showViolation(page, v) {
+  const first = v.nodes[0];
+  const others = v.nodes.slice(1).map((n) => n.target);
+  const more = others.length ? ` (and ${others.length} more: ${others.slice(0, 5).join(', ')}${others.length > 5 ? ', ...' : ''})` : '';
+  return (
+    `\n    ${page.name} ${page.where}: ${v.id} [${v.impact}] ${v.help}; first at ${first.target}${more}` +
+    `\n      element: ${short(redact(first.html), 300)}` +
+    `\n      axe: ${short(redact(first.summary ?? ''), 600)}`
+  );
+}
+
+async function stepAudit(browser, context, grantId) {
+  const step = begin(`h. axe-core ${ARGS.axe.version}: no WCAG 2.0/2.1 A/AA violation on the login, consent, grants and history pages`);
+  const audited = [];
+  const contexts = [];
+  try {
+    // Logged out: the login form a visitor to the grants page is sent to.
+    const visitor = await auditContext(browser, undefined);
+    contexts.push(visitor);
+    const loginPage = await visitor.newPage();
+    audited.push(
+      await axeAudit(step, loginPage, 'login', `${ARGS.baseUrl}/login?next=%2Faccount%2Fgrants`, {
+        path: '/login',
+        locator: (p) => p.getByLabel('Password'),
+        what: 'an input labelled Password',
+      }),
+    );
+
+    // Logged in as Jane, with the main context's cookies.
+    const jane = await auditContext(browser, await context.storageState());
+    contexts.push(jane);
+    const page = await jane.newPage();
+    // The consent page wants a request token of its own (left unanswered: it expires).
+    const res = await signedSend(step, 'POST', `${ARGS.baseUrl}/oauth/initiate`, { extra: { oauth_callback: CALLBACK } });
+    const token = formFields(step, res, 'temporary credentials for the consent page').oauth_token;
+    if (!token) fail(step, 'an oauth_token for the consent page', describe(res));
+    audited.push(
+      await axeAudit(step, page, 'consent', `${ARGS.baseUrl}/oauth/authorize?${new URLSearchParams({ oauth_token: token })}`, {
+        path: '/oauth/authorize',
+        locator: (p) => p.getByRole('button', { name: 'Allow', exact: true }),
+        what: 'a button "Allow"',
+      }),
+    );
+    audited.push(
+      await axeAudit(step, page, 'grants', `${ARGS.baseUrl}/account/grants?${new URLSearchParams({ revoked: grantId })}`, {
+        path: '/account/grants',
+        locator: (p) => p.locator(`article[id="grant-${grantId}"]`),
+        what: `the grant ${grantId}`,
+      }),
+    );
+    audited.push(
+      await axeAudit(step, page, 'history', `${ARGS.baseUrl}/account/grants/${grantId}`, {
+        path: `/account/grants/${grantId}`,
+        locator: (p) => p.locator('ol.timeline'),
+        what: 'an <ol class="timeline">',
+      }),
+    );
+  } finally {
+    for (const c of contexts) await c.close().catch(() => {});
+  }
+  const violations = audited.flatMap((p) => p.violations.map((v) => showViolation(p, v)));
+  if (violations.length || auditRequests.other.length) {
+    const parts = [];
+    if (violations.length) parts.push(`${violations.length} violation(s):${violations.join('')}`);
+    if (auditRequests.other.length) parts.push(`\n    ${auditRequests.other.length} request(s) elsewhere: ${auditRequests.other.join(', ')}`);
+    fail(step, `no axe-core violation of ${AXE_TAGS.join(', ')}, and no request but to the server`, parts.join(''));
+  }
+  const pages = audited.map((p) => {
+    const review = p.incomplete.length ? `, to review: ${p.incomplete.join(' ')}` : '';
+    return `${p.name} ${p.where} ${p.passes.length} rules passed${review}`;
+  });
+  ok(step, `${pages.join('; ')}; ${auditRequests.server} request(s) to the server, 0 elsewhere`);
+}
+
 async function stepLogout(page) {
-  const step = begin('h1. Log out -> /login');
+  const step = begin('i1. Log out -> /login');
   const button = page.getByRole('button', { name: 'Log out', exact: true });
   const form = (await button.count()) === 1
     ? await button.evaluate((b) => ({ action: b.form?.action ?? null, method: b.form?.method ?? null }))
@@ -610,7 +748,7 @@ async function stepLogout(page) {
 }
 
 async function stepLoggedOut(page) {
-  const step = begin('h2. /account/grants logged out -> /login?next=%2Faccount%2Fgrants');
+  const step = begin('i2. /account/grants logged out -> /login?next=%2Faccount%2Fgrants');
   const chain = await goto(page, `${ARGS.baseUrl}/account/grants`);
   const landed = new URL(page.url());
   const form = (await page.getByLabel('Username').count()) && (await page.getByLabel('Password').count());
@@ -627,7 +765,7 @@ async function stepLoggedOut(page) {
 }
 
 function stepNoExternal() {
-  const step = begin('i. no request to any other origin');
+  const step = begin('j. no request to any other origin');
   if (requests.other.length) fail(step, 'no request but to the server (and the callback)', `${requests.other.length}: ${requests.other.join(', ')}`);
   ok(step, `${requests.server} request(s) to the server, ${requests.callback} to the callback (answered in the browser), 0 elsewhere`);
 }
@@ -662,13 +800,14 @@ async function main() {
     await stepTimeline(page, grantId);
     await stepRevoke(page, grantId);
     await stepRefused(access);
+    await stepAudit(browser, context, grantId);
     await stepLogout(page);
     await stepLoggedOut(page);
     stepNoExternal();
   } catch (e) {
     const failed = e instanceof StepFailed ? e : new StepFailed(current, 'the step to run to its end', e.message ? e.message.split('\n').slice(0, 3).join(' / ') : String(e));
     let shot = '';
-    if (page && current.match(/^[bdefh]/)) {
+    if (page && current.match(/^[bdefi]/)) {
       shot = await screenshot(page, 'failure.png').then((s) => `\n  screenshot: ${s}`, () => '');
     }
     return reportFailed(failed, { got: redact(failed.got), note: shot });

@@ -77,31 +77,35 @@ pub fn run_python_client(script: &str, args: &[&str], stdin: &[u8]) -> Vec<u8> {
     output.stdout
 }
 
-/// The folder of the Node client (`tests/clients/node`), its packages installed: `npm
-/// ci` runs once, under a file lock, when `node_modules` is missing.
+/// The folder of the Node client (`tests/clients/node`), its packages installed (see
+/// [`npm_installed`]).
 pub fn node_client() -> &'static Path {
     static READY: OnceLock<PathBuf> = OnceLock::new();
-    READY.get_or_init(|| npm_installed("tests/clients/node", "oauth-1.0a"))
+    READY.get_or_init(|| npm_installed("tests/clients/node"))
 }
 
 /// The folder of the browser tests (`tests/browser`), its packages (`playwright-core`,
-/// `oauth-1.0a`) installed the same way. It uses the system's Chromium, never a
-/// downloaded one.
+/// `axe-core`, `oauth-1.0a`) installed the same way. It uses the system's Chromium,
+/// never a downloaded one.
 pub fn browser_harness() -> &'static Path {
     static READY: OnceLock<PathBuf> = OnceLock::new();
-    READY.get_or_init(|| npm_installed("tests/browser", "playwright-core"))
+    READY.get_or_init(|| npm_installed("tests/browser"))
 }
 
-/// `folder` (relative to the workspace) after `npm ci` there, run only when
-/// `node_modules/<marker>` is missing, under a file lock so concurrent test binaries
-/// do not install twice.
-fn npm_installed(folder: &str, marker: &str) -> PathBuf {
+/// `folder` (relative to the workspace) after `npm ci` there, run when its
+/// `node_modules` is missing or older than its `package-lock.json` (npm records each
+/// install in `node_modules/.package-lock.json`), under a file lock so concurrent test
+/// binaries do not install twice.
+fn npm_installed(folder: &str) -> PathBuf {
     let folder = workspace_root().join(folder);
     let target = workspace_root().join("target");
     std::fs::create_dir_all(&target).expect("creating target/");
     let lock = std::fs::File::create(target.join("npm-ci.lock")).expect("creating the npm lock");
     lock.lock().expect("locking npm");
-    if !folder.join("node_modules").join(marker).exists() {
+    let modified = |path: PathBuf| std::fs::metadata(path).and_then(|meta| meta.modified()).ok();
+    let installed = modified(folder.join("node_modules/.package-lock.json"));
+    let locked = modified(folder.join("package-lock.json"));
+    if installed.is_none() || installed < locked {
         run(Command::new("npm").args(["ci", "--silent", "--no-audit", "--no-fund"]).current_dir(&folder));
     }
     folder

@@ -2,8 +2,9 @@
 //! Chromium through playwright-core (the system's Chromium, `apt-get install chromium
 //! chromium-driver`) against `grantlog serve --demo` on SQLite and PostgreSQL, while
 //! Beppa signs with the npm package oauth-1.0a. Log in by keyboard, approve one photo,
-//! find the grant, read its timeline, revoke it, see Beppa's next call refused, log out;
-//! the pages make no request to any other origin. The script checks every step itself
+//! find the grant, read its timeline, revoke it, see Beppa's next call refused, have
+//! axe-core find no WCAG 2.0/2.1 A/AA violation on the pages, log out; the pages make no
+//! request to any other origin. The script checks every step itself
 //! (`tests/browser/README.md`) and writes the screenshots this test then looks at, under
 //! `target/screenshots/<backend>/`.
 
@@ -17,7 +18,7 @@ use grantlog_store::testing::{Kind, TestDatabase};
 use grantlog_tests::{browser_harness, run_client, workspace_root};
 use support::Server;
 
-const ALL_PASSED: &str = "13 passed, 0 failed";
+const ALL_PASSED: &str = "14 passed, 0 failed";
 const SCREENSHOTS: [&str; 4] = ["login.png", "consent.png", "grants.png", "timeline.png"];
 const PNG_SIGNATURE: &[u8] = b"\x89PNG\r\n\x1a\n";
 const DEFAULT_CHROMIUM: &str = "/usr/bin/chromium";
