@@ -142,6 +142,13 @@ enum AuditCommand {
     /// The grants as they stood at a moment: owner, client, scope, resources, status
     /// and since when.
     Replay(ReplayArgs),
+    /// Every event in log order with its whole envelope and chain hash, on standard
+    /// output: JSON Lines or CSV.
+    Export {
+        /// `jsonl` (one JSON object per event) or `csv` (actor and payload as JSON text).
+        #[arg(long, value_enum, default_value = "jsonl")]
+        format: crate::export::Format,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -225,6 +232,9 @@ async fn run(store: &EventStore, database: &DatabaseArgs, command: Command) -> a
             println!("{}", store.head().await.context("Failed to read the chain head")?);
         }
         Command::Audit(AuditCommand::Replay(args)) => print!("{}", replay_grants(store, args).await?),
+        Command::Audit(AuditCommand::Export { format }) => {
+            crate::export::export(store, format, std::io::stdout().lock()).await?;
+        }
         Command::Projection(ProjectionCommand::Rebuild) => {
             let rebuilt = rebuild(store).await.context("Failed to rebuild the read models")?;
             println!(

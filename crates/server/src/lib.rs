@@ -7,6 +7,7 @@
 pub mod account;
 pub mod cli;
 pub mod demo;
+pub mod export;
 pub mod http;
 pub mod oauth;
 pub mod owner;

@@ -12,6 +12,7 @@ use grantlog_store::profiles::{self, OwnerProfile};
 use grantlog_store::testing::TestDatabase;
 use grantlog_store::{ConnectOptions, EventStore, ExpectedVersion, NewEvent, backend_tests};
 use secrecy::ExposeSecret;
+use sha2::Digest as _;
 
 /// Where these tests keep the secrets key (one per test process).
 fn key_file() -> std::path::PathBuf {
@@ -203,8 +204,75 @@ async fn owner_add_reads_the_password_and_keeps_it_out_of_the_log(database: Test
     assert_eq!(store.head().await.unwrap().position, 1, "refusals write nothing");
 }
 
+async fn export_writes_every_event_with_its_envelope_and_no_secret(database: TestDatabase) {
+    assert!(grantlog(&database.url, &["migrate"]).status.success());
+    let store = EventStore::connect(ConnectOptions::new(&database.url)).await.unwrap();
+    story(&store).await;
+    let name = "Export, \"Quoted\" Prints";
+    let added = grantlog(&database.url, &["client", "add", "--name", name, "--callback", "oob", "--json"]);
+    assert!(added.status.success(), "{}", stderr(&added));
+    let secret = serde_json::from_slice::<serde_json::Value>(&added.stdout).unwrap()["client_secret"].clone();
+    let log = store.read_from(0, 10_000).await.unwrap();
+    assert_eq!(log.len() as u64, store.head().await.unwrap().position);
+
+    let jsonl = grantlog(&database.url, &["audit", "export"]);
+    assert!(jsonl.status.success(), "{}", stderr(&jsonl));
+    let text = String::from_utf8(jsonl.stdout).unwrap();
+    assert!(!text.contains(secret.as_str().unwrap()), "no secret leaves with the log");
+    let lines: Vec<serde_json::Value> = text.lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+    assert_eq!(lines.len(), log.len());
+    for (line, event) in lines.iter().zip(&log) {
+        assert_eq!(line["position"], event.position);
+        assert_eq!(line["stream_id"], event.stream_id.as_str());
+        assert_eq!(line["stream_version"], event.stream_version);
+        assert_eq!(line["event_type"], event.event_type.as_str());
+        assert_eq!(line["schema_version"], event.schema_version);
+        let at: chrono::DateTime<Utc> = line["occurred_at"].as_str().unwrap().parse().unwrap();
+        assert_eq!(at, event.occurred_at);
+        assert_eq!(line["actor"], serde_json::to_value(event.actor).unwrap());
+        assert_eq!(line["trace_id"].as_str(), event.trace_id.as_deref());
+        assert_eq!(line["hash"], event.hash.to_string());
+        assert_eq!(line["payload"], event.payload);
+    }
+
+    let csv = grantlog(&database.url, &["audit", "export", "--format", "csv"]);
+    assert!(csv.status.success(), "{}", stderr(&csv));
+    let mut reader = csv::Reader::from_reader(csv.stdout.as_slice());
+    assert_eq!(reader.headers().unwrap(), &grantlog_server::export::COLUMNS[..]);
+    let records: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(records.len(), log.len());
+    for (record, event) in records.iter().zip(&log) {
+        assert_eq!(record[0], event.position.to_string());
+        assert_eq!(record[8], event.hash.to_string());
+        assert_eq!(serde_json::from_str::<serde_json::Value>(&record[9]).unwrap(), event.payload);
+    }
+    // The CSV alone is enough to recompute the chain (docs/audit.md's formula): actor
+    // and payload are the very text the hashes cover, an empty trace id is none.
+    let mut previous = [0u8; 32];
+    for record in &records {
+        let trace_id = Some(&record[7]).filter(|id| !id.is_empty());
+        let number = |column: usize| record[column].parse::<u64>().unwrap();
+        let envelope =
+            (number(0), &record[1], number(2), &record[3], number(4), &record[5], &record[6], trace_id, &record[9]);
+        let mut hasher = sha2::Sha256::new();
+        hasher.update(previous);
+        hasher.update(serde_json::to_vec(&envelope).unwrap());
+        previous = hasher.finalize().into();
+        let hex: String = previous.iter().map(|byte| format!("{byte:02x}")).collect();
+        assert_eq!(hex, record[8], "position {}", &record[0]);
+    }
+    assert_eq!(format!("{}", store.head().await.unwrap().hash), records.last().unwrap()[8]);
+    let registered = records.iter().rfind(|record| &record[3] == "client.registered").unwrap();
+    let payload: serde_json::Value = serde_json::from_str(&registered[9]).unwrap();
+    assert_eq!(payload["name"], name, "commas and quotes survive CSV");
+
+    let unknown = grantlog(&database.url, &["audit", "export", "--format", "xml"]);
+    assert_eq!(unknown.status.code(), Some(2), "{}", stderr(&unknown));
+}
+
 backend_tests!(
     client_add_prints_credentials_once_and_seals_the_secret,
+    export_writes_every_event_with_its_envelope_and_no_secret,
     owner_add_reads_the_password_and_keeps_it_out_of_the_log,
     verify_passes_on_an_intact_log_and_names_an_edit,
     verify_catches_a_covered_up_truncation_against_a_recorded_head,
