@@ -1,19 +1,22 @@
 //! The `grantlog` command line: one typed definition (clap), every flag also readable
 //! from a `GRANTLOG_*` variable.
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand};
-use grantlog_domain::{Actor, OwnerId};
+use grantlog_domain::Actor;
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::http::Application;
 use crate::oauth::{Checks, prune_nonces};
+use crate::operators::OperatorTokens;
 use crate::service::{NewClient, Services, demo};
 use crate::usage::FLUSH_EVERY;
-use grantlog_projection::replay::{Filter, render_json, render_text, replay};
-use grantlog_projection::{Horizon, catch_up, fold, rebuild};
-use grantlog_store::{ConnectOptions, EventStore, Head, SecretBox, profiles, redact_password};
+use grantlog_projection::replay::{render_json, render_text};
+use grantlog_projection::{catch_up, rebuild};
+
+use crate::audit::Moment;
+use grantlog_store::{ConnectOptions, EventStore, Head, SecretBox, redact_password};
 
 /// grantlog: an event-sourced OAuth 1.0a authorization server.
 #[derive(Debug, Parser)]
@@ -89,9 +92,18 @@ struct ServeArgs {
     #[arg(long, env = "GRANTLOG_OTLP_ENDPOINT")]
     otlp_endpoint: Option<String>,
     /// Seed the story: owner jane (password islay-scotch) with two private photos, and
-    /// the client Beppa Prints (key beppa-demo-key, secret beppa-demo-secret).
+    /// the client Beppa Prints (key beppa-demo-key, secret beppa-demo-secret); with no
+    /// admin or auditor token given, make and print one of each.
     #[arg(long)]
     demo: bool,
+    /// The admin API's bearer token (`POST /admin/clients`), at least 32 characters;
+    /// without one that API refuses every request.
+    #[arg(long, env = "GRANTLOG_ADMIN_TOKEN", hide_env_values = true)]
+    admin_token: Option<String>,
+    /// The auditor API's bearer token (`GET /audit/…`), at least 32 characters; without
+    /// one that API refuses every request.
+    #[arg(long, env = "GRANTLOG_AUDITOR_TOKEN", hide_env_values = true)]
+    auditor_token: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -294,8 +306,9 @@ async fn serve_traced(services: Services, args: ServeArgs) -> anyhow::Result<Out
         }
     });
     let (store, usage) = (services.store.clone(), services.usage.clone());
-    let application =
-        Application::build(listener, services, args.public_url, checks).context("Failed to start the server")?;
+    let operators = operator_tokens(args.demo, args.admin_token, args.auditor_token)?;
+    let application = Application::build(listener, services, args.public_url, checks, operators)
+        .context("Failed to start the server")?;
     // Tests and scripts read this line to learn the port.
     println!("grantlog listening on http://{}", application.address());
     let served = application.run().await.context("The server stopped with an error");
@@ -303,6 +316,20 @@ async fn serve_traced(services: Services, args: ServeArgs) -> anyhow::Result<Out
     usage.flush(store.reader()).await.context("Failed to write the last use counts")?;
     served?;
     Ok(Outcome::Success)
+}
+
+/// The operators' tokens as given; in demo mode, fresh ones (printed) for those not given.
+fn operator_tokens(demo: bool, admin: Option<String>, auditor: Option<String>) -> anyhow::Result<OperatorTokens> {
+    let made = |given: Option<String>, role: &str| match given {
+        None if demo => {
+            let token = crate::service::random_token(32);
+            eprintln!("demo: {role} token {token}");
+            Some(token)
+        }
+        given => given,
+    };
+    let (admin, auditor) = (made(admin, "admin"), made(auditor, "auditor"));
+    Ok(OperatorTokens::new(admin.as_deref(), auditor.as_deref())?)
 }
 
 /// The use cases, on a migrated database with its secret key.
@@ -347,38 +374,11 @@ async fn add_owner(services: &Services, username: &str) -> anyhow::Result<Outcom
 }
 
 async fn replay_grants(store: &EventStore, args: ReplayArgs) -> anyhow::Result<String> {
-    let (horizon, at) = match (args.as_of, args.position) {
-        (Some(as_of), _) => (Horizon::Time(as_of), as_of),
-        (None, Some(position)) => {
-            let head = store.head().await.context("Failed to read the chain head")?;
-            if position > head.position {
-                bail!("position {position} is past the end of the log ({})", head.position);
-            }
-            // A position's moment is when its event was recorded.
-            let at = match position {
-                0 => DateTime::<Utc>::MIN_UTC,
-                _ => store.read_from(position - 1, 1).await.context("Failed to read the event log")?[0].occurred_at,
-            };
-            (Horizon::Position(position), at)
-        }
+    let moment = match (args.as_of, args.position) {
+        (Some(as_of), _) => Moment::Time(as_of),
+        (None, Some(position)) => Moment::Position(position),
         (None, None) => unreachable!("clap requires --as-of or --position"),
     };
-    let owner = match args.owner {
-        Some(owner) => Some(resolve_owner(store, &owner).await?),
-        None => None,
-    };
-    let projection = fold(store, horizon).await.context("Failed to replay the event log")?;
-    let grants = replay(&projection, at, &Filter { owner, client_key: args.client });
+    let grants = crate::audit::replay_grants(store, moment, args.owner.as_deref(), args.client).await?;
     Ok(if args.json { render_json(&grants) } else { render_text(&grants) })
-}
-
-/// An owner id given as such, or looked up by username (erased owners have none).
-async fn resolve_owner(store: &EventStore, owner: &str) -> anyhow::Result<OwnerId> {
-    if let Ok(id) = owner.parse::<uuid::Uuid>() {
-        return Ok(OwnerId::new(id));
-    }
-    match profiles::find_owner_by_username(store.reader(), owner).await.context("Failed to look up the owner")? {
-        Some(profile) => Ok(OwnerId::new(profile.owner_id)),
-        None => bail!("no owner named {owner:?} (an erased owner is found by owner id only)"),
-    }
 }

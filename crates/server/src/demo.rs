@@ -11,6 +11,7 @@ use grantlog_store::{ConnectOptions, EventStore, SecretBox};
 
 use crate::http::Application;
 use crate::oauth::Checks;
+use crate::operators::OperatorTokens;
 use crate::service::{Services, demo};
 
 /// The callback Beppa names; nothing needs to listen there.
@@ -26,7 +27,7 @@ pub async fn run() -> anyhow::Result<()> {
     let services = Services::new(store.clone(), secrets);
     services.seed_demo().await.context("Failed to seed the story")?;
     let listener = std::net::TcpListener::bind("127.0.0.1:0").context("Failed to listen on a loopback port")?;
-    let application = Application::build(listener, services, None, Checks::default())?;
+    let application = Application::build(listener, services, None, Checks::default(), OperatorTokens::default())?;
     let base = format!("http://{}", application.address());
     let server = tokio::spawn(application.run());
 

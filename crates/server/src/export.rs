@@ -69,7 +69,7 @@ impl<W: Write> Sink<W> {
     fn write(&mut self, event: &RecordedEvent) -> anyhow::Result<()> {
         match self {
             Self::Jsonl(out) => {
-                serde_json::to_writer(&mut *out, &json(event)?)?;
+                serde_json::to_writer(&mut *out, &event_json(event)?)?;
                 out.write_all(b"\n")?;
             }
             Self::Csv(out) => out.write_record(row(event)?)?,
@@ -85,7 +85,8 @@ impl<W: Write> Sink<W> {
     }
 }
 
-fn json(event: &RecordedEvent) -> anyhow::Result<serde_json::Value> {
+/// One event as an object: its envelope, the actor and payload as JSON values.
+pub fn event_json(event: &RecordedEvent) -> serde_json::Result<serde_json::Value> {
     Ok(serde_json::json!({
         "position": event.position,
         "stream_id": event.stream_id,

@@ -5,11 +5,13 @@
 //! May depend on every other grantlog crate; nothing depends on it.
 
 pub mod account;
+pub mod audit;
 pub mod cli;
 pub mod demo;
 pub mod export;
 pub mod http;
 pub mod oauth;
+pub mod operators;
 pub mod owner;
 pub mod pages;
 pub mod service;

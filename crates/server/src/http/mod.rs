@@ -29,9 +29,11 @@ use crate::pages::{self, LoginFor, PhotoChoice};
 use crate::service::random_token;
 
 use crate::oauth::{Checks, RequestError};
+use crate::operators::OperatorTokens;
 use crate::service::Services;
 
 mod account;
+mod operator;
 
 /// Largest request body accepted: OAuth forms are a few hundred bytes.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -48,6 +50,8 @@ pub struct AppState {
     pub public_url: String,
     /// Timestamp window and other checks.
     pub checks: Checks,
+    /// Who may call the admin and auditor APIs.
+    pub operators: OperatorTokens,
 }
 
 impl AppState {
@@ -77,10 +81,11 @@ impl Application {
         services: Services,
         public_url: Option<String>,
         checks: Checks,
+        operators: OperatorTokens,
     ) -> std::io::Result<Self> {
         let address = listener.local_addr()?;
-        let state =
-            AppState { services, public_url: public_url.unwrap_or_else(|| format!("http://{address}")), checks };
+        let public_url = public_url.unwrap_or_else(|| format!("http://{address}"));
+        let state = AppState { services, public_url, checks, operators };
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(TracingLogger::<RequestSpan>::new())
@@ -102,6 +107,10 @@ impl Application {
                 .route("/account/grants/{id}/revoke", web::post().to(account::revoke))
                 .route("/account/clients/{id}/revoke", web::post().to(account::disconnect))
                 .route("/account/clients/{id}/forget", web::post().to(account::forget))
+                .route("/admin/clients", web::post().to(operator::register_client))
+                .route("/audit/events", web::get().to(operator::events))
+                .route("/audit/verify", web::get().to(operator::verify))
+                .route("/audit/replay", web::get().to(operator::replay))
                 .route("/static/grantlog.css", web::get().to(stylesheet))
                 .route("/api/photos", web::get().to(photos))
                 .route("/api/photos/{id}", web::get().to(photo))

@@ -1,0 +1,60 @@
+//! What auditors ask of the log, for the command line (`grantlog audit …`) and the
+//! auditor API (`/audit/…`) alike.
+
+use anyhow::{Context as _, bail};
+use chrono::{DateTime, Utc};
+use grantlog_domain::OwnerId;
+use grantlog_projection::replay::{Filter, ReplayedGrant, replay};
+use grantlog_projection::{Horizon, fold};
+use grantlog_store::{EventStore, profiles};
+
+/// A moment in the log's history.
+#[derive(Debug, Clone, Copy)]
+pub enum Moment {
+    /// Everything recorded at or before this time.
+    Time(DateTime<Utc>),
+    /// Everything up to and including this position.
+    Position(u64),
+}
+
+/// The grants as they stood at `moment`: all, or one owner's (a username, or an owner
+/// id for erased owners) and/or one client's (by consumer key).
+pub async fn replay_grants(
+    store: &EventStore,
+    moment: Moment,
+    owner: Option<&str>,
+    client_key: Option<String>,
+) -> anyhow::Result<Vec<ReplayedGrant>> {
+    let (horizon, at) = match moment {
+        Moment::Time(as_of) => (Horizon::Time(as_of), as_of),
+        Moment::Position(position) => {
+            let head = store.head().await.context("Failed to read the chain head")?;
+            if position > head.position {
+                bail!("position {position} is past the end of the log ({})", head.position);
+            }
+            // A position's moment is when its event was recorded.
+            let at = match position {
+                0 => DateTime::<Utc>::MIN_UTC,
+                _ => store.read_from(position - 1, 1).await.context("Failed to read the event log")?[0].occurred_at,
+            };
+            (Horizon::Position(position), at)
+        }
+    };
+    let owner = match owner {
+        Some(owner) => Some(resolve_owner(store, owner).await?),
+        None => None,
+    };
+    let projection = fold(store, horizon).await.context("Failed to replay the event log")?;
+    Ok(replay(&projection, at, &Filter { owner, client_key }))
+}
+
+/// An owner id given as such, or looked up by username (erased owners have none).
+async fn resolve_owner(store: &EventStore, owner: &str) -> anyhow::Result<OwnerId> {
+    if let Ok(id) = owner.parse::<uuid::Uuid>() {
+        return Ok(OwnerId::new(id));
+    }
+    match profiles::find_owner_by_username(store.reader(), owner).await.context("Failed to look up the owner")? {
+        Some(profile) => Ok(OwnerId::new(profile.owner_id)),
+        None => bail!("no owner named {owner:?} (an erased owner is found by owner id only)"),
+    }
+}

@@ -1,0 +1,168 @@
+//! The operators' JSON APIs, each behind its role's bearer token (401 without it):
+//! registering clients (`POST /admin/clients`, admin) and reading, verifying and
+//! replaying the log (`GET /audit/…`, auditor).
+
+use actix_web::http::StatusCode;
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use grantlog_domain::Actor;
+use grantlog_oauth1::encoding::parse_form;
+use grantlog_store::Head;
+
+use super::{AppState, outcome, value};
+use crate::audit::{Moment, replay_grants};
+use crate::export::event_json;
+use crate::operators::Role;
+use crate::service::{NewClient, ServiceError};
+
+/// The most events one `GET /audit/events` returns.
+const MAX_EVENTS_PER_PAGE: u32 = 10_000;
+
+/// `POST /admin/clients`'s body.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ClientRegistration {
+    name: String,
+    callback_urls: Vec<String>,
+    #[serde(default)]
+    homepage: Option<String>,
+    #[serde(default)]
+    rsa_public_key: Option<String>,
+}
+
+/// `POST /admin/clients`: registers a client; 201 with its key and secret (shown once).
+pub(super) async fn register_client(
+    request: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    if let Some(refused) = refuse_unless(&state, &request, Role::Admin) {
+        return refused;
+    }
+    let registration: ClientRegistration = match serde_json::from_slice(&body) {
+        Ok(registration) => registration,
+        Err(error) => return problem(StatusCode::BAD_REQUEST, &format!("invalid JSON: {error}")),
+    };
+    if registration.callback_urls.is_empty() {
+        return problem(StatusCode::BAD_REQUEST, "callback_urls: give at least one (oob is always allowed)");
+    }
+    let new = NewClient {
+        name: registration.name,
+        callbacks: registration.callback_urls,
+        homepage: registration.homepage,
+        rsa_public_key: registration.rsa_public_key,
+    };
+    match state.services.register_client(new, Actor::Admin).await {
+        Ok(issued) => {
+            outcome("client_registered");
+            use secrecy::ExposeSecret as _;
+            HttpResponse::Created().json(serde_json::json!({
+                "client_id": issued.client_id,
+                "client_key": issued.client_key,
+                "client_secret": issued.client_secret.expose_secret(),
+            }))
+        }
+        Err(ServiceError::Invalid(error)) => problem(StatusCode::BAD_REQUEST, &error.to_string()),
+        Err(error) => failed(&error),
+    }
+}
+
+/// `GET /audit/events?after=N&limit=M`: up to `limit` (default 1,000, at most 10,000)
+/// events after position `after` (default 0), each with its whole envelope as `grantlog
+/// audit export` writes it, and where to go on from.
+pub(super) async fn events(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    if let Some(refused) = refuse_unless(&state, &request, Role::Auditor) {
+        return refused;
+    }
+    let query = parse_form(request.query_string()).unwrap_or_default();
+    let number = |name: &str, default: u64| value(&query, name).map_or(Ok(default), str::parse::<u64>);
+    let (Ok(after), Ok(limit)) = (number("after", 0), number("limit", 1_000)) else {
+        return problem(StatusCode::BAD_REQUEST, "after and limit are whole numbers");
+    };
+    let limit = u32::try_from(limit).unwrap_or(u32::MAX).clamp(1, MAX_EVENTS_PER_PAGE);
+    let (page, head) = match (state.services.store.read_from(after, limit).await, state.services.store.head().await) {
+        (Ok(page), Ok(head)) => (page, head),
+        (Err(error), _) | (_, Err(error)) => return failed(&error),
+    };
+    let listed: Result<Vec<serde_json::Value>, _> = page.iter().map(event_json).collect();
+    let Ok(listed) = listed else { return problem(StatusCode::INTERNAL_SERVER_ERROR, "an event would not serialize") };
+    outcome("events_listed");
+    let next_after = page.last().map_or(after, |event| event.position);
+    HttpResponse::Ok().json(serde_json::json!({ "events": listed, "next_after": next_after, "head": head.position }))
+}
+
+/// `GET /audit/verify[?expect_head=POSITION:HASH]`: the whole chain walked, as
+/// `grantlog audit verify` does. Always 200: the verdict is in the body.
+pub(super) async fn verify(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    if let Some(refused) = refuse_unless(&state, &request, Role::Auditor) {
+        return refused;
+    }
+    let query = parse_form(request.query_string()).unwrap_or_default();
+    let expect_head = match value(&query, "expect_head").map(str::parse::<Head>).transpose() {
+        Ok(head) => head,
+        Err(_) => return problem(StatusCode::BAD_REQUEST, "expect_head is POSITION:HASH"),
+    };
+    match state.services.store.verify_chain(expect_head).await {
+        Ok(Ok(report)) => {
+            outcome("log_verified");
+            HttpResponse::Ok().json(serde_json::json!({
+                "ok": true, "events": report.events, "head": report.head.to_string()
+            }))
+        }
+        Ok(Err(violation)) => {
+            outcome("log_violated");
+            HttpResponse::Ok().json(serde_json::json!({ "ok": false, "violation": violation.to_string() }))
+        }
+        Err(error) => failed(&error),
+    }
+}
+
+/// `GET /audit/replay?as_of=RFC3339` (or `position=N`), optionally `owner=` (username
+/// or owner id) and `client=` (consumer key): the grants as they stood then, as
+/// `grantlog audit replay --json` prints them.
+pub(super) async fn replay(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    if let Some(refused) = refuse_unless(&state, &request, Role::Auditor) {
+        return refused;
+    }
+    let query = parse_form(request.query_string()).unwrap_or_default();
+    let moment = match (value(&query, "as_of"), value(&query, "position")) {
+        (Some(as_of), None) => as_of.parse().map(Moment::Time).ok(),
+        (None, Some(position)) => position.parse().map(Moment::Position).ok(),
+        _ => None,
+    };
+    let Some(moment) = moment else {
+        return problem(StatusCode::BAD_REQUEST, "give as_of (RFC 3339) or position (a whole number), not both");
+    };
+    let client = value(&query, "client").map(str::to_owned);
+    match replay_grants(&state.services.store, moment, value(&query, "owner"), client).await {
+        Ok(grants) => {
+            outcome("replayed");
+            HttpResponse::Ok().json(grants)
+        }
+        // Asked past the end of the log, or for an owner nobody is: the question's fault.
+        Err(error) => problem(StatusCode::BAD_REQUEST, &format!("{error:#}")),
+    }
+}
+
+/// `None` when the request carries `role`'s token; otherwise the 401 to answer.
+fn refuse_unless(state: &AppState, request: &HttpRequest, role: Role) -> Option<HttpResponse> {
+    let authorization = request.headers().get(header::AUTHORIZATION).and_then(|value| value.to_str().ok());
+    if state.operators.allows(role, authorization) {
+        return None;
+    }
+    outcome("operator_refused");
+    let mut refused = problem(StatusCode::UNAUTHORIZED, "a valid bearer token for this API is required");
+    refused
+        .headers_mut()
+        .insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer realm=\"grantlog\""));
+    Some(refused)
+}
+
+fn problem(status: StatusCode, message: &str) -> HttpResponse {
+    HttpResponse::build(status).json(serde_json::json!({ "error": message }))
+}
+
+fn failed(error: &dyn std::fmt::Display) -> HttpResponse {
+    tracing::error!(%error, "operator request failed");
+    problem(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+}
