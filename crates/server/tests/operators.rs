@@ -16,7 +16,8 @@ use support::browser::{Browser, Client};
 const ADMIN: &str = "admin-token-for-the-tests-0123456789abcdef";
 const AUDITOR: &str = "auditor-token-for-the-tests-0123456789abcd";
 
-/// Status, `WWW-Authenticate` and JSON body of a call with an optional bearer token.
+/// Status, `WWW-Authenticate` (or, on a 201, `Cache-Control`) and JSON body of a call
+/// with an optional bearer token.
 fn call(method: &str, url: &str, token: Option<&str>, body: Option<&str>) -> (u16, Option<String>, Value) {
     let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
     let request = ureq::http::Request::builder().method(method).uri(url);
@@ -26,7 +27,8 @@ fn call(method: &str, url: &str, token: Option<&str>, body: Option<&str>) -> (u1
     };
     let request = request.header("Content-Type", "application/json").body(body.unwrap_or("").to_owned()).unwrap();
     let mut response = agent.run(request).expect("the server answers");
-    let challenge = response.headers().get("www-authenticate").map(|v| v.to_str().unwrap().to_owned());
+    let header = if response.status() == 201 { "cache-control" } else { "www-authenticate" };
+    let challenge = response.headers().get(header).map(|v| v.to_str().unwrap().to_owned());
     let text = response.body_mut().read_to_string().unwrap();
     (response.status().as_u16(), challenge, serde_json::from_str(&text).unwrap_or(Value::String(text)))
 }
@@ -60,8 +62,8 @@ async fn an_admin_registers_a_client_that_can_sign_at_once(database: TestDatabas
     }
     let (_, _, before) = call("GET", &server.url("/audit/events"), Some(AUDITOR), None);
 
-    let (status, _, issued) = call("POST", &url, Some(ADMIN), Some(&body));
-    assert_eq!(status, 201, "{issued}");
+    let (status, cache, issued) = call("POST", &url, Some(ADMIN), Some(&body));
+    assert_eq!((status, cache.as_deref()), (201, Some("no-store")), "{issued}");
     let client = Client {
         server: &server,
         key: issued["client_key"].as_str().unwrap().to_owned(),

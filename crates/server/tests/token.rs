@@ -89,6 +89,7 @@ async fn an_approved_request_token_is_exchanged_once(database: TestDatabase) {
     let reply = flow.exchange(&request, "v3rifier", "n-2");
     assert_eq!(reply.status, 200, "{reply:?}");
     assert_eq!(reply.content_type.as_deref(), Some("application/x-www-form-urlencoded"));
+    assert_eq!(reply.cache_control.as_deref(), Some("no-store"), "token secrets are never cached");
     let names: Vec<String> = reply.form().into_iter().map(|(name, _)| name).collect();
     assert_eq!(names, ["oauth_token", "oauth_token_secret"]);
     let access_token = reply.param("oauth_token").unwrap();

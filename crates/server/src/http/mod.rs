@@ -634,9 +634,12 @@ fn incoming<'a>(request: &'a HttpRequest, url: &'a str, body: &'a [u8]) -> Incom
     }
 }
 
-/// A form-encoded 200.
+/// A form-encoded 200. Never cached: the credentials endpoints answer with secrets.
 fn form(pairs: &[(&str, &str)]) -> HttpResponse {
-    HttpResponse::Ok().content_type("application/x-www-form-urlencoded").body(encode_form(pairs))
+    HttpResponse::Ok()
+        .content_type("application/x-www-form-urlencoded")
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(encode_form(pairs))
 }
 
 fn encode_form(pairs: &[(&str, &str)]) -> String {

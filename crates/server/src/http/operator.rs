@@ -56,7 +56,8 @@ pub(super) async fn register_client(
         Ok(issued) => {
             outcome("client_registered");
             use secrecy::ExposeSecret as _;
-            HttpResponse::Created().json(serde_json::json!({
+            // The secret is in this answer and nowhere else: no cache may keep it.
+            HttpResponse::Created().insert_header((header::CACHE_CONTROL, "no-store")).json(serde_json::json!({
                 "client_id": issued.client_id,
                 "client_key": issued.client_key,
                 "client_secret": issued.client_secret.expose_secret(),

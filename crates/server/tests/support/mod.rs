@@ -137,6 +137,7 @@ pub struct Reply {
     pub status: u16,
     pub www_authenticate: Option<String>,
     pub content_type: Option<String>,
+    pub cache_control: Option<String>,
     pub body: String,
     pub bytes: Vec<u8>,
 }
@@ -182,12 +183,14 @@ pub fn get(url: &str, authorization: &str) -> Reply {
 
 fn reply(mut response: ureq::http::Response<ureq::Body>) -> Reply {
     let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let (www_authenticate, content_type) = (header("www-authenticate"), header("content-type"));
+    let (www_authenticate, content_type, cache_control) =
+        (header("www-authenticate"), header("content-type"), header("cache-control"));
     let bytes = response.body_mut().read_to_vec().unwrap_or_default();
     Reply {
         status: response.status().as_u16(),
         www_authenticate,
         content_type,
+        cache_control,
         body: String::from_utf8_lossy(&bytes).into_owned(),
         bytes,
     }
