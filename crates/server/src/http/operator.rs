@@ -8,6 +8,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use grantlog_domain::Actor;
 use grantlog_oauth1::encoding::parse_form;
 use grantlog_store::Head;
+use secrecy::ExposeSecret as _;
 
 use super::{AppState, outcome, value};
 use crate::audit::{Moment, replay_grants};
@@ -55,7 +56,6 @@ pub(super) async fn register_client(
     match state.services.register_client(new, Actor::Admin).await {
         Ok(issued) => {
             outcome("client_registered");
-            use secrecy::ExposeSecret as _;
             // The secret is in this answer and nowhere else: no cache may keep it.
             HttpResponse::Created().insert_header((header::CACHE_CONTROL, "no-store")).json(serde_json::json!({
                 "client_id": issued.client_id,
