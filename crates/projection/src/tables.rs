@@ -411,6 +411,24 @@ pub async fn grant_by_id(pool: &AnyPool, grant_id: &str) -> Result<Option<GrantR
     Ok(row.as_ref().map(grant_row).transpose()?)
 }
 
+/// How many rows the read models hold: clients, and grants by recorded status.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Registered clients.
+    pub clients: i64,
+    /// Grants per recorded status, for the statuses that have any.
+    pub grants_by_status: Vec<(String, i64)>,
+}
+
+/// The read models' row counts.
+pub async fn counts(pool: &AnyPool) -> Result<Counts, ProjectionError> {
+    let clients = sqlx::query("SELECT COUNT(*) AS n FROM clients").fetch_one(pool).await?.try_get("n")?;
+    let rows = sqlx::query("SELECT status, COUNT(*) AS n FROM grants GROUP BY status").fetch_all(pool).await?;
+    let grants_by_status =
+        rows.iter().map(|row| Ok((row.try_get("status")?, row.try_get("n")?))).collect::<Result<_, sqlx::Error>>()?;
+    Ok(Counts { clients, grants_by_status })
+}
+
 fn client_row(row: &AnyRow) -> Result<ClientRow, sqlx::Error> {
     Ok(ClientRow {
         client_id: row.try_get("client_id")?,

@@ -10,6 +10,7 @@ pub mod cli;
 pub mod demo;
 pub mod export;
 pub mod http;
+pub mod metrics;
 pub mod oauth;
 pub mod operators;
 pub mod owner;

@@ -4,7 +4,7 @@
 use std::net::{SocketAddr, TcpListener};
 
 use actix_web::body::MessageBody;
-use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
+use actix_web::dev::{Server, Service as _, ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, ResponseError, web};
@@ -28,6 +28,7 @@ use crate::owner::{Decision, DecisionError, LoginError, Outcome, Pending};
 use crate::pages::{self, LoginFor, PhotoChoice};
 use crate::service::random_token;
 
+use crate::metrics;
 use crate::oauth::{Checks, RequestError};
 use crate::operators::OperatorTokens;
 use crate::service::Services;
@@ -88,12 +89,28 @@ impl Application {
         let state = AppState { services, public_url, checks, operators };
         let server = HttpServer::new(move || {
             App::new()
+                .wrap_fn(|request, service| {
+                    let started = std::time::Instant::now();
+                    let method = request.method().to_string();
+                    let route = request.match_pattern().unwrap_or_else(|| "unmatched".to_owned());
+                    let answered = service.call(request);
+                    async move {
+                        let response = answered.await;
+                        let status = match &response {
+                            Ok(response) => response.status(),
+                            Err(error) => error.as_response_error().status_code(),
+                        };
+                        metrics::request_answered(&method, &route, status.as_u16(), started.elapsed().as_secs_f64());
+                        response
+                    }
+                })
                 .wrap(TracingLogger::<RequestSpan>::new())
                 .app_data(web::Data::new(state.clone()))
                 .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
                 .app_data(web::JsonConfig::default().limit(MAX_BODY_BYTES))
                 .route("/healthz", web::get().to(healthz))
                 .route("/readyz", web::get().to(readyz))
+                .route("/metrics", web::get().to(metrics_page))
                 .route("/oauth/initiate", web::post().to(initiate))
                 .route("/oauth/token", web::post().to(token))
                 .route("/oauth/verify", web::post().to(verify))
@@ -142,6 +159,17 @@ async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         Err(error) => {
             tracing::error!(%error, "readiness check failed");
             HttpResponse::ServiceUnavailable().content_type("text/plain").body("database unavailable\n")
+        }
+    }
+}
+
+/// `GET /metrics`: OpenMetrics text for Prometheus.
+async fn metrics_page(state: web::Data<AppState>) -> HttpResponse {
+    match metrics::scrape(&state.services.store).await {
+        Ok(text) => HttpResponse::Ok().content_type(metrics::CONTENT_TYPE).body(text),
+        Err(error) => {
+            tracing::error!(%error, "reading the metrics failed");
+            HttpResponse::InternalServerError().content_type("text/plain").body("internal error\n")
         }
     }
 }
@@ -555,9 +583,11 @@ fn trace_id(request: &HttpRequest) -> String {
     }
 }
 
-/// Records what became of the request on its span, in words an operator searches for.
+/// Records what became of the request on its span, in words an operator searches for,
+/// and counts it for `/metrics`.
 fn outcome(what: &'static str) {
     Span::current().record("oauth.outcome", what);
+    metrics::outcome(what);
 }
 
 /// The span of one request: method, route, path, status and the OAuth outcome. Never
@@ -600,9 +630,11 @@ impl RootSpanBuilder for RequestSpan {
             Some(ApiError::Protocol(problem)) => {
                 span.record("oauth.outcome", "refused");
                 span.record("oauth.problem", problem.problem());
+                metrics::outcome("refused");
             }
             Some(ApiError::Internal(_)) => {
                 span.record("oauth.outcome", "failed");
+                metrics::outcome("failed");
             }
             None => {}
         }
