@@ -79,9 +79,12 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
     Metrics { registry, requests, durations, outcomes, head, clients, grants }
 });
 
-/// Counts an answered request.
+/// Counts an answered request. `route` is a route pattern (or `unmatched`); a method
+/// outside the standard ones counts as `other`, so no client can grow the label set.
 pub fn request_answered(method: &str, route: &str, status: u16, seconds: f64) {
-    let (method, route) = (method.to_owned(), route.to_owned());
+    const KNOWN: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"];
+    let method = KNOWN.into_iter().find(|known| *known == method).unwrap_or("other").to_owned();
+    let route = route.to_owned();
     METRICS.durations.get_or_create(&RouteLabels { method: method.clone(), route: route.clone() }).observe(seconds);
     METRICS.requests.get_or_create(&RequestLabels { method, route, status }).inc();
 }

@@ -4,6 +4,8 @@
 
 mod support;
 
+use std::io::{Read as _, Write as _};
+
 use support::browser::{Browser, Client};
 use support::{Server, post};
 
@@ -32,6 +34,15 @@ async fn metrics_count_requests_outcomes_and_the_log(database: grantlog_store::t
     assert_eq!(beppa.photos(&server, &access, "p-1").status, 200);
     // A forged request: refused.
     assert_eq!(post(&server.url("/oauth/initiate"), Some("OAuth oauth_consumer_key=\"nobody\""), "").status, 400);
+    // Made-up methods (sent raw: HTTP clients refuse them) cannot grow the label set.
+    for method in ["BREW", "WHEN"] {
+        let address = server.base_url.trim_start_matches("http://");
+        let mut connection = std::net::TcpStream::connect(address).unwrap();
+        write!(connection, "{method} /healthz HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n").unwrap();
+        let mut answer = String::new();
+        connection.read_to_string(&mut answer).unwrap();
+        assert!(answer.starts_with("HTTP/1.1 "), "{answer}");
+    }
 
     let (content_type, text) = scrape(&server);
     assert_eq!(content_type, "application/openmetrics-text; version=1.0.0; charset=utf-8");
@@ -40,6 +51,8 @@ async fn metrics_count_requests_outcomes_and_the_log(database: grantlog_store::t
     assert_eq!(count(r#"method="POST",route="/oauth/token",status="200""#), Some(1.0), "{text}");
     assert_eq!(count(r#"method="GET",route="/api/photos",status="200""#), Some(1.0), "{text}");
     assert_eq!(count(r#"method="POST",route="/oauth/initiate",status="400""#), Some(1.0), "{text}");
+    assert!(!text.contains("BREW") && !text.contains("WHEN"), "{text}");
+    assert!(text.contains(r#"method="other""#), "{text}");
     let outcome = |what: &str| sample(&text, &format!("grantlog_oauth_outcomes_total{{outcome=\"{what}\"}}"));
     for (what, times) in
         [("token_credentials_issued", 1.0), ("access_granted", 1.0), ("approved", 1.0), ("refused", 1.0)]
