@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use grantlog_domain::{
-    Actor, AuthorizationApproved, ClientId, Event, GrantCommand, GrantId, OwnerCommand, OwnerId,
+    Actor, AuthorizationApproved, ClientId, DomainError, Event, GrantCommand, GrantId, OwnerCommand, OwnerId,
     RememberedConsentWithdrawn, Revoke, Revoker, remembered_decision,
 };
 use grantlog_projection::tables::{ClientRow, GrantRow, client_by_id, grant_by_id, grants_of_owner};
@@ -111,7 +111,7 @@ pub struct Revoked {
 impl Services {
     /// Every grant `owner` gave (or was asked for and answered), grouped by client.
     pub async fn owner_grants(&self, owner: OwnerId, now: DateTime<Utc>) -> Result<Vec<ClientGrants>, ServiceError> {
-        self.usage.flush(self.store.reader()).await?;
+        self.write_use_counts().await;
         let rows = grants_of_owner(self.store.reader(), &owner.to_string()).await?;
         let ids: Vec<String> = rows.iter().map(|row| row.grant_id.clone()).collect();
         let mut used = usage::usage_of(self.store.reader(), &ids).await?;
@@ -172,7 +172,7 @@ impl Services {
                 events.push((withdrawal.position, withdrawal.at, withdrawal.event.into()));
             }
         }
-        self.usage.flush(self.store.reader()).await?;
+        self.write_use_counts().await;
         let usage = usage::usage_of_grant(self.store.reader(), &row.grant_id).await?;
         let titles = self.photo_titles(owner).await?;
         let summary = summary(row, now, &titles, usage);
@@ -203,7 +203,9 @@ impl Services {
         if !is_live(row.status_at(now)) {
             return Err(AccountError::Ended);
         }
-        self.revoke_live(owner, std::slice::from_ref(&row), now, trace_id).await?;
+        if self.revoke_live(owner, std::slice::from_ref(&row), now, trace_id).await? == 0 {
+            return Err(AccountError::Ended);
+        }
         let forgot = self.forget_remembered(owner, &row.client_id, now, trace_id).await?;
         Ok(Revoked { client_id: row.client_id, forgot })
     }
@@ -267,20 +269,35 @@ impl Services {
         Ok(true)
     }
 
-    /// Revokes those of `rows` that are live.
+    /// Revokes those of `rows` that are live; returns how many this call revoked. One
+    /// that ended meanwhile (a second click, another tab) is passed over: the domain
+    /// refuses to end it twice.
     async fn revoke_live(
         &self,
         owner: OwnerId,
         rows: &[GrantRow],
         now: DateTime<Utc>,
         trace_id: &str,
-    ) -> Result<(), AccountError> {
+    ) -> Result<usize, AccountError> {
+        let mut revoked = 0;
         for row in rows.iter().filter(|row| is_live(row.status_at(now))) {
             let command = GrantCommand::Revoke(Revoke { by: Revoker::Owner(owner), reason: None, now });
             let stream = GrantId::new(uuid_of(&row.grant_id)?).stream_id();
-            execute::<GrantRecord>(&self.store, &stream, &command, &context(owner, now, trace_id)).await?;
+            match execute::<GrantRecord>(&self.store, &stream, &command, &context(owner, now, trace_id)).await {
+                Ok(_) => revoked += 1,
+                Err(ProjectionError::Domain(DomainError::GrantEnded(_))) => {}
+                Err(error) => return Err(error.into()),
+            }
         }
-        Ok(())
+        Ok(revoked)
+    }
+
+    /// Writes this process's use counts before a page shows them. A failure (a busy
+    /// database) costs the page only freshness: the counts are kept for the next try.
+    async fn write_use_counts(&self) {
+        if let Err(error) = self.usage.flush(self.store.reader()).await {
+            tracing::warn!(%error, "writing use counts failed; the page shows those already written");
+        }
     }
 
     /// Every grant `owner` answered for `client_id`.

@@ -1,7 +1,7 @@
 //! What auditors ask of the log, for the command line (`grantlog audit …`) and the
 //! auditor API (`/audit/…`) alike.
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use grantlog_domain::OwnerId;
 use grantlog_projection::replay::{Filter, ReplayedGrant, replay};
@@ -17,6 +17,25 @@ pub enum Moment {
     Position(u64),
 }
 
+/// Why a replay was not made: the question, or our failure.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    /// A position beyond the log's last.
+    #[error("position {asked} is past the end of the log ({head})")]
+    PastTheEnd {
+        /// The position asked for.
+        asked: u64,
+        /// The last position there is.
+        head: u64,
+    },
+    /// No owner by that name (an erased owner is found by owner id only).
+    #[error("no owner named {0:?} (an erased owner is found by owner id only)")]
+    UnknownOwner(String),
+    /// Reading or folding the log failed.
+    #[error(transparent)]
+    Failed(#[from] anyhow::Error),
+}
+
 /// The grants as they stood at `moment`: all, or one owner's (a username, or an owner
 /// id for erased owners) and/or one client's (by consumer key).
 pub async fn replay_grants(
@@ -24,13 +43,13 @@ pub async fn replay_grants(
     moment: Moment,
     owner: Option<&str>,
     client_key: Option<String>,
-) -> anyhow::Result<Vec<ReplayedGrant>> {
+) -> Result<Vec<ReplayedGrant>, ReplayError> {
     let (horizon, at) = match moment {
         Moment::Time(as_of) => (Horizon::Time(as_of), as_of),
         Moment::Position(position) => {
             let head = store.head().await.context("Failed to read the chain head")?;
             if position > head.position {
-                bail!("position {position} is past the end of the log ({})", head.position);
+                return Err(ReplayError::PastTheEnd { asked: position, head: head.position });
             }
             // A position's moment is when its event was recorded.
             let at = match position {
@@ -49,12 +68,12 @@ pub async fn replay_grants(
 }
 
 /// An owner id given as such, or looked up by username (erased owners have none).
-async fn resolve_owner(store: &EventStore, owner: &str) -> anyhow::Result<OwnerId> {
+async fn resolve_owner(store: &EventStore, owner: &str) -> Result<OwnerId, ReplayError> {
     if let Ok(id) = owner.parse::<uuid::Uuid>() {
         return Ok(OwnerId::new(id));
     }
     match profiles::find_owner_by_username(store.reader(), owner).await.context("Failed to look up the owner")? {
         Some(profile) => Ok(OwnerId::new(profile.owner_id)),
-        None => bail!("no owner named {owner:?} (an erased owner is found by owner id only)"),
+        None => Err(ReplayError::UnknownOwner(owner.to_owned())),
     }
 }

@@ -296,12 +296,19 @@ async fn serve_traced(services: Services, args: ServeArgs) -> anyhow::Result<Out
         }
     });
     let (store, usage) = (services.store.clone(), services.usage.clone());
+    let (stop_flushing, stopped) = tokio::sync::oneshot::channel::<()>();
     let flusher = tokio::spawn(async move {
         let mut every_second = tokio::time::interval(FLUSH_EVERY);
+        tokio::pin!(stopped);
         loop {
-            every_second.tick().await;
-            if let Err(error) = usage.flush(store.reader()).await {
-                tracing::warn!(%error, "writing use counts failed; kept for the next try");
+            // A flush under way is never cut short: the stop is seen between flushes.
+            tokio::select! {
+                _ = every_second.tick() => {
+                    if let Err(error) = usage.flush(store.reader()).await {
+                        tracing::warn!(%error, "writing use counts failed; kept for the next try");
+                    }
+                }
+                _ = &mut stopped => break,
             }
         }
     });
@@ -312,7 +319,9 @@ async fn serve_traced(services: Services, args: ServeArgs) -> anyhow::Result<Out
     // Tests and scripts read this line to learn the port.
     println!("grantlog listening on http://{}", application.address());
     let served = application.run().await.context("The server stopped with an error");
-    flusher.abort();
+    // The flusher may have stopped already if it panicked; either way it is done.
+    let _ = stop_flushing.send(());
+    let _ = flusher.await;
     usage.flush(store.reader()).await.context("Failed to write the last use counts")?;
     served?;
     Ok(Outcome::Success)

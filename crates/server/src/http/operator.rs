@@ -11,7 +11,7 @@ use grantlog_store::Head;
 use secrecy::ExposeSecret as _;
 
 use super::{AppState, outcome, value};
-use crate::audit::{Moment, replay_grants};
+use crate::audit::{Moment, ReplayError, replay_grants};
 use crate::export::event_json;
 use crate::operators::Role;
 use crate::service::{NewClient, ServiceError};
@@ -76,9 +76,12 @@ pub(super) async fn events(request: HttpRequest, state: web::Data<AppState>) -> 
         return refused;
     }
     let query = parse_form(request.query_string()).unwrap_or_default();
-    let number = |name: &str, default: u64| value(&query, name).map_or(Ok(default), str::parse::<u64>);
-    let (Ok(after), Ok(limit)) = (number("after", 0), number("limit", 1_000)) else {
-        return problem(StatusCode::BAD_REQUEST, "after and limit are whole numbers");
+    // Positions are stored as signed 64-bit integers: larger numbers are no position.
+    let number = |name: &str, default: u64| {
+        value(&query, name).map_or(Some(default), |text| text.parse::<i64>().ok().and_then(|n| u64::try_from(n).ok()))
+    };
+    let (Some(after), Some(limit)) = (number("after", 0), number("limit", 1_000)) else {
+        return problem(StatusCode::BAD_REQUEST, "after and limit are whole numbers from 0 to 2^63-1");
     };
     let limit = u32::try_from(limit).unwrap_or(u32::MAX).clamp(1, MAX_EVENTS_PER_PAGE);
     let (page, head) = match (state.services.store.read_from(after, limit).await, state.services.store.head().await) {
@@ -140,8 +143,9 @@ pub(super) async fn replay(request: HttpRequest, state: web::Data<AppState>) -> 
             outcome("replayed");
             HttpResponse::Ok().json(grants)
         }
-        // Asked past the end of the log, or for an owner nobody is: the question's fault.
-        Err(error) => problem(StatusCode::BAD_REQUEST, &format!("{error:#}")),
+        Err(ReplayError::Failed(error)) => failed(&format!("{error:#}")),
+        // Past the end of the log, or an owner nobody is: the question's fault.
+        Err(question) => problem(StatusCode::BAD_REQUEST, &question.to_string()),
     }
 }
 
