@@ -159,9 +159,7 @@ impl GrantRow {
             position: position(record.position),
         })
     }
-}
 
-impl GrantRow {
     /// The status at `now`: the recorded one, or `expired` once the recorded expiry of a
     /// pending, authorized or active grant has passed. An unreadable expiry counts as
     /// passed, so a damaged row never grants access.

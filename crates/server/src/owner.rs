@@ -133,15 +133,14 @@ impl Services {
         let keys = [format!("user:{username}"), format!("address:{address}")];
         let window_start = now - LOCKOUT_WINDOW;
         for key in &keys {
-            let failures = throttle::failures(self.store.reader(), key, window_start).await.map_err(store_failure)?;
+            let failures =
+                throttle::failures(self.store.reader(), key, window_start).await.map_err(ServiceError::from)?;
             if failures >= MAX_FAILED_LOGINS {
                 return Err(LoginError::Throttled);
             }
         }
-        let profile = profiles::find_owner_by_username(self.store.reader(), username)
-            .await
-            .map_err(ProjectionError::from)
-            .map_err(ServiceError::from)?;
+        let profile =
+            profiles::find_owner_by_username(self.store.reader(), username).await.map_err(ServiceError::from)?;
         let stored = profile.as_ref().map_or(DUMMY_HASH.to_owned(), |p| p.password_hash.clone());
         let matches = tokio::task::spawn_blocking(move || {
             PasswordHash::new(&stored)
@@ -152,30 +151,31 @@ impl Services {
         .map_err(|_| ServiceError::Hashing)?;
         let Some(profile) = profile.filter(|_| matches) else {
             for key in &keys {
-                throttle::record_failure(self.store.reader(), key, now, window_start).await.map_err(store_failure)?;
+                throttle::record_failure(self.store.reader(), key, now, window_start)
+                    .await
+                    .map_err(ServiceError::from)?;
             }
             return Err(LoginError::Refused);
         };
         // The account's count resets; the address's does not, or logging in to one's own
         // account between guesses would reset it.
-        throttle::clear(self.store.reader(), &keys[0]).await.map_err(store_failure)?;
+        throttle::clear(self.store.reader(), &keys[0]).await.map_err(ServiceError::from)?;
         let cookie = random_token(32);
         let session = sessions::Session { owner_id: profile.owner_id, csrf_token: random_token(24) };
         sessions::start(self.store.reader(), &session_key(&cookie), &session, now + SESSION_LIFETIME)
             .await
-            .map_err(ProjectionError::from)
             .map_err(ServiceError::from)?;
         Ok(NewSession { cookie: SecretString::from(cookie), session })
     }
 
     /// The session a cookie names, if live.
     pub async fn session(&self, cookie: &str, now: DateTime<Utc>) -> Result<Option<sessions::Session>, ServiceError> {
-        Ok(sessions::find(self.store.reader(), &session_key(cookie), now).await.map_err(ProjectionError::from)?)
+        Ok(sessions::find(self.store.reader(), &session_key(cookie), now).await?)
     }
 
     /// Ends a session.
     pub async fn logout(&self, cookie: &str) -> Result<(), ServiceError> {
-        Ok(sessions::end(self.store.reader(), &session_key(cookie)).await.map_err(ProjectionError::from)?)
+        Ok(sessions::end(self.store.reader(), &session_key(cookie)).await?)
     }
 
     /// A request token still waiting for its owner's decision.
@@ -195,7 +195,7 @@ impl Services {
 
     /// The owner's photos, for the consent page.
     pub async fn photos(&self, owner_id: uuid::Uuid) -> Result<Vec<Photo>, ServiceError> {
-        Ok(photos_of(self.store.reader(), owner_id).await.map_err(ProjectionError::from)?)
+        Ok(photos_of(self.store.reader(), owner_id).await?)
     }
 
     /// Records the owner's decision on the consent page and says where to send them.
@@ -354,10 +354,6 @@ fn with_query(url: &str, pairs: &[(&str, String)]) -> String {
         out.push_str(fragment);
     }
     out
-}
-
-fn store_failure(error: grantlog_store::StoreError) -> LoginError {
-    LoginError::Failed(ProjectionError::from(error).into())
 }
 
 /// An argon2id hash of a random password, checked against when the username is unknown

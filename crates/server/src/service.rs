@@ -171,11 +171,7 @@ impl Services {
         if password.expose_secret().chars().count() < MIN_PASSWORD_LEN {
             return Err(ServiceError::WeakPassword);
         }
-        if profiles::find_owner_by_username(self.store.reader(), username)
-            .await
-            .map_err(ProjectionError::from)?
-            .is_some()
-        {
+        if profiles::find_owner_by_username(self.store.reader(), username).await?.is_some() {
             return Err(ServiceError::UsernameTaken);
         }
         // Argon2 takes tens of milliseconds of CPU: off the async workers.
@@ -223,11 +219,7 @@ impl Services {
     /// Seeds the story (Jane with two private photos; Beppa Prints with the demo
     /// credentials and callbacks on `http://127.0.0.1:*`) unless already there.
     pub async fn seed_demo(&self) -> Result<(), ServiceError> {
-        if profiles::find_owner_by_username(self.store.reader(), demo::OWNER)
-            .await
-            .map_err(ProjectionError::from)?
-            .is_none()
-        {
+        if profiles::find_owner_by_username(self.store.reader(), demo::OWNER).await?.is_none() {
             let jane = self.register_owner(demo::OWNER, SecretString::from(demo::PASSWORD), Actor::System).await?;
             for (photo_id, title, bytes) in demo::PHOTOS {
                 let photo = grantlog_store::photos::Photo {
@@ -236,9 +228,7 @@ impl Services {
                     title: title.to_owned(),
                     content_type: "image/png".to_owned(),
                 };
-                grantlog_store::photos::insert_photo(self.store.reader(), &photo, bytes)
-                    .await
-                    .map_err(ProjectionError::from)?;
+                grantlog_store::photos::insert_photo(self.store.reader(), &photo, bytes).await?;
             }
         }
         let beppa = NewClient {

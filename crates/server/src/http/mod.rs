@@ -554,7 +554,7 @@ impl AppState {
 }
 
 fn internal(error: grantlog_store::StoreError) -> ApiError {
-    ApiError::Internal(grantlog_projection::ProjectionError::from(error).into())
+    ApiError::Internal(error.into())
 }
 
 /// The request's W3C trace id, which every event it causes carries: its span's, which

@@ -33,8 +33,7 @@ impl Page {
 
 impl Browser {
     pub fn new() -> Self {
-        let agent = ureq::Agent::config_builder().http_status_as_error(false).max_redirects(0).build().into();
-        Self { agent, cookies: Vec::new() }
+        Self { agent: grantlog_server::demo::agent(), cookies: Vec::new() }
     }
 
     fn cookie_header(&self) -> String {
