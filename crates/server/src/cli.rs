@@ -11,7 +11,7 @@ use crate::http::Application;
 use crate::oauth::{Checks, prune_nonces};
 use crate::operators::OperatorTokens;
 use crate::service::{NewClient, Services, demo};
-use crate::usage::FLUSH_EVERY;
+use crate::usage::{FLUSH_EVERY, UsageCounter};
 use grantlog_projection::replay::{render_json, render_text};
 use grantlog_projection::{catch_up, rebuild};
 
@@ -322,9 +322,23 @@ async fn serve_traced(services: Services, args: ServeArgs) -> anyhow::Result<Out
     // The flusher may have stopped already if it panicked; either way it is done.
     let _ = stop_flushing.send(());
     let _ = flusher.await;
-    usage.flush(store.reader()).await.context("Failed to write the last use counts")?;
+    write_last_use_counts(&usage, &store).await?;
     served?;
     Ok(Outcome::Success)
+}
+
+/// Writes the use counts still held once the server has stopped. Connections the
+/// stopped workers opened died with their runtimes; the pool drops each one that
+/// fails, so a later try gets a connection opened here (at most one per pooled one).
+async fn write_last_use_counts(usage: &UsageCounter, store: &EventStore) -> anyhow::Result<()> {
+    let mut tries = store.reader().size() + 1;
+    loop {
+        match usage.flush(store.reader()).await {
+            Ok(()) => return Ok(()),
+            Err(_) if tries > 1 => tries -= 1,
+            Err(error) => return Err(error).context("Failed to write the last use counts"),
+        }
+    }
 }
 
 /// The operators' tokens as given; in demo mode, fresh ones (printed) for those not given.
