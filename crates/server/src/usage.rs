@@ -20,6 +20,18 @@ pub const FLUSH_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 #[derive(Debug, Default)]
 pub struct UsageCounter {
     pending: Mutex<HashMap<String, Uses>>,
+    /// Held from taking the counts until they are written, so a flush waits for one
+    /// under way: without it, an owner's page could flush while the periodic flush
+    /// held her counts in hand, find nothing to write, and read the old numbers.
+    /// Inside, the batch whose write failed: it is retried as it was, under its id.
+    writing: tokio::sync::Mutex<Option<Batch>>,
+}
+
+/// Counts taken together and written once, whatever the retries.
+#[derive(Debug)]
+struct Batch {
+    id: uuid::Uuid,
+    uses: Vec<Uses>,
 }
 
 impl UsageCounter {
@@ -28,17 +40,18 @@ impl UsageCounter {
         self.add(Uses { grant_id: grant_id.to_owned(), count: 1, first: at, last: at });
     }
 
-    /// Writes what was counted. On failure the counts are kept for the next try.
+    /// Writes what was counted; when it returns, every use counted before the call is
+    /// in the database. On failure the counts are kept for the next try.
     pub async fn flush(&self, pool: &AnyPool) -> Result<(), StoreError> {
-        let taken: Vec<Uses> = self.pending().drain().map(|(_, uses)| uses).collect();
-        if taken.is_empty() {
+        let mut failed = self.writing.lock().await;
+        if let Some(batch) = failed.take() {
+            write(pool, batch, &mut failed).await?;
+        }
+        let uses: Vec<Uses> = self.pending().drain().map(|(_, uses)| uses).collect();
+        if uses.is_empty() {
             return Ok(());
         }
-        let written = record_uses(pool, &taken).await;
-        if written.is_err() {
-            taken.into_iter().for_each(|uses| self.add(uses));
-        }
-        written
+        write(pool, Batch { id: uuid::Uuid::new_v4(), uses }, &mut failed).await
     }
 
     fn add(&self, uses: Uses) {
@@ -61,9 +74,75 @@ impl UsageCounter {
     }
 }
 
+/// Writes `batch`, or keeps it in `failed` for the next flush.
+async fn write(pool: &AnyPool, batch: Batch, failed: &mut Option<Batch>) -> Result<(), StoreError> {
+    let written = record_uses(pool, batch.id, &batch.uses, Utc::now()).await;
+    if written.is_err() {
+        *failed = Some(batch);
+    }
+    written
+}
+
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
+    use grantlog_store::testing::TestDatabase;
+    use grantlog_store::usage::usage_of;
+
     use super::*;
+
+    grantlog_store::backend_tests!(
+        a_flush_returns_only_once_what_another_flush_took_is_written,
+        what_a_failed_flush_held_is_written_by_the_next
+    );
+
+    async fn what_a_failed_flush_held_is_written_by_the_next(database: TestDatabase) {
+        let store = database.store().await;
+        let closed = database.store().await;
+        closed.close().await;
+        let counter = UsageCounter::default();
+        counter.count("g", Utc::now());
+        assert!(counter.flush(closed.reader()).await.is_err());
+        counter.count("g", Utc::now());
+        counter.flush(store.reader()).await.unwrap();
+        assert_eq!(usage_of(store.reader(), &["g".to_owned()]).await.unwrap()["g"].count, 2);
+        counter.flush(store.reader()).await.unwrap();
+        assert_eq!(usage_of(store.reader(), &["g".to_owned()]).await.unwrap()["g"].count, 2, "written once");
+    }
+
+    async fn a_flush_returns_only_once_what_another_flush_took_is_written(database: TestDatabase) {
+        let store = database.store().await;
+        let pool = store.reader().clone();
+        let counter = Arc::new(UsageCounter::default());
+        counter.count("g", Utc::now());
+        // Another writer's open transaction on the same row stalls the first flush
+        // with the count taken out of memory but not yet written.
+        let mut other_writer = pool.begin().await.unwrap();
+        sqlx::query("INSERT INTO grant_usage VALUES ('g', 1, '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')")
+            .execute(&mut *other_writer)
+            .await
+            .unwrap();
+        let first = tokio::spawn({
+            let (counter, pool) = (counter.clone(), pool.clone());
+            async move { counter.flush(&pool).await }
+        });
+        while !counter.pending().is_empty() {
+            tokio::task::yield_now().await;
+        }
+
+        let second = counter.flush(&pool);
+        tokio::pin!(second);
+        tokio::select! {
+            biased;
+            _ = &mut second => panic!("the second flush returned while the first still held the count"),
+            () = tokio::time::sleep(std::time::Duration::from_millis(200)) => {}
+        }
+        other_writer.commit().await.unwrap();
+        second.await.unwrap();
+        assert_eq!(usage_of(&pool, &["g".to_owned()]).await.unwrap()["g"].count, 2);
+        first.await.unwrap().unwrap();
+    }
 
     #[test]
     fn uses_of_a_grant_add_up_with_their_first_and_last() {

@@ -34,9 +34,31 @@ pub struct Uses {
     pub last: DateTime<Utc>,
 }
 
-/// Adds `uses` to the counters, in one transaction.
-pub async fn record_uses(pool: &AnyPool, uses: &[Uses]) -> Result<(), StoreError> {
+/// How long a batch's id is remembered: far longer than a process takes to retry it.
+const BATCHES_KEPT_FOR: chrono::TimeDelta = chrono::TimeDelta::hours(1);
+
+/// Adds the batch `batch_id` of `uses` to the counters, in one transaction, unless a
+/// batch with that id was added already: a batch whose write failed is retried under
+/// the same id, and the failure may have come after its commit landed.
+pub async fn record_uses(
+    pool: &AnyPool,
+    batch_id: uuid::Uuid,
+    uses: &[Uses],
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
     let mut transaction = pool.begin().await?;
+    let first_time = sqlx::query(
+        "INSERT INTO grant_usage_batches (batch_id, written_at) VALUES ($1, $2) ON CONFLICT (batch_id) DO NOTHING",
+    )
+    .bind(batch_id.to_string())
+    .bind(format_timestamp(&now))
+    .execute(&mut *transaction)
+    .await?
+    .rows_affected()
+        == 1;
+    if !first_time {
+        return Ok(());
+    }
     for used in uses {
         sqlx::query(
             "INSERT INTO grant_usage (grant_id, use_count, first_used_at, last_used_at) VALUES ($1, $2, $3, $4) \
@@ -53,6 +75,10 @@ pub async fn record_uses(pool: &AnyPool, uses: &[Uses]) -> Result<(), StoreError
         .execute(&mut *transaction)
         .await?;
     }
+    sqlx::query("DELETE FROM grant_usage_batches WHERE written_at < $1")
+        .bind(format_timestamp(&(now - BATCHES_KEPT_FOR)))
+        .execute(&mut *transaction)
+        .await?;
     transaction.commit().await?;
     Ok(())
 }

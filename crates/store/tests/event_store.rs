@@ -394,7 +394,39 @@ async fn many_streams_append_in_one_transaction_or_not_at_all(database: TestData
     assert_eq!(verify(&store, None).await, Ok(5));
 }
 
+async fn a_batch_of_use_counts_is_added_once_however_often_it_is_retried(database: TestDatabase) {
+    use grantlog_store::usage::{Uses, record_uses, usage_of_grant};
+    let store = database.store().await;
+    let at = |second: i64| Utc.timestamp_opt(1_795_600_000 + second, 0).unwrap();
+    let uses = |count, first, last| [Uses { grant_id: "g".to_owned(), count, first: at(first), last: at(last) }];
+    let batch = uuid::Uuid::new_v4();
+    record_uses(store.reader(), batch, &uses(3, 10, 20), at(30)).await.unwrap();
+    // The same batch again, as after a commit that landed but was not acknowledged.
+    record_uses(store.reader(), batch, &uses(3, 10, 20), at(31)).await.unwrap();
+    let once = usage_of_grant(store.reader(), "g").await.unwrap().unwrap();
+    assert_eq!((once.count, once.first_used_at.as_str()), (3, "2026-11-25T09:46:50.000000Z"));
+
+    record_uses(store.reader(), uuid::Uuid::new_v4(), &uses(2, 5, 40), at(50)).await.unwrap();
+    let added = usage_of_grant(store.reader(), "g").await.unwrap().unwrap();
+    assert_eq!(
+        (added.count, added.first_used_at.as_str(), added.last_used_at.as_str()),
+        (5, "2026-11-25T09:46:45.000000Z", "2026-11-25T09:47:20.000000Z")
+    );
+
+    // Batch ids are kept an hour, then pruned as later batches are written.
+    let remembered = |store: &EventStore| {
+        let pool = store.reader().clone();
+        async move {
+            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM grant_usage_batches").fetch_one(&pool).await.unwrap()
+        }
+    };
+    assert_eq!(remembered(&store).await, 2);
+    record_uses(store.reader(), uuid::Uuid::new_v4(), &uses(1, 3_700, 3_700), at(3_700)).await.unwrap();
+    assert_eq!(remembered(&store).await, 1);
+}
+
 backend_tests!(
+    a_batch_of_use_counts_is_added_once_however_often_it_is_retried,
     many_streams_append_in_one_transaction_or_not_at_all,
     verify_finds_an_event_slipped_in_beside_the_chain,
     verify_ignores_events_appended_while_it_walks,
