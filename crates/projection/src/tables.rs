@@ -189,14 +189,8 @@ pub trait SqlRow: Send + Sync {
 /// `INSERT INTO table (columns) VALUES (…), (…)` for `rows` rows, replacing an existing
 /// row with the same key when `upsert`.
 fn insert_sql<R: SqlRow>(rows: usize, upsert: bool) -> String {
-    let width = R::COLUMNS.len();
-    let values: Vec<String> = (0..rows)
-        .map(|row| {
-            let placeholders: Vec<String> = (1..=width).map(|column| format!("${}", row * width + column)).collect();
-            format!("({})", placeholders.join(", "))
-        })
-        .collect();
-    let mut sql = format!("INSERT INTO {} ({}) VALUES {}", R::TABLE, R::COLUMNS.join(", "), values.join(", "));
+    let values = grantlog_store::values_placeholders(rows, R::COLUMNS.len());
+    let mut sql = format!("INSERT INTO {} ({}) VALUES {values}", R::TABLE, R::COLUMNS.join(", "));
     if upsert {
         let updates: Vec<String> =
             R::COLUMNS[1..].iter().map(|column| format!("{column} = excluded.{column}")).collect();

@@ -11,7 +11,7 @@ use grantlog_oauth1::{
 };
 use grantlog_projection::tables::{ClientRow, GrantRow, client_by_key, grant_by_token};
 use grantlog_projection::{Context, GrantRecord, ProjectionError, execute_with};
-use grantlog_store::nonces;
+use grantlog_store::nonces::{self, SeenNonce};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::service::{ServiceError, Services, client_secret_id, random_token};
@@ -94,8 +94,8 @@ impl Services {
         }
         let client_id = ClientId::new(uuid_of(&client.client_id)?);
         let client_secret = self
-            .secrets
-            .get(self.store.reader(), &client_secret_id(client_id))
+            .unsealed
+            .get(&self.secrets, self.store.reader(), &client_secret_id(client_id), Some(&client.secret_fingerprint))
             .await
             .map_err(ProjectionError::from)?
             .ok_or_else(|| ServiceError::Corrupt(format!("client {client_id} has no sealed secret")))?;
@@ -114,10 +114,13 @@ impl Services {
             Secrets { client_secret: client_secret.expose_secret(), token_secret: token_secret.unwrap_or("") };
         request.verify(VerificationKeys { secrets, rsa_public_key: rsa_public_key.as_ref() })?;
         if let (Some(timestamp), Some(nonce)) = (request.timestamp(), request.nonce()) {
-            let (key, token) = (request.consumer_key(), request.token().unwrap_or(""));
-            let fresh = nonces::remember(self.store.reader(), key, token, timestamp.seconds(), nonce.as_str())
-                .await
-                .map_err(ProjectionError::from)?;
+            let seen = SeenNonce {
+                client_key: request.consumer_key().to_owned(),
+                token: request.token().unwrap_or("").to_owned(),
+                timestamp: i64::try_from(timestamp.seconds()).unwrap_or(i64::MAX),
+                nonce: nonce.as_str().to_owned(),
+            };
+            let fresh = self.nonces.remember(seen).await.map_err(ServiceError::from)?;
             if !fresh {
                 return Err(ProtocolError::NonceUsed.into());
             }
@@ -233,8 +236,8 @@ impl Services {
         });
         let Some(grant) = grant else { return Err(ProtocolError::TokenRejected.into()) };
         let secret = self
-            .secrets
-            .get(self.store.reader(), &token_secret_id(token))
+            .unsealed
+            .get(&self.secrets, self.store.reader(), &token_secret_id(token), None)
             .await
             .map_err(ProjectionError::from)?
             .ok_or(ProtocolError::TokenRejected)?;

@@ -19,6 +19,8 @@ use grantlog_store::profiles::{self, OwnerProfile};
 use grantlog_store::{EventStore, SecretBox, StoreError};
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::nonce_ledger::{LedgerError, NonceLedger};
+use crate::secret_cache::SecretCache;
 use crate::usage::UsageCounter;
 
 /// Why a use case was refused or failed. Messages carry no secret.
@@ -45,6 +47,9 @@ pub enum ServiceError {
     /// Stored data that cannot be read back.
     #[error("unreadable stored data: {0}")]
     Corrupt(String),
+    /// A request's nonce could not be recorded.
+    #[error(transparent)]
+    Nonces(#[from] LedgerError),
 }
 
 impl From<StoreError> for ServiceError {
@@ -65,6 +70,10 @@ pub struct Services {
     pub secrets: SecretBox,
     /// Use counts not yet written.
     pub usage: Arc<UsageCounter>,
+    /// Secrets already unsealed by this process.
+    pub unsealed: Arc<SecretCache>,
+    /// Where signed requests record their nonces.
+    pub nonces: NonceLedger,
 }
 
 /// A client to register.
@@ -105,9 +114,11 @@ pub(crate) fn random_token(bytes: usize) -> String {
 }
 
 impl Services {
-    /// The use cases on `store`, sealing secrets with `secrets`.
+    /// The use cases on `store`, sealing secrets with `secrets`. Starts the task that
+    /// records nonces on the current Tokio runtime.
     pub fn new(store: EventStore, secrets: SecretBox) -> Self {
-        Self { store, secrets, usage: Arc::default() }
+        let nonces = NonceLedger::start(store.reader().clone());
+        Self { store, secrets, usage: Arc::default(), unsealed: Arc::default(), nonces }
     }
 
     /// The write that seals `secret` under `id` in a command's transaction.

@@ -67,6 +67,31 @@ fn problem(reply: &Reply) -> (u16, Option<String>) {
     (reply.status, reply.param("oauth_problem"))
 }
 
+async fn copies_of_one_request_sent_at_once_to_two_processes_are_answered_once(database: TestDatabase) {
+    let first = Server::start_with(&database.url, &["--demo"]);
+    let second = first.beside_at_the_same_address();
+    let store = EventStore::connect(ConnectOptions::new(&database.url)).await.unwrap();
+    let (_, access, access_secret) = access_to_the_harbour(&first, &store).await;
+    let beppa = Signer::new(KEY, SECRET, SignatureMethod::HmacSha1).with_token(access.as_str(), access_secret.as_str());
+    let list_url = first.url("/api/photos");
+    let signed = header(&beppa, "GET", &list_url, &[], "sent-many-times");
+    // Twelve copies on each process at once: whichever batch of nonces each lands in,
+    // one is answered.
+    let mut problems: Vec<(u16, Option<String>)> = std::thread::scope(|scope| {
+        let copies: Vec<_> = (0..24)
+            .map(|copy| {
+                let url = if copy % 2 == 0 { list_url.clone() } else { second.url("/api/photos") };
+                let signed = &signed;
+                scope.spawn(move || problem(&get(&url, signed)))
+            })
+            .collect();
+        copies.into_iter().map(|copy| copy.join().unwrap()).collect()
+    });
+    problems.sort();
+    let replays = vec![(401, Some("nonce_used".to_owned())); 23];
+    assert_eq!(problems, [vec![(200, None)], replays].concat());
+}
+
 async fn the_token_shows_exactly_the_chosen_photos_until_revoked(database: TestDatabase) {
     let server = Server::start_with(&database.url, &["--demo"]);
     let store = EventStore::connect(ConnectOptions::new(&database.url)).await.unwrap();
@@ -171,6 +196,7 @@ async fn other_resource_servers_can_ask_for_a_verdict(database: TestDatabase) {
 }
 
 backend_tests!(
+    copies_of_one_request_sent_at_once_to_two_processes_are_answered_once,
     the_token_shows_exactly_the_chosen_photos_until_revoked,
     a_request_token_is_no_access_token,
     other_resource_servers_can_ask_for_a_verdict,

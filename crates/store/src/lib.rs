@@ -39,4 +39,5 @@ pub use sqlx::AnyConnection;
 pub use sqlx::AnyPool;
 pub use store::{
     BYTES_PER_INSERT, Backend, ConnectOptions, EventStore, InlineHook, StreamAppend, redact_password, statement_chunks,
+    values_placeholders,
 };

@@ -1,30 +1,53 @@
 //! Nonces seen within the timestamp window, shared by every process on the database.
 
-use sqlx::AnyPool;
+use std::collections::HashSet;
 
-use crate::error::{StoreError, is_unique_violation};
+use sqlx::{AnyPool, Row};
 
-/// Records `(client_key, token, timestamp, nonce)`; false when it was already there
-/// (a replay).
-pub async fn remember(
-    pool: &AnyPool,
-    client_key: &str,
-    token: &str,
-    timestamp: u64,
-    nonce: &str,
-) -> Result<bool, StoreError> {
-    let inserted = sqlx::query("INSERT INTO nonces (client_key, token, timestamp, nonce) VALUES ($1, $2, $3, $4)")
-        .bind(client_key)
-        .bind(token)
-        .bind(i64::try_from(timestamp).unwrap_or(i64::MAX))
-        .bind(nonce)
-        .execute(pool)
-        .await;
-    match inserted {
-        Ok(_) => Ok(true),
-        Err(error) if is_unique_violation(&error) => Ok(false),
-        Err(error) => Err(error.into()),
+use crate::error::StoreError;
+use crate::store::{statement_chunks, values_placeholders};
+
+/// A nonce as a signed request carried it (RFC 5849 section 3.3): unique per client,
+/// token and timestamp.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SeenNonce {
+    /// The client's consumer key.
+    pub client_key: String,
+    /// The token, `""` for requests signed without one.
+    pub token: String,
+    /// `oauth_timestamp`, in seconds since the epoch.
+    pub timestamp: i64,
+    /// `oauth_nonce`.
+    pub nonce: String,
+}
+
+/// Records every one of `seen`, a statement per few hundred; answers, for each, whether
+/// it was new. A nonce already recorded is a replay, and so is the second of two
+/// equal ones in `seen`.
+pub async fn remember_all(pool: &AnyPool, seen: &[SeenNonce]) -> Result<Vec<bool>, StoreError> {
+    let mut inserted = HashSet::new();
+    let bytes = |nonce: &SeenNonce| nonce.client_key.len() + nonce.token.len() + nonce.nonce.len() + 8;
+    for chunk in statement_chunks(seen, bytes) {
+        let sql = format!(
+            "INSERT INTO nonces (client_key, token, timestamp, nonce) VALUES {} \
+             ON CONFLICT DO NOTHING RETURNING client_key, token, timestamp, nonce",
+            values_placeholders(chunk.len(), 4)
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for nonce in chunk {
+            query = query.bind(&nonce.client_key).bind(&nonce.token).bind(nonce.timestamp).bind(&nonce.nonce);
+        }
+        for row in query.fetch_all(pool).await? {
+            inserted.insert(SeenNonce {
+                client_key: row.try_get("client_key")?,
+                token: row.try_get("token")?,
+                timestamp: row.try_get("timestamp")?,
+                nonce: row.try_get("nonce")?,
+            });
+        }
     }
+    // Each inserted row is the first of its copies in `seen`; the row answers that one.
+    Ok(seen.iter().map(|nonce| inserted.remove(nonce)).collect())
 }
 
 /// Forgets nonces with timestamps before `earliest` (seconds since the epoch); returns

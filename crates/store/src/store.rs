@@ -568,18 +568,18 @@ pub fn statement_chunks<T>(rows: &[T], bytes_of: impl Fn(&T) -> usize) -> Vec<&[
     chunks
 }
 
+/// The placeholders of a multi-row `VALUES` list: `($1, $2), ($3, $4)` for two rows
+/// of two columns.
+pub fn values_placeholders(rows: usize, columns: usize) -> String {
+    let row = |row: usize| {
+        let placeholders: Vec<String> = (1..=columns).map(|column| format!("${}", row * columns + column)).collect();
+        format!("({})", placeholders.join(", "))
+    };
+    (0..rows).map(row).collect::<Vec<_>>().join(", ")
+}
+
 async fn insert_rows(connection: &mut AnyConnection, rows: &[StoredRow]) -> Result<(), sqlx::Error> {
-    let mut sql = format!("INSERT INTO events ({COLUMNS}) VALUES ");
-    for index in 0..rows.len() {
-        let base = index * 10;
-        if index > 0 {
-            sql.push(',');
-        }
-        let placeholders: Vec<String> = (1..=10).map(|column| format!("${}", base + column)).collect();
-        sql.push('(');
-        sql.push_str(&placeholders.join(","));
-        sql.push(')');
-    }
+    let sql = format!("INSERT INTO events ({COLUMNS}) VALUES {}", values_placeholders(rows.len(), 10));
     let mut query = sqlx::query(AssertSqlSafe(sql));
     for row in rows {
         query = query
@@ -752,6 +752,12 @@ mod tests {
             trace_id: None,
             hash: String::new(),
         }
+    }
+
+    #[test]
+    fn placeholders_number_rows_then_columns() {
+        assert_eq!(values_placeholders(2, 3), "($1, $2, $3), ($4, $5, $6)");
+        assert_eq!(values_placeholders(1, 1), "($1)");
     }
 
     #[test]

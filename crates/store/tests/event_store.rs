@@ -425,7 +425,34 @@ async fn a_batch_of_use_counts_is_added_once_however_often_it_is_retried(databas
     assert_eq!(remembered(&store).await, 1);
 }
 
+async fn nonces_are_accepted_once_within_a_batch_and_across_batches(database: TestDatabase) {
+    use grantlog_store::nonces::{SeenNonce, forget_before, remember_all};
+    let store = database.store().await;
+    let seen = |token: &str, timestamp, nonce: &str| SeenNonce {
+        client_key: "beppa".to_owned(),
+        token: token.to_owned(),
+        timestamp,
+        nonce: nonce.to_owned(),
+    };
+    let first = [seen("", 100, "n1"), seen("t", 100, "n1"), seen("", 101, "n1"), seen("", 100, "n1")];
+    // The same nonce under another token or timestamp is another nonce; the fourth
+    // repeats the first within the batch.
+    assert_eq!(remember_all(store.reader(), &first).await.unwrap(), [true, true, true, false]);
+    let again = [seen("", 100, "n2"), seen("t", 100, "n1")];
+    assert_eq!(remember_all(store.reader(), &again).await.unwrap(), [true, false]);
+
+    // More than one statement's worth, every one new, then every one a replay.
+    let many: Vec<SeenNonce> = (0..2_000).map(|n| seen("t", 200, &format!("nonce-{n:040}"))).collect();
+    assert!(remember_all(store.reader(), &many).await.unwrap().into_iter().all(|fresh| fresh));
+    assert!(remember_all(store.reader(), &many).await.unwrap().into_iter().all(|fresh| !fresh));
+
+    // Pruned past the window, a nonce is new again (its timestamp is refused first).
+    assert_eq!(forget_before(store.reader(), 101).await.unwrap(), 3);
+    assert_eq!(remember_all(store.reader(), &first[..2]).await.unwrap(), [true, true]);
+}
+
 backend_tests!(
+    nonces_are_accepted_once_within_a_batch_and_across_batches,
     a_batch_of_use_counts_is_added_once_however_often_it_is_retried,
     many_streams_append_in_one_transaction_or_not_at_all,
     verify_finds_an_event_slipped_in_beside_the_chain,

@@ -43,6 +43,12 @@ impl Server {
         Self::spawn(&self.database_url, &[], &[], self.key_file.clone())
     }
 
+    /// Like [`Server::beside`], both nodes answering to this one's public URL, as behind
+    /// one load balancer: a request signed for one verifies on the other.
+    pub fn beside_at_the_same_address(&self) -> Self {
+        Self::spawn(&self.database_url, &["--public-url", &self.base_url], &[], self.key_file.clone())
+    }
+
     fn spawn(
         database_url: &str,
         serve_args: &[&str],
