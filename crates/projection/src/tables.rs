@@ -388,6 +388,29 @@ pub async fn grant_by_token(pool: &AnyPool, token: &str) -> Result<Option<GrantR
     Ok(row.as_ref().map(grant_row).transpose()?)
 }
 
+/// The grant whose request or access token is `token`, and its client: what checking a
+/// request signed with the token reads, in one statement.
+pub async fn grant_and_client_by_token(
+    pool: &AnyPool,
+    token: &str,
+) -> Result<Option<(GrantRow, ClientRow)>, ProjectionError> {
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        let client_columns: Vec<String> =
+            ClientRow::COLUMNS.iter().map(|column| format!("c.{column} AS {CLIENT_PREFIX}{column}")).collect();
+        format!(
+            "SELECT g.*, {} FROM grants g JOIN clients c ON c.client_id = g.client_id \
+             WHERE g.request_token = $1 OR g.access_token = $1",
+            client_columns.join(", ")
+        )
+    });
+    let row = sqlx::query(sqlx::AssertSqlSafe(SQL.as_str())).bind(token).fetch_optional(pool).await?;
+    let pair = |row: &AnyRow| Ok::<_, sqlx::Error>((grant_row(row)?, client_row_named(row, CLIENT_PREFIX)?));
+    Ok(row.as_ref().map(pair).transpose()?)
+}
+
+/// How [`grant_and_client_by_token`] names the client's columns beside the grant's.
+const CLIENT_PREFIX: &str = "client__";
+
 /// Every grant `owner_id` authenticated for, oldest first.
 pub async fn grants_of_owner(pool: &AnyPool, owner_id: &str) -> Result<Vec<GrantRow>, ProjectionError> {
     let rows = sqlx::query("SELECT * FROM grants WHERE owner_id = $1 ORDER BY issued_at, grant_id")
@@ -422,17 +445,23 @@ pub async fn counts(pool: &AnyPool) -> Result<Counts, ProjectionError> {
 }
 
 fn client_row(row: &AnyRow) -> Result<ClientRow, sqlx::Error> {
+    client_row_named(row, "")
+}
+
+/// A client read from columns named `prefix` and the column's name.
+fn client_row_named(row: &AnyRow, prefix: &str) -> Result<ClientRow, sqlx::Error> {
+    let column = |name: &str| format!("{prefix}{name}");
     Ok(ClientRow {
-        client_id: row.try_get("client_id")?,
-        consumer_key: row.try_get("consumer_key")?,
-        name: row.try_get("name")?,
-        homepage: row.try_get("homepage")?,
-        callbacks: row.try_get("callbacks")?,
-        rsa_public_key: row.try_get("rsa_public_key")?,
-        secret_fingerprint: row.try_get("secret_fingerprint")?,
-        active: row.try_get::<i64, _>("active")? != 0,
-        registered_at: row.try_get("registered_at")?,
-        position: row.try_get("position")?,
+        client_id: row.try_get(column("client_id").as_str())?,
+        consumer_key: row.try_get(column("consumer_key").as_str())?,
+        name: row.try_get(column("name").as_str())?,
+        homepage: row.try_get(column("homepage").as_str())?,
+        callbacks: row.try_get(column("callbacks").as_str())?,
+        rsa_public_key: row.try_get(column("rsa_public_key").as_str())?,
+        secret_fingerprint: row.try_get(column("secret_fingerprint").as_str())?,
+        active: row.try_get::<i64, _>(column("active").as_str())? != 0,
+        registered_at: row.try_get(column("registered_at").as_str())?,
+        position: row.try_get(column("position").as_str())?,
     })
 }
 

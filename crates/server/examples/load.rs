@@ -2,7 +2,8 @@
 //! latency for `/healthz`, a freshly signed `GET /api/photos`, and Jane's grants page.
 //!
 //! Run: `cargo run --release -p grantlog-server --example load -- --base-url http://127.0.0.1:8080`
-//! (`--seconds`, `--concurrency`). docs/benchmarks.md records its figures.
+//! (`--seconds`, `--concurrency`; `--signed-with` for another server, such as
+//! oauthlib's in benches/python). docs/benchmarks.md records its figures.
 //!
 //! Setup, not measured: `grantlog demo`'s own walk through the pages — Beppa gets a
 //! request token, Jane logs in through the forms and approves both photos for one hour
@@ -31,14 +32,20 @@ struct Args {
     /// Client threads, each with its own keep-alive connection.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=256))]
     concurrency: u64,
+    /// Skip the setup and sign with these token credentials,
+    /// `CLIENT_KEY:CLIENT_SECRET:TOKEN:TOKEN_SECRET`; measures `/healthz` and the signed
+    /// request only. For another server with the same two routes
+    /// (benches/python/oauthlib_server.py).
+    #[arg(long)]
+    signed_with: Option<String>,
 }
 
 /// What setup leaves for the measured requests.
 struct Credentials {
     /// Beppa signing with the access token and its secret.
     access: Signer,
-    /// The `Cookie` header of Jane's logged-in browser.
-    cookies: String,
+    /// The `Cookie` header of Jane's logged-in browser, when setup logged her in.
+    cookies: Option<String>,
 }
 
 /// The requests measured, one kind at a time.
@@ -84,10 +91,17 @@ struct Report {
 fn main() -> anyhow::Result<ExitCode> {
     let args = Args::parse();
     let base = args.base_url.trim_end_matches('/').to_owned();
-    let credentials = set_up(&base).context("Setup failed (is `grantlog serve --demo` running there?)")?;
+    let credentials = match &args.signed_with {
+        Some(given) => given_credentials(given)?,
+        None => set_up(&base).context("Setup failed (is `grantlog serve --demo` running there?)")?,
+    };
+    let scenarios = match credentials.cookies {
+        Some(_) => vec![Scenario::Healthz, Scenario::Signed, Scenario::Grants],
+        None => vec![Scenario::Healthz, Scenario::Signed],
+    };
 
     let duration = Duration::from_secs(args.seconds);
-    let reports: Vec<Report> = [Scenario::Healthz, Scenario::Signed, Scenario::Grants]
+    let reports: Vec<Report> = scenarios
         .into_iter()
         .map(|scenario| measure(&base, &credentials, scenario, duration, args.concurrency))
         .collect();
@@ -107,7 +121,7 @@ fn main() -> anyhow::Result<ExitCode> {
             failures(&report.failures)
         );
     }
-    if let [healthz, signed, _] = reports.as_slice() {
+    if let [healthz, signed, ..] = reports.as_slice() {
         println!();
         println!("signed / healthz throughput: {:.1}%", 100.0 * signed.per_second / healthz.per_second);
     }
@@ -178,7 +192,9 @@ fn drive(base: &str, credentials: &Credentials, scenario: Scenario, deadline: In
                     break;
                 }
             },
-            Scenario::Grants => agent.get(&grants).header("Cookie", &credentials.cookies).call(),
+            Scenario::Grants => {
+                agent.get(&grants).header("Cookie", credentials.cookies.as_deref().unwrap_or("")).call()
+            }
         };
         // The body is read to its end so the connection can carry the next request.
         let outcome = answer.and_then(|mut response| {
@@ -229,7 +245,18 @@ fn set_up(base: &str) -> anyhow::Result<Credentials> {
         bail!("the grants page answered {}", grants.status());
     }
     grants.body_mut().read_to_vec()?;
-    Ok(Credentials { access, cookies })
+    Ok(Credentials { access, cookies: Some(cookies) })
+}
+
+/// `--signed-with`'s four parts.
+fn given_credentials(given: &str) -> anyhow::Result<Credentials> {
+    let parts: Vec<&str> = given.split(':').collect();
+    let [key, secret, token, token_secret] = parts.as_slice() else {
+        bail!("--signed-with takes CLIENT_KEY:CLIENT_SECRET:TOKEN:TOKEN_SECRET");
+    };
+    let access =
+        Signer::new(*key, *secret, grantlog_oauth1::SignatureMethod::HmacSha1).with_token(*token, *token_secret);
+    Ok(Credentials { access, cookies: None })
 }
 
 /// The nearest-rank percentile of sorted `latencies` (zero when there are none).

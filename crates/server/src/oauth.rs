@@ -9,7 +9,7 @@ use grantlog_domain::{
 use grantlog_oauth1::{
     IncomingRequest, ProtocolError, Secrets, SignedRequest, VerificationKeys, rsa_public_key_from_pem,
 };
-use grantlog_projection::tables::{ClientRow, GrantRow, client_by_key, grant_by_token};
+use grantlog_projection::tables::{ClientRow, GrantRow, client_by_key, grant_and_client_by_token};
 use grantlog_projection::{Context, GrantRecord, ProjectionError, execute_with};
 use grantlog_store::nonces::{self, SeenNonce};
 use secrecy::{ExposeSecret, SecretString};
@@ -89,6 +89,18 @@ impl Services {
         let client = client_by_key(self.store.reader(), request.consumer_key())
             .await?
             .ok_or(ProtocolError::ConsumerKeyUnknown)?;
+        self.verify_as(client, request, token_secret, now, checks).await
+    }
+
+    /// [`Services::verify`] for a request from `client`, already read.
+    async fn verify_as(
+        &self,
+        client: ClientRow,
+        request: SignedRequest,
+        token_secret: Option<&str>,
+        now: DateTime<Utc>,
+        checks: Checks,
+    ) -> Result<Verified, RequestError> {
         if !client.active {
             return Err(ProtocolError::ConsumerKeyRejected.into());
         }
@@ -197,12 +209,9 @@ impl Services {
     ) -> Result<TemporaryCredentials, RequestError> {
         let request = SignedRequest::from_request(incoming)?;
         let token = request.token().ok_or_else(|| ProtocolError::ParameterAbsent { missing: vec!["oauth_token"] })?;
-        let (grant, token_secret) = self.token(token, Credentials::RequestToken).await?;
+        let (grant, client, token_secret) = self.token(&request, token, Credentials::RequestToken).await?;
         let Verified { client, request } =
-            self.verify(request, Some(token_secret.expose_secret()), now, checks).await?;
-        if client.client_id != grant.client_id {
-            return Err(ProtocolError::TokenRejected.into());
-        }
+            self.verify_as(client, request, Some(token_secret.expose_secret()), now, checks).await?;
         let verifier =
             request.verifier().ok_or_else(|| ProtocolError::ParameterAbsent { missing: vec!["oauth_verifier"] })?;
         let grant_id = GrantId::new(uuid_of(&grant.grant_id)?);
@@ -227,21 +236,33 @@ impl Services {
 }
 
 impl Services {
-    /// The grant a token of this kind belongs to, and the token's sealed secret;
-    /// `token_rejected` when either is missing.
-    async fn token(&self, token: &str, kind: Credentials) -> Result<(GrantRow, SecretString), RequestError> {
-        let grant = grant_by_token(self.store.reader(), token).await?.filter(|grant| match kind {
+    /// The grant a token of this kind belongs to, its client and the token's secret,
+    /// read in one statement. `token_rejected` when the token is unknown or another
+    /// client's, `consumer_key_unknown` when the request's client is.
+    async fn token(
+        &self,
+        request: &SignedRequest,
+        token: &str,
+        kind: Credentials,
+    ) -> Result<(GrantRow, ClientRow, SecretString), RequestError> {
+        let found = grant_and_client_by_token(self.store.reader(), token).await?.filter(|(grant, _)| match kind {
             Credentials::RequestToken => grant.request_token == token,
             Credentials::AccessToken => grant.access_token.as_deref() == Some(token),
         });
-        let Some(grant) = grant else { return Err(ProtocolError::TokenRejected.into()) };
+        let Some((grant, client)) = found else { return Err(ProtocolError::TokenRejected.into()) };
+        if client.consumer_key != request.consumer_key() {
+            return match client_by_key(self.store.reader(), request.consumer_key()).await? {
+                None => Err(ProtocolError::ConsumerKeyUnknown.into()),
+                Some(_) => Err(ProtocolError::TokenRejected.into()),
+            };
+        }
         let secret = self
             .unsealed
             .get(&self.secrets, self.store.reader(), &token_secret_id(token), None)
             .await
             .map_err(ProjectionError::from)?
             .ok_or(ProtocolError::TokenRejected)?;
-        Ok((grant, secret))
+        Ok((grant, client, secret))
     }
 }
 
@@ -324,11 +345,9 @@ impl Services {
     ) -> Result<Access, RequestError> {
         let request = SignedRequest::from_request(incoming)?;
         let token = request.token().ok_or_else(|| ProtocolError::ParameterAbsent { missing: vec!["oauth_token"] })?;
-        let (grant, token_secret) = self.token(token, Credentials::AccessToken).await?;
-        let Verified { client, .. } = self.verify(request, Some(token_secret.expose_secret()), now, checks).await?;
-        if client.client_id != grant.client_id {
-            return Err(ProtocolError::TokenRejected.into());
-        }
+        let (grant, client, token_secret) = self.token(&request, token, Credentials::AccessToken).await?;
+        let Verified { client, .. } =
+            self.verify_as(client, request, Some(token_secret.expose_secret()), now, checks).await?;
         match grant.status_at(now) {
             "active" => {}
             "revoked" => return Err(ProtocolError::TokenRevoked.into()),

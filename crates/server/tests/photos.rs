@@ -120,6 +120,20 @@ async fn the_token_shows_exactly_the_chosen_photos_until_revoked(database: TestD
         problem(&get(&list_url, &header(&forged, "GET", &list_url, &[], "p-4"))),
         (401, Some("signature_invalid".into()))
     );
+    // The token and its secret in the hands of a client it was not issued to, or of an
+    // unregistered one, open nothing.
+    let (other_key, other_secret) = server.add_client("http://127.0.0.1:*");
+    for (key, secret, refusal) in
+        [(other_key.as_str(), other_secret.as_str(), "token_rejected"), ("nobody", "guess", "consumer_key_unknown")]
+    {
+        let holder =
+            Signer::new(key, secret, SignatureMethod::HmacSha1).with_token(access.as_str(), access_secret.as_str());
+        let nonce = format!("held-by-{key}");
+        assert_eq!(
+            problem(&get(&list_url, &header(&holder, "GET", &list_url, &[], &nonce))),
+            (401, Some(refusal.into()))
+        );
+    }
 
     // Jane revokes: the very next request fails, in this process and the server's.
     let jane = OwnerId::new(profiles::find_owner_by_username(store.reader(), "jane").await.unwrap().unwrap().owner_id);
