@@ -24,6 +24,10 @@ bench:
 load base_url="http://127.0.0.1:8080" *args:
     cargo run --release -p grantlog-server --example load -- --base-url {{base_url}} {{args}}
 
+# oauthlib's resource endpoint on gunicorn (2 workers) on :18081, for `just load http://127.0.0.1:18081 --signed-with key:secret:token:token-secret` (docs/benchmarks.md); needs `pip install -r benches/python/requirements.txt`.
+oauthlib-server credentials="beppa-demo-key:beppa-demo-secret:tok-abc123:toksecret-xyz":
+    cd benches/python && GRANTLOG_BENCH_CREDENTIALS={{credentials}} gunicorn -w 2 -b 127.0.0.1:18081 oauthlib_server:app
+
 # What CI runs, start to finish: run before opening a change.
 pre-pr:
     bash .ci/run
