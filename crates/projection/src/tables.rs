@@ -411,6 +411,24 @@ pub async fn grant_and_client_by_token(
 /// How [`grant_and_client_by_token`] names the client's columns beside the grant's.
 const CLIENT_PREFIX: &str = "client__";
 
+/// Grants open by their recorded status whose credentials ran out by `now`, the
+/// earliest expiry first, at most `limit`: what the expiry sweep records.
+pub async fn grants_due_to_expire(
+    pool: &AnyPool,
+    now: DateTime<Utc>,
+    limit: u32,
+) -> Result<Vec<String>, ProjectionError> {
+    let due = sqlx::query_scalar(
+        "SELECT grant_id FROM grants WHERE status IN ('pending', 'authorized', 'active') \
+         AND expires_at <= $1 ORDER BY expires_at, grant_id LIMIT $2",
+    )
+    .bind(timestamp(now))
+    .bind(i64::from(limit))
+    .fetch_all(pool)
+    .await?;
+    Ok(due)
+}
+
 /// Every grant `owner_id` authenticated for, oldest first.
 pub async fn grants_of_owner(pool: &AnyPool, owner_id: &str) -> Result<Vec<GrantRow>, ProjectionError> {
     let rows = sqlx::query("SELECT * FROM grants WHERE owner_id = $1 ORDER BY issued_at, grant_id")

@@ -7,6 +7,7 @@ use clap::{Args, Parser, Subcommand};
 use grantlog_domain::Actor;
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::expiry::record_expiries;
 use crate::http::Application;
 use crate::oauth::{Checks, prune_nonces};
 use crate::operators::OperatorTokens;
@@ -284,7 +285,8 @@ async fn serve_traced(services: Services, args: ServeArgs) -> anyhow::Result<Out
         timestamp_window: args.timestamp_window,
         request_token_ttl: chrono::TimeDelta::seconds(args.request_token_ttl.into()),
     };
-    // Nonces need keeping only as long as their timestamps are acceptable.
+    // Every minute: nonces need keeping only as long as their timestamps are
+    // acceptable, and expiries are recorded in the log (in force by the clock anyway).
     let store = services.store.clone();
     tokio::spawn(async move {
         let mut every_minute = tokio::time::interval(std::time::Duration::from_secs(60));
@@ -292,6 +294,11 @@ async fn serve_traced(services: Services, args: ServeArgs) -> anyhow::Result<Out
             every_minute.tick().await;
             if let Err(error) = prune_nonces(&store, chrono::Utc::now(), checks).await {
                 tracing::warn!(%error, "pruning nonces failed");
+            }
+            match record_expiries(&store, chrono::Utc::now()).await {
+                Ok(0) => {}
+                Ok(recorded) => tracing::info!(recorded, "recorded expired grants"),
+                Err(error) => tracing::warn!(%error, "recording expired grants failed; the next sweep tries again"),
             }
         }
     });

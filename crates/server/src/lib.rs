@@ -8,6 +8,7 @@ pub mod account;
 pub mod audit;
 pub mod cli;
 pub mod demo;
+pub mod expiry;
 pub mod export;
 pub mod http;
 pub mod metrics;

@@ -155,6 +155,25 @@ async fn an_expired_request_token_is_refused(database: TestDatabase) {
     let page = get(&flow.server.url(&format!("/oauth/authorize?oauth_token={}", unanswered.0)), "");
     assert_eq!(page.status, 400, "the owner is told it expired: {page:?}");
     assert!(page.body.contains("has expired"), "{}", page.body);
+
+    // A process sweeps as it starts (then every minute): the log records both ends, by
+    // the system, at the recorded expiry.
+    let _sweeper = flow.server.beside();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let expired = loop {
+        let events = flow.store.read_from(0, 1_000).await.unwrap();
+        let expired: Vec<_> =
+            events.into_iter().filter(|event| event.event_type == "grant.credentials_expired").collect();
+        if expired.len() == 2 || std::time::Instant::now() > deadline {
+            break expired;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_eq!(expired.len(), 2, "{expired:?}");
+    for event in expired {
+        assert_eq!(event.actor, grantlog_domain::Actor::System);
+        assert_eq!(event.payload["credentials"], "request_token", "{event:?}");
+    }
 }
 
 backend_tests!(

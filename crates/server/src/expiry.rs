@@ -1,0 +1,86 @@
+//! The expiry sweep. Expiry is in force by the clock — every check compares the
+//! recorded expiry with now — so nothing waits for this. It writes
+//! `grant.credentials_expired` (by the system, `expired_at` the recorded expiry, not the
+//! sweep's time) so that the log itself says how each grant ended. Several processes
+//! may sweep at once: the second to reach a grant finds it recorded and passes on.
+
+use chrono::{DateTime, Utc};
+use grantlog_domain::{Actor, Expire, GrantId};
+use grantlog_projection::tables::grants_due_to_expire;
+use grantlog_projection::{Context, GrantRecord, ProjectionError, execute};
+use grantlog_store::{EventStore, StoreError};
+
+/// The most grants one sweep records; a backlog takes several sweeps.
+const SWEEP_MOST: u32 = 1_000;
+
+/// Records the expiry of every grant whose credentials ran out by `now` (up to
+/// [`SWEEP_MOST`]); returns how many this call recorded.
+pub async fn record_expiries(store: &EventStore, now: DateTime<Utc>) -> Result<usize, ProjectionError> {
+    let mut recorded = 0;
+    for grant_id in grants_due_to_expire(store.reader(), now, SWEEP_MOST).await? {
+        let grant_id =
+            GrantId::new(grant_id.parse().map_err(|_| StoreError::Corrupt(format!("{grant_id} is not a grant id")))?);
+        let context = Context { now, actor: Actor::System, trace_id: None };
+        match execute::<GrantRecord>(store, &grant_id.stream_id(), &Expire { now }.into(), &context).await {
+            Ok(_) => recorded += 1,
+            // Recorded by another process meanwhile, or ended another way.
+            Err(ProjectionError::Domain(_)) => {}
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(recorded)
+}
+
+#[cfg(test)]
+mod tests {
+    use grantlog_domain::{ClientId, Credentials, Event};
+    use grantlog_projection::decode;
+    use grantlog_projection::tables::grant_by_id;
+    use grantlog_projection::testing::{at, grant, issue, register_client, story};
+    use grantlog_store::testing::TestDatabase;
+
+    use super::*;
+
+    grantlog_store::backend_tests!(the_sweep_records_each_expiry_once_at_its_recorded_time);
+
+    async fn the_sweep_records_each_expiry_once_at_its_recorded_time(database: TestDatabase) {
+        let store = database.store().await;
+        // Revoked at 18:40; active until 19:10.
+        let (revoked, active, _) = story(&store).await;
+        // Temporary credentials issued at 18:20, never used: good until 19:20.
+        let client = register_client(&store, ClientId::new(uuid::Uuid::from_u128(7)), "other-key", at(18, 0)).await;
+        let unused = GrantId::new(uuid::Uuid::from_u128(3));
+        let client = client.unwrap();
+        grant(&store, unused, issue(unused, &client, "request-3", at(18, 20)), at(18, 20), Actor::Admin).await.unwrap();
+
+        assert_eq!(record_expiries(&store, at(19, 9)).await.unwrap(), 0, "nothing has run out");
+        // Two sweeps at once, as from two processes: one records it.
+        let (one, other) = tokio::join!(record_expiries(&store, at(19, 15)), record_expiries(&store, at(19, 15)));
+        assert_eq!(one.unwrap() + other.unwrap(), 1);
+        assert_eq!(record_expiries(&store, at(19, 15)).await.unwrap(), 0, "recorded once");
+        assert_eq!(record_expiries(&store, at(19, 30)).await.unwrap(), 1);
+
+        let ended = |grant_id: GrantId| {
+            let store = store.clone();
+            async move {
+                let events = store.read_stream(&grant_id.stream_id()).await.unwrap();
+                let last = events.last().unwrap().clone();
+                let status = grant_by_id(store.reader(), &grant_id.uuid().to_string()).await.unwrap().unwrap().status;
+                (decode(&last).unwrap(), last.actor, status)
+            }
+        };
+        let (event, actor, status) = ended(active).await;
+        let Event::CredentialsExpired(expired) = event else { panic!("{event:?}") };
+        assert_eq!(
+            (expired.credentials, expired.expired_at, actor, status.as_str()),
+            (Credentials::AccessToken, at(19, 10), Actor::System, "expired")
+        );
+        let (event, _, status) = ended(unused).await;
+        let Event::CredentialsExpired(expired) = event else { panic!("{event:?}") };
+        assert_eq!(
+            (expired.credentials, expired.expired_at, status.as_str()),
+            (Credentials::RequestToken, at(19, 20), "expired")
+        );
+        assert!(matches!(ended(revoked).await.0, Event::GrantRevoked(_)), "a revoked grant is left as it ended");
+    }
+}
