@@ -95,6 +95,11 @@ impl Nonce {
         match value.len() {
             0 => Err(ProtocolError::rejected("oauth_nonce", "empty")),
             len if len > MAX_NONCE_LEN => Err(ProtocolError::rejected("oauth_nonce", "longer than 255 bytes")),
+            // Nonces are stored, and PostgreSQL refuses NUL in text: one such nonce in a
+            // shared batch would fail everyone's requests with it.
+            _ if value.chars().any(char::is_control) => {
+                Err(ProtocolError::rejected("oauth_nonce", "contains control characters"))
+            }
             _ => Ok(Self(value.to_owned())),
         }
     }
@@ -320,6 +325,17 @@ mod tests {
         let error =
             SignedRequest::from_request(&incoming("http://a.test/", Some(HEADER), "oauth_timestamp=11")).unwrap_err();
         assert_eq!(error.problem(), "parameter_rejected");
+    }
+
+    #[test]
+    fn a_nonce_with_control_characters_is_rejected() {
+        for nonce in ["a%00b", "a%0Ab", "%7F"] {
+            let header = HEADER.replace(r#"oauth_nonce="n""#, &format!(r#"oauth_nonce="{nonce}""#));
+            let error = SignedRequest::from_request(&incoming("http://a.test/", Some(&header), "")).unwrap_err();
+            assert_eq!(error, ProtocolError::rejected("oauth_nonce", "contains control characters"), "{nonce}");
+        }
+        let header = HEADER.replace(r#"oauth_nonce="n""#, r#"oauth_nonce="caf%C3%A9%20n""#);
+        assert!(SignedRequest::from_request(&incoming("http://a.test/", Some(&header), "")).is_ok());
     }
 
     #[test]

@@ -14,21 +14,27 @@ use grantlog_store::{EventStore, StoreError};
 const SWEEP_MOST: u32 = 1_000;
 
 /// Records the expiry of every grant whose credentials ran out by `now` (up to
-/// [`SWEEP_MOST`]); returns how many this call recorded.
+/// [`SWEEP_MOST`]); returns how many this call recorded. A grant that cannot be
+/// recorded is logged and passed over, so it holds up no other.
 pub async fn record_expiries(store: &EventStore, now: DateTime<Utc>) -> Result<usize, ProjectionError> {
     let mut recorded = 0;
     for grant_id in grants_due_to_expire(store.reader(), now, SWEEP_MOST).await? {
-        let grant_id =
-            GrantId::new(grant_id.parse().map_err(|_| StoreError::Corrupt(format!("{grant_id} is not a grant id")))?);
-        let context = Context { now, actor: Actor::System, trace_id: None };
-        match execute::<GrantRecord>(store, &grant_id.stream_id(), &Expire { now }.into(), &context).await {
-            Ok(_) => recorded += 1,
+        match record_expiry(store, &grant_id, now).await {
+            Ok(()) => recorded += 1,
             // Recorded by another process meanwhile, or ended another way.
             Err(ProjectionError::Domain(_)) => {}
-            Err(error) => return Err(error),
+            Err(error) => tracing::warn!(%error, grant_id, "recording an expiry failed; the next sweep tries again"),
         }
     }
     Ok(recorded)
+}
+
+async fn record_expiry(store: &EventStore, grant_id: &str, now: DateTime<Utc>) -> Result<(), ProjectionError> {
+    let grant_id =
+        GrantId::new(grant_id.parse().map_err(|_| StoreError::Corrupt(format!("{grant_id} is not a grant id")))?);
+    let context = Context { now, actor: Actor::System, trace_id: None };
+    execute::<GrantRecord>(store, &grant_id.stream_id(), &Expire { now }.into(), &context).await?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -55,19 +55,66 @@ impl NonceLedger {
 async fn write_batches(pool: AnyPool, mut arriving: mpsc::Receiver<Waiting>) {
     let mut batch = Vec::with_capacity(BATCH_MOST);
     while arriving.recv_many(&mut batch, BATCH_MOST).await > 0 {
-        let (nonces, answers): (Vec<SeenNonce>, Vec<_>) = batch.drain(..).unzip();
-        match remember_all(&pool, &nonces).await {
-            Ok(fresh) => {
-                for (answer, fresh) in answers.into_iter().zip(fresh) {
-                    let _ = answer.send(Ok(fresh));
-                }
-            }
-            Err(error) => {
-                let error = Arc::new(error);
-                for answer in answers {
-                    let _ = answer.send(Err(error.clone()));
-                }
+        write_batch(&pool, std::mem::take(&mut batch)).await;
+    }
+}
+
+/// Writes one batch and answers each of its requests.
+async fn write_batch(pool: &AnyPool, batch: Vec<Waiting>) {
+    let (nonces, answers): (Vec<SeenNonce>, Vec<_>) = batch.into_iter().unzip();
+    match remember_all(pool, &nonces).await {
+        Ok(fresh) => {
+            for (answer, fresh) in answers.into_iter().zip(fresh) {
+                let _ = answer.send(Ok(fresh));
             }
         }
+        // One bad row fails its whole statement: a batch that failed is written again
+        // one nonce at a time, so a failure stays with the request that caused it.
+        Err(error) if nonces.len() > 1 => {
+            tracing::warn!(%error, nonces = nonces.len(), "a batch of nonces failed; writing them one by one");
+            for (nonce, answer) in nonces.into_iter().zip(answers) {
+                let written = remember_all(pool, std::slice::from_ref(&nonce)).await;
+                let _ = answer.send(written.map(|fresh| fresh[0]).map_err(Arc::new));
+            }
+        }
+        Err(error) => {
+            if let Some(answer) = answers.into_iter().next() {
+                let _ = answer.send(Err(Arc::new(error)));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use grantlog_store::testing::TestDatabase;
+
+    use super::*;
+
+    fn nonce(text: &str) -> SeenNonce {
+        SeenNonce { client_key: "beppa".to_owned(), token: String::new(), timestamp: 100, nonce: text.to_owned() }
+    }
+
+    /// PostgreSQL refuses NUL in text, so a nonce holding one fails its statement (the
+    /// protocol layer refuses such nonces first; this is the ledger's own guard).
+    #[tokio::test]
+    async fn a_row_that_fails_fails_only_its_own_request() {
+        let Some(database) = TestDatabase::postgres().await else { return };
+        let store = database.store().await;
+        let (batch, answered): (Vec<Waiting>, Vec<_>) = ["good", "bad\0", "good"]
+            .into_iter()
+            .map(|text| {
+                let (answer, answered) = oneshot::channel();
+                ((nonce(text), answer), answered)
+            })
+            .unzip();
+        write_batch(store.reader(), batch).await;
+        let mut answers = Vec::new();
+        for answer in answered {
+            answers.push(answer.await.unwrap().map_err(|error| error.to_string()));
+        }
+        assert_eq!(answers[0], Ok(true));
+        assert!(answers[1].is_err(), "{answers:?}");
+        assert_eq!(answers[2], Ok(false), "the same nonce again is a replay");
     }
 }

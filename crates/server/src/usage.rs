@@ -23,7 +23,8 @@ pub struct UsageCounter {
     /// Held from taking the counts until they are written, so a flush waits for one
     /// under way: without it, an owner's page could flush while the periodic flush
     /// held her counts in hand, find nothing to write, and read the old numbers.
-    /// Inside, the batch whose write failed: it is retried as it was, under its id.
+    /// Inside, the batch being written or whose write failed: it is retried as it
+    /// was, under its id.
     writing: tokio::sync::Mutex<Option<Batch>>,
 }
 
@@ -41,17 +42,23 @@ impl UsageCounter {
     }
 
     /// Writes what was counted; when it returns, every use counted before the call is
-    /// in the database. On failure the counts are kept for the next try.
+    /// in the database. Counts taken for writing stay in `writing` until their commit
+    /// is acknowledged, so a failed write, or a flush whose caller went away mid-write,
+    /// leaves them for the next flush (their batch id keeps them from counting twice).
     pub async fn flush(&self, pool: &AnyPool) -> Result<(), StoreError> {
-        let mut failed = self.writing.lock().await;
-        if let Some(batch) = failed.take() {
-            write(pool, batch, &mut failed).await?;
+        let mut unwritten = self.writing.lock().await;
+        if let Some(batch) = unwritten.as_ref() {
+            record_uses(pool, batch.id, &batch.uses, Utc::now()).await?;
+            *unwritten = None;
         }
         let uses: Vec<Uses> = self.pending().drain().map(|(_, uses)| uses).collect();
         if uses.is_empty() {
             return Ok(());
         }
-        write(pool, Batch { id: uuid::Uuid::new_v4(), uses }, &mut failed).await
+        let batch = unwritten.insert(Batch { id: uuid::Uuid::new_v4(), uses });
+        record_uses(pool, batch.id, &batch.uses, Utc::now()).await?;
+        *unwritten = None;
+        Ok(())
     }
 
     fn add(&self, uses: Uses) {
@@ -74,15 +81,6 @@ impl UsageCounter {
     }
 }
 
-/// Writes `batch`, or keeps it in `failed` for the next flush.
-async fn write(pool: &AnyPool, batch: Batch, failed: &mut Option<Batch>) -> Result<(), StoreError> {
-    let written = record_uses(pool, batch.id, &batch.uses, Utc::now()).await;
-    if written.is_err() {
-        *failed = Some(batch);
-    }
-    written
-}
-
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
@@ -94,8 +92,28 @@ mod tests {
 
     grantlog_store::backend_tests!(
         a_flush_returns_only_once_what_another_flush_took_is_written,
-        what_a_failed_flush_held_is_written_by_the_next
+        what_a_failed_flush_held_is_written_by_the_next,
+        what_an_abandoned_flush_held_is_written_by_the_next
     );
+
+    async fn what_an_abandoned_flush_held_is_written_by_the_next(database: TestDatabase) {
+        let store = database.store().await;
+        let pool = store.reader().clone();
+        let counter = UsageCounter::default();
+        counter.count("g", Utc::now());
+        // Stalled behind another writer, the flush is dropped mid-write, as actix drops a
+        // page's handler when its visitor goes away.
+        let mut other_writer = pool.begin().await.unwrap();
+        sqlx::query("INSERT INTO grant_usage VALUES ('g', 1, '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')")
+            .execute(&mut *other_writer)
+            .await
+            .unwrap();
+        let abandoned = tokio::time::timeout(std::time::Duration::from_millis(200), counter.flush(&pool)).await;
+        assert!(abandoned.is_err(), "the flush was still waiting");
+        other_writer.commit().await.unwrap();
+        counter.flush(&pool).await.unwrap();
+        assert_eq!(usage_of(&pool, &["g".to_owned()]).await.unwrap()["g"].count, 2);
+    }
 
     async fn what_a_failed_flush_held_is_written_by_the_next(database: TestDatabase) {
         let store = database.store().await;

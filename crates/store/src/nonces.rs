@@ -26,8 +26,14 @@ pub struct SeenNonce {
 /// equal ones in `seen`.
 pub async fn remember_all(pool: &AnyPool, seen: &[SeenNonce]) -> Result<Vec<bool>, StoreError> {
     let mut inserted = HashSet::new();
-    let bytes = |nonce: &SeenNonce| nonce.client_key.len() + nonce.token.len() + nonce.nonce.len() + 8;
-    for chunk in statement_chunks(seen, bytes) {
+    // In key order, so that two processes inserting overlapping nonces take their row
+    // locks in the same order and never deadlock (PostgreSQL).
+    let mut ordered: Vec<&SeenNonce> = seen.iter().collect();
+    ordered.sort_unstable_by(|a, b| {
+        (&a.client_key, &a.token, a.timestamp, &a.nonce).cmp(&(&b.client_key, &b.token, b.timestamp, &b.nonce))
+    });
+    let bytes = |nonce: &&SeenNonce| nonce.client_key.len() + nonce.token.len() + nonce.nonce.len() + 8;
+    for chunk in statement_chunks(&ordered, bytes) {
         let sql = format!(
             "INSERT INTO nonces (client_key, token, timestamp, nonce) VALUES {} \
              ON CONFLICT DO NOTHING RETURNING client_key, token, timestamp, nonce",
