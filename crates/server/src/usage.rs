@@ -96,6 +96,17 @@ mod tests {
         what_an_abandoned_flush_held_is_written_by_the_next
     );
 
+    /// Another writer's open transaction that has added one use of grant `g`: a flush
+    /// of `g` waits on it until it commits.
+    async fn holding_the_row_of_g(pool: &AnyPool) -> sqlx::Transaction<'static, sqlx::Any> {
+        let mut other_writer = pool.begin().await.unwrap();
+        sqlx::query("INSERT INTO grant_usage VALUES ('g', 1, '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')")
+            .execute(&mut *other_writer)
+            .await
+            .unwrap();
+        other_writer
+    }
+
     async fn what_an_abandoned_flush_held_is_written_by_the_next(database: TestDatabase) {
         let store = database.store().await;
         let pool = store.reader().clone();
@@ -103,11 +114,7 @@ mod tests {
         counter.count("g", Utc::now());
         // Stalled behind another writer, the flush is dropped mid-write, as actix drops a
         // page's handler when its visitor goes away.
-        let mut other_writer = pool.begin().await.unwrap();
-        sqlx::query("INSERT INTO grant_usage VALUES ('g', 1, '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')")
-            .execute(&mut *other_writer)
-            .await
-            .unwrap();
+        let other_writer = holding_the_row_of_g(&pool).await;
         let abandoned = tokio::time::timeout(std::time::Duration::from_millis(200), counter.flush(&pool)).await;
         assert!(abandoned.is_err(), "the flush was still waiting");
         other_writer.commit().await.unwrap();
@@ -136,11 +143,7 @@ mod tests {
         counter.count("g", Utc::now());
         // Another writer's open transaction on the same row stalls the first flush
         // with the count taken out of memory but not yet written.
-        let mut other_writer = pool.begin().await.unwrap();
-        sqlx::query("INSERT INTO grant_usage VALUES ('g', 1, '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')")
-            .execute(&mut *other_writer)
-            .await
-            .unwrap();
+        let other_writer = holding_the_row_of_g(&pool).await;
         let first = tokio::spawn({
             let (counter, pool) = (counter.clone(), pool.clone());
             async move { counter.flush(&pool).await }
