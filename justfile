@@ -5,9 +5,9 @@
 build:
     cargo build --workspace
 
-# Run the whole test suite, as CI does (PostgreSQL tests need GRANTLOG_TEST_POSTGRES_URL).
-test:
-    cargo test --workspace
+# Set up what the tests need (PostgreSQL, Python venv, npm packages, Chromium), then run the whole suite, as CI does.
+test *args:
+    cargo xtask test {{args}}
 
 # Formatting and lints, as CI checks them.
 lint:

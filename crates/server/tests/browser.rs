@@ -15,25 +15,22 @@ use std::process::Command;
 
 use grantlog_store::backend_tests;
 use grantlog_store::testing::{Kind, TestDatabase};
-use grantlog_tests::{browser_harness, run_client, workspace_root};
+use grantlog_tests::{browser_harness, prerequisites, run_client, workspace_root};
 use support::Server;
 
 const ALL_PASSED: &str = "14 passed, 0 failed";
 const SCREENSHOTS: [&str; 4] = ["login.png", "consent.png", "grants.png", "timeline.png"];
 const PNG_SIGNATURE: &[u8] = b"\x89PNG\r\n\x1a\n";
-const DEFAULT_CHROMIUM: &str = "/usr/bin/chromium";
 
-/// The Chromium to drive: `GRANTLOG_TEST_CHROMIUM`, or the Debian package's. Missing, it
-/// fails the test: a browser test that skips itself would pass without testing.
+/// The Chromium to drive (`GRANTLOG_TEST_CHROMIUM`, or Debian's). Missing, it fails the
+/// test: a browser test that skips itself would pass without testing. `cargo xtask
+/// test` installs it, or leaves these tests out by name and says so.
 fn chromium() -> PathBuf {
-    let (path, named_by) = match std::env::var_os("GRANTLOG_TEST_CHROMIUM") {
-        Some(path) => (PathBuf::from(path), "GRANTLOG_TEST_CHROMIUM"),
-        None => (PathBuf::from(DEFAULT_CHROMIUM), "the default"),
-    };
+    let (path, named_by) = prerequisites::chromium_path();
     assert!(
         path.is_file(),
-        "no Chromium at {} ({named_by}): the browser tests need it; install it with \
-         `apt-get install chromium chromium-driver` (.ci/run does), or set \
+        "no Chromium at {} ({named_by}): the browser tests need it; `cargo xtask test` \
+         installs Debian's (apt-get install chromium chromium-driver), or set \
          GRANTLOG_TEST_CHROMIUM to a Chromium binary",
         path.display()
     );
