@@ -16,23 +16,32 @@ use crate::tables::{CHECKPOINT, insert_all};
 /// Events read per page.
 const PAGE: u32 = 10_000;
 
-/// Folds the log from position 0 up to `horizon`. Reading the next page overlaps with
-/// folding the current one: reading and decoding rows costs several times what the fold
-/// does, and the two run on different cores.
+/// Folds the log from position 0 up to `horizon`, never past the recorded head, and not
+/// at all when rows lie past it ([`EventStore::sealed_head`]). Reading the next page
+/// overlaps with folding the current one: reading and decoding rows costs several times
+/// what the fold does, and the two run on different cores.
 pub async fn fold(store: &EventStore, horizon: Horizon) -> Result<Projection, ProjectionError> {
+    let end = match horizon {
+        Horizon::Position(position) => position.min(store.sealed_head().await?.position),
+        Horizon::Everything | Horizon::Time(_) => store.sealed_head().await?.position,
+    };
     let (pages, mut received) = tokio::sync::mpsc::channel(2);
     let reader = {
         let store = store.clone();
         tokio::spawn(async move {
             let mut after = 0;
             loop {
-                let page = store.read_from(after, PAGE).await;
+                let limit = u32::try_from(end - after).map_or(PAGE, |left| left.min(PAGE));
+                let page = match limit {
+                    0 => Ok(Vec::new()),
+                    _ => store.read_from(after, limit).await,
+                };
                 let last = page.as_ref().ok().and_then(|page| page.last().map(|event| event.position));
                 let done = match last {
                     None => true,
                     Some(last) => {
                         after = last;
-                        matches!(horizon, Horizon::Position(position) if position <= last)
+                        last >= end
                     }
                 };
                 if pages.send(page).await.is_err() || done {
@@ -89,9 +98,10 @@ pub async fn rebuild(store: &EventStore) -> Result<Refreshed, ProjectionError> {
 pub async fn catch_up(store: &EventStore) -> Result<Refreshed, ProjectionError> {
     let mut tx = store.lock_appends().await?;
     let checkpoint = checkpoint(&mut tx).await?;
+    let head = store.sealed_head().await?;
     let mut streams = BTreeSet::new();
     let (mut after, mut events) = (checkpoint, 0);
-    loop {
+    while after < head.position {
         let page = store.read_from(after, PAGE).await?;
         let Some(last) = page.last() else { break };
         after = last.position;

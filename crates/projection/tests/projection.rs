@@ -231,6 +231,31 @@ async fn catch_up_applies_what_was_appended_without_the_read_models(database: Te
     assert_eq!(caught_up.grants.len(), 1);
 }
 
+async fn a_log_with_a_row_past_its_head_is_neither_rebuilt_nor_replayed(database: TestDatabase) {
+    let store = database.store().await;
+    register_owner(&store, OwnerId::new(uuid::Uuid::now_v7()), at(9, 0)).await;
+    let before = Tables::read(store.reader()).await.unwrap();
+    // Another owner's registration, copied in past the head behind the store's back.
+    let copied = format!(
+        "INSERT INTO events (position, stream_id, stream_version, event_type, schema_version, payload, occurred_at, actor, trace_id, hash) \
+         SELECT 2, '{}', 1, event_type, schema_version, payload, occurred_at, actor, trace_id, hash FROM events WHERE position = 1",
+        OwnerId::new(uuid::Uuid::now_v7()).stream_id()
+    );
+    database.tamper(&store, &[&copied]).await;
+    fn refused<T>(result: Result<T, ProjectionError>) -> String {
+        match result {
+            Err(ProjectionError::Store(grantlog_store::StoreError::Tampered(violation))) => violation.to_string(),
+            Err(other) => panic!("refused for another reason: {other}"),
+            Ok(_) => panic!("a log with a row past its head was read"),
+        }
+    }
+    let past_the_head = "position 2: an event past the recorded head (1)";
+    assert_eq!(refused(rebuild(&store).await), past_the_head);
+    assert_eq!(refused(catch_up(&store).await), past_the_head);
+    assert_eq!(refused(fold(&store, Horizon::Time(at(23, 0))).await), past_the_head);
+    assert_eq!(Tables::read(store.reader()).await.unwrap(), before, "the read models are untouched");
+}
+
 async fn replay_shows_each_moment_of_the_story(database: TestDatabase) {
     let store = database.store().await;
     let (first, second, jane) = story(&store).await;
@@ -338,6 +363,7 @@ async fn owners_are_projected_without_personal_data(database: TestDatabase) {
 backend_tests!(
     a_long_random_scenario_rebuilds_to_the_live_state,
     catch_up_applies_what_was_appended_without_the_read_models,
+    a_log_with_a_row_past_its_head_is_neither_rebuilt_nor_replayed,
     replay_shows_each_moment_of_the_story,
     a_revocation_is_in_force_for_every_reader_at_commit,
     a_consumer_key_is_registered_once,

@@ -35,7 +35,9 @@ struct DatabaseArgs {
     #[arg(long, env = "GRANTLOG_DATABASE_URL", default_value = "sqlite://grantlog.db", global = true)]
     database_url: String,
     /// The key that seals client and token secrets at rest: 64 hex digits in a file,
-    /// created (mode 0600) when missing.
+    /// created (mode 0600) only for a database that holds no sealed secret yet; a
+    /// missing or different key for one that does is refused. Back it up with the
+    /// database (docs/operations.md).
     #[arg(long, env = "GRANTLOG_SECRETS_KEY_FILE", default_value = "grantlog.key", global = true)]
     secrets_key_file: std::path::PathBuf,
 }
@@ -284,6 +286,7 @@ async fn serve_traced(services: Services, args: ServeArgs) -> anyhow::Result<Out
     let checks = Checks {
         timestamp_window: args.timestamp_window,
         request_token_ttl: chrono::TimeDelta::seconds(args.request_token_ttl.into()),
+        ..Checks::default()
     };
     // Every minute: nonces need keeping only as long as their timestamps are
     // acceptable, and expiries are recorded in the log (in force by the clock anyway).
@@ -365,7 +368,9 @@ fn operator_tokens(demo: bool, admin: Option<String>, auditor: Option<String>) -
 /// The use cases, on a migrated database with its secret key.
 async fn services(store: EventStore, database: &DatabaseArgs) -> anyhow::Result<Services> {
     store.migrate().await.context("Failed to migrate the database")?;
-    let secrets = SecretBox::load_or_create(&database.secrets_key_file).context("Failed to load the secrets key")?;
+    let secrets = SecretBox::open_for(&database.secrets_key_file, store.reader())
+        .await
+        .context("Failed to load the secrets key")?;
     Ok(Services::new(store, secrets))
 }
 

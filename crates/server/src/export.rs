@@ -45,9 +45,12 @@ pub async fn export(store: &EventStore, format: Format, out: impl Write) -> anyh
             Sink::Csv(Box::new(writer))
         }
     };
+    // Up to the recorded head only, and not at all when rows lie past it.
+    let head = store.sealed_head().await.context("Failed to read the event log")?;
     let mut after = 0;
-    loop {
-        let page = store.read_from(after, PAGE).await.context("Failed to read the event log")?;
+    while after < head.position {
+        let limit = u32::try_from(head.position - after).map_or(PAGE, |left| left.min(PAGE));
+        let page = store.read_from(after, limit).await.context("Failed to read the event log")?;
         let Some(last) = page.last() else { break };
         after = last.position;
         for event in &page {

@@ -7,7 +7,7 @@ use grantlog_domain::{
     GrantId, IssueTemporaryCredentials, PresentedSecret, Scope, TokenKey,
 };
 use grantlog_oauth1::{
-    IncomingRequest, ProtocolError, Secrets, SignedRequest, VerificationKeys, rsa_public_key_from_pem,
+    IncomingRequest, ProtocolError, Secrets, SignatureMethod, SignedRequest, VerificationKeys, rsa_public_key_from_pem,
 };
 use grantlog_projection::tables::{ClientRow, GrantRow, client_by_key, grant_and_client_by_token};
 use grantlog_projection::{Context, GrantRecord, ProjectionError, execute_with};
@@ -65,12 +65,16 @@ pub struct Checks {
     /// How long temporary credentials stay good for the owner's decision and the
     /// exchange.
     pub request_token_ttl: TimeDelta,
+    /// Whether PLAINTEXT signatures are accepted: only where clients reach the server
+    /// over TLS (RFC 5849 section 3.4.4), since the signature is the secrets themselves
+    /// and may come without a nonce. Set from the public URL's scheme.
+    pub plaintext_allowed: bool,
 }
 
 impl Default for Checks {
-    /// ±5 minutes for timestamps, 10 minutes for temporary credentials.
+    /// ±5 minutes for timestamps, 10 minutes for temporary credentials, no PLAINTEXT.
     fn default() -> Self {
-        Self { timestamp_window: 300, request_token_ttl: TimeDelta::minutes(10) }
+        Self { timestamp_window: 300, request_token_ttl: TimeDelta::minutes(10), plaintext_allowed: false }
     }
 }
 
@@ -101,6 +105,9 @@ impl Services {
         now: DateTime<Utc>,
         checks: Checks,
     ) -> Result<Verified, RequestError> {
+        if request.signature_method() == SignatureMethod::Plaintext && !checks.plaintext_allowed {
+            return Err(ProtocolError::SignatureMethodRejected.into());
+        }
         if !client.active {
             return Err(ProtocolError::ConsumerKeyRejected.into());
         }

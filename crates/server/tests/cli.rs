@@ -182,6 +182,63 @@ async fn client_add_prints_credentials_once_and_seals_the_secret(database: TestD
     assert_eq!(store.head().await.unwrap().position, 1, "nothing written");
 }
 
+async fn a_missing_or_different_secrets_key_is_refused_before_serving(database: TestDatabase) {
+    let folder = tempfile::tempdir().unwrap();
+    let with_key = |key: &std::path::Path, args: &[&str]| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_grantlog"))
+            .args(args)
+            .env("GRANTLOG_DATABASE_URL", &database.url)
+            .env("GRANTLOG_SECRETS_KEY_FILE", key)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("running grantlog");
+        // A server that started anyway would run until killed: give it 30 s.
+        for _ in 0..300 {
+            if child.try_wait().unwrap().is_some() {
+                return child.wait_with_output().unwrap();
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        child.kill().unwrap();
+        panic!("grantlog {args:?} with key {} kept running", key.display());
+    };
+    let original = folder.path().join("original.key");
+    let added = with_key(&original, &["client", "add", "--name", "Beppa", "--callback", "oob"]);
+    assert!(added.status.success(), "{}", stderr(&added));
+    let sealed_with = SecretBox::load_or_create(&original).unwrap().key_id().to_owned();
+
+    let missing = folder.path().join("moved-aside.key");
+    let refused = with_key(&missing, &["serve", "--bind", "127.0.0.1:0"]);
+    assert_eq!(refused.status.code(), Some(1), "{}", stderr(&refused));
+    assert_eq!(
+        stderr(&refused),
+        format!(
+            "grantlog: Failed to load the secrets key: secret store: no key file at {}, but this database's secrets \
+             are sealed with key {sealed_with}; restore that key file from its backup (docs/operations.md)",
+            missing.display()
+        )
+    );
+    assert!(!missing.exists(), "no key is made for a database with sealed secrets");
+
+    let other = folder.path().join("other.key");
+    std::fs::write(&other, format!("{}\n", "ab".repeat(32))).unwrap();
+    let other_id = SecretBox::load_or_create(&other).unwrap().key_id().to_owned();
+    let refused = with_key(&other, &["serve", "--bind", "127.0.0.1:0"]);
+    assert_eq!(refused.status.code(), Some(1), "{}", stderr(&refused));
+    assert_eq!(
+        stderr(&refused),
+        format!(
+            "grantlog: Failed to load the secrets key: secret store: the key in {} is {other_id}, but this \
+             database's secrets are sealed with key {sealed_with}; restore that key file from its backup \
+             (docs/operations.md)",
+            other.display()
+        )
+    );
+    let again = with_key(&original, &["client", "add", "--name", "Faji's friend", "--callback", "oob"]);
+    assert!(again.status.success(), "the right key still opens it: {}", stderr(&again));
+}
+
 async fn owner_add_reads_the_password_and_keeps_it_out_of_the_log(database: TestDatabase) {
     let added = grantlog_with_input(&database.url, &["owner", "add", "--username", "jane"], "islay-scotch\n");
     assert!(added.status.success(), "{}", stderr(&added));
@@ -272,6 +329,7 @@ async fn export_writes_every_event_with_its_envelope_and_no_secret(database: Tes
 
 backend_tests!(
     client_add_prints_credentials_once_and_seals_the_secret,
+    a_missing_or_different_secrets_key_is_refused_before_serving,
     export_writes_every_event_with_its_envelope_and_no_secret,
     owner_add_reads_the_password_and_keeps_it_out_of_the_log,
     verify_passes_on_an_intact_log_and_names_an_edit,

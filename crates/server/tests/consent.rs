@@ -98,7 +98,7 @@ async fn owner_pages_refuse_strangers_escape_names_and_send_denials_back(databas
 
 async fn failed_logins_are_throttled_across_processes(database: TestDatabase) {
     let first = Server::start_with(&database.url, &["--demo"]);
-    let second = Server::start(&database.url);
+    let second = first.beside();
     let (key, secret) = ("beppa-demo-key", "beppa-demo-secret");
     let (token, _) = request_token(&first, key, secret, "t-1");
     let mut mallory = Browser::new();

@@ -188,8 +188,44 @@ async fn nonces_are_forgotten_once_their_timestamps_leave_the_window(database: T
     assert_eq!(prune_nonces(&store, later, checks).await.unwrap(), 2, "stale ones go");
 }
 
+/// PLAINTEXT's signature is the secrets themselves (RFC 5849 section 3.4.4): over plain
+/// HTTP anyone on the path could read and replay them, so it is taken only where the
+/// public URL is https, and a nonce sent with it is checked like any other.
+async fn plaintext_is_taken_only_over_tls_and_its_nonce_is_checked(database: TestDatabase) {
+    let plaintext = |key: &str, secret: &str, timestamp_and_nonce: Option<(u64, &str)>| {
+        let mut header = format!(
+            r#"OAuth oauth_consumer_key="{key}", oauth_signature_method="PLAINTEXT", oauth_signature="{secret}%26", oauth_callback="oob""#
+        );
+        if let Some((timestamp, nonce)) = timestamp_and_nonce {
+            header.push_str(&format!(r#", oauth_timestamp="{timestamp}", oauth_nonce="{nonce}""#));
+        }
+        header
+    };
+    let over_http = Server::start(&database.url);
+    let (key, secret) = over_http.add_client("http://127.0.0.1:*");
+    let url = over_http.url("/oauth/initiate");
+    for header in [plaintext(&key, &secret, None), plaintext(&key, &secret, Some((now(), "pt-1")))] {
+        let reply = post(&url, Some(&header), "");
+        assert_eq!((reply.status, reply.param("oauth_problem").as_deref()), (400, Some("signature_method_rejected")));
+    }
+    let store = EventStore::connect(ConnectOptions::new(&database.url)).await.unwrap();
+    assert_eq!(store.head().await.unwrap().position, 1, "only the client's registration");
+    let over_tls = over_http.beside_with(&["--public-url", "https://faji.example"]);
+    let url = over_tls.url("/oauth/initiate");
+    let with_nonce = plaintext(&key, &secret, Some((now(), "pt-2")));
+    assert_eq!(post(&url, Some(&with_nonce), "").status, 200);
+    let replayed = post(&url, Some(&with_nonce), "");
+    assert_eq!((replayed.status, replayed.param("oauth_problem").as_deref()), (401, Some("nonce_used")));
+    let stale = post(&url, Some(&plaintext(&key, &secret, Some((now() - 3600, "pt-3")))), "");
+    assert_eq!((stale.status, stale.param("oauth_problem").as_deref()), (401, Some("timestamp_refused")));
+    let wrong = post(&url, Some(&plaintext(&key, "not-the-secret", None)), "");
+    assert_eq!((wrong.status, wrong.param("oauth_problem").as_deref()), (401, Some("signature_invalid")));
+    assert_eq!(post(&url, Some(&plaintext(&key, &secret, None)), "").status, 200, "RFC 5849 lets it omit both");
+}
+
 backend_tests!(
     a_signed_request_gets_temporary_credentials,
+    plaintext_is_taken_only_over_tls_and_its_nonce_is_checked,
     every_refusal_names_its_problem_and_writes_nothing,
     nonces_are_forgotten_once_their_timestamps_leave_the_window,
 );

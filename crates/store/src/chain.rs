@@ -149,6 +149,15 @@ pub enum Violation {
         /// Its position.
         position: i64,
     },
+    /// Rows sit past the recorded head: appended behind the store's back, since every
+    /// append moves the head in the same transaction as its rows.
+    #[error("position {position}: an event past the recorded head ({head})")]
+    BeyondHead {
+        /// The first position past the head.
+        position: u64,
+        /// The recorded head's position.
+        head: u64,
+    },
     /// The log ends before the recorded head (the tail was deleted), or its last hash
     /// differs from the recorded head's.
     #[error("log ends at {found}, but the recorded head is {expected}")]

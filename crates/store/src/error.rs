@@ -20,6 +20,9 @@ pub enum StoreError {
     /// A stored row could not be read back (a column edited by hand, say).
     #[error("unreadable stored data: {0}")]
     Corrupt(String),
+    /// The log fails a check that readers of the whole log make before trusting it.
+    #[error("the event log fails verification: {0}")]
+    Tampered(#[from] crate::chain::Violation),
     /// The secret store's key file or a ciphertext is unusable.
     #[error("secret store: {0}")]
     Secrets(String),

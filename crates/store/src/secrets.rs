@@ -40,6 +40,37 @@ impl SecretBox {
         Self { cipher: XChaCha20Poly1305::new(key.into()), key_id }
     }
 
+    /// The key for a database's secrets: the key file at `path`, which must be the key
+    /// the database's secrets are sealed with. It is created (as [`Self::load_or_create`]
+    /// does) only for a database that holds no sealed secret: a new key would leave
+    /// every secret already sealed unreadable. A missing or different key is refused in
+    /// one line naming the key id expected and the file read.
+    pub async fn open_for(path: &Path, pool: &AnyPool) -> Result<Self, StoreError> {
+        let sealed_with: Vec<String> = sqlx::query("SELECT DISTINCT key_id FROM secrets ORDER BY key_id")
+            .fetch_all(pool)
+            .await?
+            .iter()
+            .map(|row| row.try_get("key_id"))
+            .collect::<Result<_, _>>()?;
+        let expected = sealed_with.join(", ");
+        let restore = "restore that key file from its backup (docs/operations.md)";
+        if !sealed_with.is_empty() && !path.exists() {
+            return Err(StoreError::Secrets(format!(
+                "no key file at {}, but this database's secrets are sealed with key {expected}; {restore}",
+                path.display()
+            )));
+        }
+        let key = Self::load_or_create(path)?;
+        if sealed_with.iter().any(|key_id| *key_id != key.key_id) {
+            return Err(StoreError::Secrets(format!(
+                "the key in {} is {}, but this database's secrets are sealed with key {expected}; {restore}",
+                path.display(),
+                key.key_id
+            )));
+        }
+        Ok(key)
+    }
+
     /// Reads the key file (64 hex digits), creating it with a random key, readable by
     /// its owner only, when it does not exist.
     pub fn load_or_create(path: &Path) -> Result<Self, StoreError> {

@@ -376,11 +376,37 @@ impl EventStore {
         Ok(Head { position, hash: parse_hash(&row.try_get::<String, _>("hash")?, position)? })
     }
 
+    /// The recorded head, after checking that no row lies past it: what a reader of the
+    /// whole log (export, rebuild, replay) reads up to. A row past the head was put
+    /// there behind the store's back ([`Violation::BeyondHead`], as
+    /// [`StoreError::Tampered`]).
+    pub async fn sealed_head(&self) -> Result<Head, StoreError> {
+        match self.head_and_beyond().await? {
+            (head, None) => Ok(head),
+            (head, Some(position)) => Err(Violation::BeyondHead { position, head: head.position }.into()),
+        }
+    }
+
+    /// The recorded head and the first position past it, if any, in one statement and
+    /// so one snapshot: an append moves the head in the transaction that adds its rows,
+    /// so in a sound log nothing lies past it.
+    async fn head_and_beyond(&self) -> Result<(Head, Option<u64>), StoreError> {
+        let row = sqlx::query(
+            "SELECT h.position, h.hash, (SELECT MIN(e.position) FROM events e WHERE e.position > h.position) AS beyond \
+             FROM chain_head h WHERE h.id = 1",
+        )
+        .fetch_one(&self.inner.reader)
+        .await?;
+        let position = to_u64(row.try_get::<i64, _>("position")?);
+        let head = Head { position, hash: parse_hash(&row.try_get::<String, _>("hash")?, position)? };
+        Ok((head, row.try_get::<Option<i64>, _>("beyond")?.map(to_u64)))
+    }
+
     /// Walks the whole log from position 1, recomputing every hash, and checks the end
     /// against the head the database records and, if given, against `anchor` — a head
     /// recorded earlier outside the database. Returns the first violation found.
     pub async fn verify_chain(&self, anchor: Option<Head>) -> Result<Result<ChainReport, Violation>, StoreError> {
-        let recorded_head = self.head().await?;
+        let (recorded_head, beyond) = self.head_and_beyond().await?;
         let mut previous = ChainHash::GENESIS;
         let mut expected_position = 1;
         let mut stream_versions: HashMap<String, u64> = HashMap::new();
@@ -430,6 +456,9 @@ impl EventStore {
         }
         if found != recorded_head {
             return Ok(Err(Violation::HeadMismatch { expected: recorded_head, found }));
+        }
+        if let Some(position) = beyond {
+            return Ok(Err(Violation::BeyondHead { position, head: recorded_head.position }));
         }
         // Rows at position 0 or below are outside the walk; none may exist.
         let lowest: Option<i64> = sqlx::query("SELECT MIN(position) AS lowest FROM events")

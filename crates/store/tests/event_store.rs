@@ -147,6 +147,26 @@ async fn verify_finds_an_event_slipped_in_beside_the_chain(database: TestDatabas
     assert!(store.read_stream("grant-a").await.unwrap().iter().all(|e| e.position >= 1), "never read as real");
 }
 
+async fn a_row_past_the_head_fails_verify_and_every_whole_log_reader(database: TestDatabase) {
+    let store = seed_five(&database).await;
+    let head = store.head().await.unwrap();
+    // Hashed as the next event would be, so only its place past the head gives it away.
+    let slipped_in = format!(
+        "INSERT INTO events (position, stream_id, stream_version, event_type, schema_version, payload, occurred_at, actor, trace_id, hash) \
+         VALUES (6, 'grant-c', 1, 'test.happened', 1, '{{}}', '2026-11-25T18:00:00.000000Z', '{{\"kind\":\"admin\"}}', NULL, '{}')",
+        head.hash
+    );
+    database.tamper(&store, &[&slipped_in]).await;
+    let past_the_head = Violation::BeyondHead { position: 6, head: 5 };
+    assert_eq!(verify(&store, None).await, Err(past_the_head.clone()));
+    assert_eq!(verify(&store, Some(head)).await, Err(past_the_head.clone()));
+    match store.sealed_head().await {
+        Err(StoreError::Tampered(violation)) => assert_eq!(violation, past_the_head),
+        other => panic!("a log with a row past its head was read as sound: {other:?}"),
+    }
+    assert_eq!(past_the_head.to_string(), "position 6: an event past the recorded head (5)");
+}
+
 async fn verify_ignores_events_appended_while_it_walks(database: TestDatabase) {
     let store = seed_five(&database).await;
     let writer = {
@@ -456,6 +476,7 @@ backend_tests!(
     a_batch_of_use_counts_is_added_once_however_often_it_is_retried,
     many_streams_append_in_one_transaction_or_not_at_all,
     verify_finds_an_event_slipped_in_beside_the_chain,
+    a_row_past_the_head_fails_verify_and_every_whole_log_reader,
     verify_ignores_events_appended_while_it_walks,
     appended_events_read_back_exactly,
     a_conflicting_append_writes_nothing,

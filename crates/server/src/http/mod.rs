@@ -86,6 +86,7 @@ impl Application {
     ) -> std::io::Result<Self> {
         let address = listener.local_addr()?;
         let public_url = public_url.unwrap_or_else(|| format!("http://{address}"));
+        let checks = Checks { plaintext_allowed: public_url.starts_with("https://"), ..checks };
         let state = AppState { services, public_url, checks, operators };
         let server = HttpServer::new(move || {
             App::new()

@@ -40,13 +40,18 @@ impl Server {
     /// A second process serving the same database with the same secrets key, as a
     /// second node behind a load balancer would.
     pub fn beside(&self) -> Self {
-        Self::spawn(&self.database_url, &[], &[], self.key_file.clone())
+        self.beside_with(&[])
     }
 
     /// Like [`Server::beside`], both nodes answering to this one's public URL, as behind
     /// one load balancer: a request signed for one verifies on the other.
     pub fn beside_at_the_same_address(&self) -> Self {
-        Self::spawn(&self.database_url, &["--public-url", &self.base_url], &[], self.key_file.clone())
+        self.beside_with(&["--public-url", &self.base_url])
+    }
+
+    /// Like [`Server::beside`], with more `serve` arguments.
+    pub fn beside_with(&self, serve_args: &[&str]) -> Self {
+        Self::spawn(&self.database_url, serve_args, &[], self.key_file.clone())
     }
 
     fn spawn(
