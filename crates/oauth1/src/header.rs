@@ -138,9 +138,11 @@ impl AuthorizationHeader {
         if cursor.at_end() {
             return Ok(Self { params });
         }
+        // Names seen so far, so that a header of many parameters is checked in linear time.
+        let mut seen = std::collections::HashSet::new();
         loop {
             let (name, value) = cursor.parameter(value)?;
-            if params.iter().any(|(seen, _)| *seen == name) {
+            if !seen.insert(name.clone()) {
                 return Err(HeaderError::Duplicate { parameter: printable_name(&name) });
             }
             params.push((name, value));

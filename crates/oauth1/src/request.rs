@@ -11,6 +11,10 @@ use crate::header::{AuthorizationHeader, HeaderError};
 use crate::signature::{self, SignatureMethod, VerificationKeys};
 use crate::uri::{base_string_uri, query};
 
+/// The most parameters a request may carry (header, query and form body together):
+/// ordinary requests carry a dozen, and each one costs work before any authentication.
+pub const MAX_PARAMETERS: usize = 100;
+
 /// Protocol parameters every request carries.
 pub const ALWAYS_REQUIRED: [&str; 3] = ["oauth_consumer_key", "oauth_signature_method", "oauth_signature"];
 
@@ -158,6 +162,9 @@ impl SignedRequest {
         let all_params: Vec<(&str, &str)> = header_params
             .chain(query_params.iter().chain(&body_params).map(|(n, v)| (n.as_str(), v.as_str())))
             .collect();
+        if all_params.len() > MAX_PARAMETERS {
+            return Err(ProtocolError::rejected("request", "more than 100 parameters"));
+        }
         let protocol = ProtocolParams::collect(&all_params)?;
 
         let base_uri =
@@ -260,10 +267,9 @@ impl<'a> ProtocolParams<'a> {
     fn collect(params: &[(&'a str, &'a str)]) -> Result<Self, ProtocolError> {
         let protocol: Vec<(&str, &str)> =
             params.iter().copied().filter(|(name, _)| name.starts_with("oauth_")).collect();
-        for (index, (name, _)) in protocol.iter().enumerate() {
-            if protocol[..index].iter().any(|(seen, _)| seen == name) {
-                return Err(ProtocolError::rejected(name, "sent more than once"));
-            }
+        let mut seen = std::collections::HashSet::with_capacity(protocol.len());
+        if let Some((name, _)) = protocol.iter().find(|(name, _)| !seen.insert(*name)) {
+            return Err(ProtocolError::rejected(name, "sent more than once"));
         }
         let get = |wanted: &str| protocol.iter().find(|(name, _)| *name == wanted).map(|(_, value)| *value);
 
@@ -336,6 +342,25 @@ mod tests {
         }
         let header = HEADER.replace(r#"oauth_nonce="n""#, r#"oauth_nonce="caf%C3%A9%20n""#);
         assert!(SignedRequest::from_request(&incoming("http://a.test/", Some(&header), "")).is_ok());
+    }
+
+    #[test]
+    fn more_than_the_most_parameters_are_refused_in_any_place() {
+        let header = r#"OAuth oauth_consumer_key="k", oauth_signature_method="PLAINTEXT", oauth_signature="a%26b""#;
+        let form = |count: usize| (0..count).map(|n| format!("p{n}=v")).collect::<Vec<_>>().join("&");
+        let (at_most, over) = (form(MAX_PARAMETERS - 3), form(MAX_PARAMETERS - 2));
+        assert!(SignedRequest::from_request(&incoming("http://h/r", Some(header), &at_most)).is_ok());
+        let refused = ProtocolError::rejected("request", "more than 100 parameters");
+        assert_eq!(SignedRequest::from_request(&incoming("http://h/r", Some(header), &over)).unwrap_err(), refused);
+        let url = format!("http://h/r?{over}");
+        assert_eq!(SignedRequest::from_request(&incoming(&url, Some(header), "")).unwrap_err(), refused);
+        // Thousands of duplicated names are refused at the first repeat, whatever follows.
+        let flood = (0..4_800).map(|_| "oauth_x=1").collect::<Vec<_>>().join("&");
+        assert_eq!(
+            SignedRequest::from_request(&incoming("http://h/r", Some(header), &flood)).unwrap_err(),
+            refused,
+            "the cap comes first"
+        );
     }
 
     #[test]

@@ -6,9 +6,7 @@ use grantlog_domain::{
     Actor, Callback, CallbackPattern, ClientId, ClientSnapshot, Credentials, DomainError, ExchangeVerifier, GrantEnd,
     GrantId, IssueTemporaryCredentials, PresentedSecret, Scope, TokenKey,
 };
-use grantlog_oauth1::{
-    IncomingRequest, ProtocolError, Secrets, SignatureMethod, SignedRequest, VerificationKeys, rsa_public_key_from_pem,
-};
+use grantlog_oauth1::{IncomingRequest, ProtocolError, Secrets, SignatureMethod, SignedRequest, VerificationKeys};
 use grantlog_projection::tables::{ClientRow, GrantRow, client_by_key, grant_and_client_by_token};
 use grantlog_projection::{Context, GrantRecord, ProjectionError, execute_with};
 use grantlog_store::nonces::{self, SeenNonce};
@@ -118,12 +116,15 @@ impl Services {
             .await
             .map_err(ProjectionError::from)?
             .ok_or_else(|| ServiceError::Corrupt(format!("client {client_id} has no sealed secret")))?;
-        let rsa_public_key = match &client.rsa_public_key {
-            Some(pem) => Some(
-                rsa_public_key_from_pem(pem)
-                    .map_err(|_| ServiceError::Corrupt(format!("client {client_id} has an unreadable RSA key")))?,
+        // Only an RSA-SHA1 request needs the key (and a client registered without one is
+        // refused by the signature check).
+        let rsa_public_key = match (&client.rsa_public_key, request.signature_method()) {
+            (Some(pem), SignatureMethod::RsaSha1) => Some(
+                self.rsa_keys
+                    .get(pem)
+                    .ok_or_else(|| ServiceError::Corrupt(format!("client {client_id} has an unreadable RSA key")))?,
             ),
-            None => None,
+            _ => None,
         };
         let seconds = u64::try_from(now.timestamp()).unwrap_or(0);
         if let Some(timestamp) = request.timestamp() {
@@ -131,7 +132,7 @@ impl Services {
         }
         let secrets =
             Secrets { client_secret: client_secret.expose_secret(), token_secret: token_secret.unwrap_or("") };
-        request.verify(VerificationKeys { secrets, rsa_public_key: rsa_public_key.as_ref() })?;
+        request.verify(VerificationKeys { secrets, rsa_public_key: rsa_public_key.as_deref() })?;
         if let (Some(timestamp), Some(nonce)) = (request.timestamp(), request.nonce()) {
             let seen = SeenNonce {
                 client_key: request.consumer_key().to_owned(),

@@ -14,12 +14,14 @@ use grantlog_domain::{
     Actor, CallbackPattern, ClientCommand, ClientId, ClientName, ConsumerKey, Fingerprint, Homepage, OwnerCommand,
     OwnerId, RsaPublicKeyPem, ValueError,
 };
+use grantlog_oauth1::rsa_public_key_from_pem;
 use grantlog_projection::{ClientRecord, Context, OwnerRecord, ProjectionError, execute_with};
 use grantlog_store::profiles::{self, OwnerProfile};
 use grantlog_store::{EventStore, SecretBox, StoreError};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::nonce_ledger::{LedgerError, NonceLedger};
+use crate::rsa_keys::RsaKeys;
 use crate::secret_cache::SecretCache;
 use crate::usage::UsageCounter;
 
@@ -32,6 +34,9 @@ pub enum ServiceError {
     /// A username that is empty, too long or has control characters.
     #[error("username must be 1 to 64 printable characters")]
     InvalidUsername,
+    /// An RSA public key whose armour is fine but whose content is no usable key.
+    #[error("rsa_public_key: not a usable RSA public key (PEM, SubjectPublicKeyInfo or PKCS#1)")]
+    UnusableRsaKey,
     /// A password too short to be worth hashing.
     #[error("password must be at least {MIN_PASSWORD_LEN} characters")]
     WeakPassword,
@@ -72,6 +77,8 @@ pub struct Services {
     pub usage: Arc<UsageCounter>,
     /// Secrets already unsealed by this process.
     pub unsealed: Arc<SecretCache>,
+    /// Clients' RSA public keys already parsed by this process.
+    pub rsa_keys: Arc<RsaKeys>,
     /// Where signed requests record their nonces.
     pub nonces: NonceLedger,
 }
@@ -118,7 +125,7 @@ impl Services {
     /// records nonces on the current Tokio runtime.
     pub fn new(store: EventStore, secrets: SecretBox) -> Self {
         let nonces = NonceLedger::start(store.reader().clone());
-        Self { store, secrets, usage: Arc::default(), unsealed: Arc::default(), nonces }
+        Self { store, secrets, usage: Arc::default(), unsealed: Arc::default(), rsa_keys: Arc::default(), nonces }
     }
 
     /// The write that seals `secret` under `id` in a command's transaction.
@@ -160,6 +167,10 @@ impl Services {
             secret_fingerprint: Fingerprint::of(secret.expose_secret()),
             rsa_public_key: new.rsa_public_key.as_deref().map(RsaPublicKeyPem::parse).transpose()?,
         };
+        // The domain checks the armour; the key inside must be one we can verify with.
+        if new.rsa_public_key.as_deref().is_some_and(|pem| rsa_public_key_from_pem(pem).is_err()) {
+            return Err(ServiceError::UnusableRsaKey);
+        }
         let also = self.seal(client_secret_id(client_id), &secret);
         let context = Context { now: Utc::now(), actor, trace_id: None };
         execute_with::<ClientRecord>(&self.store, &client_id.stream_id(), &command, &context, also).await?;

@@ -55,6 +55,11 @@ async fn an_admin_registers_a_client_that_can_sign_at_once(database: TestDatabas
         (r#"{"name": "X", "callback_urls": []}"#, "callback_urls"),
         (r#"{"name": "X", "callback_urls": ["ftp://printer.example/"]}"#, "callback"),
         (r#"{"name": "", "callback_urls": ["oob"]}"#, "name"),
+        // Armour fine, content no key: refused here rather than on every request after.
+        (
+            r#"{"name": "X", "callback_urls": ["oob"], "rsa_public_key": "-----BEGIN PUBLIC KEY-----\nbm90IGEga2V5\n-----END PUBLIC KEY-----"}"#,
+            "rsa_public_key: not a usable RSA public key",
+        ),
     ] {
         let (status, _, answer) = call("POST", &url, Some(ADMIN), Some(bad));
         assert_eq!(status, 400, "{bad}: {answer}");
@@ -81,6 +86,15 @@ async fn an_admin_registers_a_client_that_can_sign_at_once(database: TestDatabas
     assert_eq!(after["events"][0]["actor"], json!({ "kind": "admin" }));
     assert_eq!(after["events"][0]["payload"]["name"], "Print Shop");
     assert!(!after.to_string().contains(issued["client_secret"].as_str().unwrap()), "the log holds no secret");
+
+    // A usable key (RFC 5849's test vectors' own) is taken.
+    let vectors =
+        std::fs::read_to_string(grantlog_tests::workspace_root().join("crates/oauth1/tests/vectors/signatures.json"))
+            .unwrap();
+    let pem = serde_json::from_str::<Value>(&vectors).unwrap()["rsa_public_key_pem"].clone();
+    let with_key = json!({ "name": "RSA Prints", "callback_urls": ["oob"], "rsa_public_key": pem }).to_string();
+    let (status, _, answer) = call("POST", &url, Some(ADMIN), Some(&with_key));
+    assert_eq!(status, 201, "{answer}");
 }
 
 async fn auditors_page_through_verify_and_replay_the_log(database: TestDatabase) {

@@ -12,8 +12,8 @@ use grantlog_oauth1::encoding::{parse_form, percent_encode};
 use grantlog_store::sessions::Session;
 
 use super::{
-    ApiError, AppState, GRANTS_PAGE, SESSION_COOKIE, cookie, expire_cookie, forbidden, form_fields, html, login_for,
-    login_page, outcome, trace_id, value,
+    ApiError, AppState, GRANTS_PAGE, SESSION_COOKIE, cookie, csrf_matches, expire_cookie, forbidden, form_fields, html,
+    login_for, login_page, outcome, trace_id, value,
 };
 use crate::account::{AccountError, ClientGrants};
 use crate::pages;
@@ -148,7 +148,7 @@ impl AppState {
         form: &[(String, String)],
     ) -> Result<Option<Session>, ApiError> {
         let session = self.session(request, Utc::now()).await?;
-        Ok(session.filter(|session| value(form, "csrf_token") == Some(session.csrf_token.as_str())))
+        Ok(session.filter(|session| csrf_matches(form, &session.csrf_token)))
     }
 }
 

@@ -338,8 +338,7 @@ async fn authorize_page(request: HttpRequest, state: web::Data<AppState>) -> Res
 async fn login(request: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let form = form_fields(&body);
     let then = login_for(value(&form, "oauth_token"), value(&form, "next"));
-    let expected = cookie(&request, LOGIN_CSRF_COOKIE);
-    if expected.is_none() || expected != value(&form, "csrf_token") {
+    if !cookie(&request, LOGIN_CSRF_COOKIE).is_some_and(|expected| csrf_matches(&form, expected)) {
         return Ok(forbidden());
     }
     let address = request.peer_addr().map_or_else(|| "unknown".to_owned(), |peer| peer.ip().to_string());
@@ -523,6 +522,13 @@ fn origin(url: &str) -> Option<String> {
 
 fn form_fields(body: &[u8]) -> Vec<(String, String)> {
     std::str::from_utf8(body).ok().and_then(|text| parse_form(text).ok()).unwrap_or_default()
+}
+
+/// Whether a form carries the expected CSRF token, compared in constant time so that
+/// the answer's timing tells nothing about how much of a guess was right.
+fn csrf_matches(form: &[(String, String)], expected: &str) -> bool {
+    use subtle::ConstantTimeEq as _;
+    value(form, "csrf_token").is_some_and(|sent| bool::from(sent.as_bytes().ct_eq(expected.as_bytes())))
 }
 
 fn value<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {

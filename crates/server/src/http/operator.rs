@@ -63,7 +63,9 @@ pub(super) async fn register_client(
                 "client_secret": issued.client_secret.expose_secret(),
             }))
         }
-        Err(ServiceError::Invalid(error)) => problem(StatusCode::BAD_REQUEST, &error.to_string()),
+        Err(error @ (ServiceError::Invalid(_) | ServiceError::UnusableRsaKey)) => {
+            problem(StatusCode::BAD_REQUEST, &error.to_string())
+        }
         Err(error) => failed(&error),
     }
 }
