@@ -284,6 +284,13 @@ impl<'a> ProtocolParams<'a> {
             return Err(ProtocolError::ParameterAbsent { missing });
         }
         let signature_method = signature_method?.expect("checked present above");
+        // Looked up in the database: a NUL or another control character names nothing
+        // and some databases refuse it outright.
+        for name in ["oauth_consumer_key", "oauth_token", "oauth_verifier"] {
+            if get(name).is_some_and(|value| value.chars().any(char::is_control)) {
+                return Err(ProtocolError::rejected(name, "contains control characters"));
+            }
+        }
         if get("oauth_version").is_some_and(|version| version != "1.0") {
             return Err(ProtocolError::VersionRejected);
         }
@@ -331,6 +338,18 @@ mod tests {
         let error =
             SignedRequest::from_request(&incoming("http://a.test/", Some(HEADER), "oauth_timestamp=11")).unwrap_err();
         assert_eq!(error.problem(), "parameter_rejected");
+    }
+
+    #[test]
+    fn keys_tokens_and_verifiers_with_control_characters_are_rejected() {
+        for (name, value) in [("oauth_consumer_key", "k%00"), ("oauth_token", "t%0Ax"), ("oauth_verifier", "%7F")] {
+            let header = format!(
+                r#"OAuth oauth_consumer_key="k", oauth_signature_method="PLAINTEXT", oauth_signature="a%26b", {name}="{value}""#
+            )
+            .replacen(r#"oauth_consumer_key="k", "#, "", usize::from(name == "oauth_consumer_key"));
+            let error = SignedRequest::from_request(&incoming("http://h/r", Some(&header), "")).unwrap_err();
+            assert_eq!(error, ProtocolError::rejected(name, "contains control characters"), "{header}");
+        }
     }
 
     #[test]

@@ -9,8 +9,10 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::expiry::record_expiries;
 use crate::http::Application;
+use crate::http::client_address::TrustedProxies;
 use crate::oauth::{Checks, prune_nonces};
 use crate::operators::OperatorTokens;
+use crate::owner::prune_logins;
 use crate::service::{NewClient, Services, demo};
 use crate::usage::{FLUSH_EVERY, UsageCounter};
 use grantlog_projection::replay::{render_json, render_text};
@@ -83,6 +85,11 @@ struct ServeArgs {
     /// (scheme, host, port, any path prefix); clients sign URLs with it.
     #[arg(long, env = "GRANTLOG_PUBLIC_URL")]
     public_url: Option<String>,
+    /// A proxy (an address or a CIDR network) whose `Forwarded` / `X-Forwarded-For`
+    /// names the client's address, for the login throttle; repeat for several. From
+    /// any other peer those headers are ignored.
+    #[arg(long = "trusted-proxy", env = "GRANTLOG_TRUSTED_PROXIES", value_delimiter = ',', value_parser = TrustedProxies::parse_network)]
+    trusted_proxies: Vec<ipnet::IpNet>,
     /// Accepted distance of `oauth_timestamp` from the server's clock, in seconds.
     #[arg(long, env = "GRANTLOG_TIMESTAMP_WINDOW", default_value_t = 300)]
     timestamp_window: u64,
@@ -288,8 +295,8 @@ async fn serve_traced(services: Services, args: ServeArgs) -> anyhow::Result<Out
         request_token_ttl: chrono::TimeDelta::seconds(args.request_token_ttl.into()),
         ..Checks::default()
     };
-    // Every minute: nonces need keeping only as long as their timestamps are
-    // acceptable, and expiries are recorded in the log (in force by the clock anyway).
+    // Every minute: nonces, sessions and failed-login counters need keeping only while
+    // they count, and expiries are recorded in the log (in force by the clock anyway).
     let store = services.store.clone();
     tokio::spawn(async move {
         let mut every_minute = tokio::time::interval(std::time::Duration::from_secs(60));
@@ -297,6 +304,9 @@ async fn serve_traced(services: Services, args: ServeArgs) -> anyhow::Result<Out
             every_minute.tick().await;
             if let Err(error) = prune_nonces(&store, chrono::Utc::now(), checks).await {
                 tracing::warn!(%error, "pruning nonces failed");
+            }
+            if let Err(error) = prune_logins(&store, chrono::Utc::now()).await {
+                tracing::warn!(%error, "pruning sessions and failed-login counters failed");
             }
             match record_expiries(&store, chrono::Utc::now()).await {
                 Ok(0) => {}
@@ -324,7 +334,8 @@ async fn serve_traced(services: Services, args: ServeArgs) -> anyhow::Result<Out
     });
     let (store, usage) = (services.store.clone(), services.usage.clone());
     let operators = operator_tokens(args.demo, args.admin_token, args.auditor_token)?;
-    let application = Application::build(listener, services, args.public_url, checks, operators)
+    let proxies = TrustedProxies::new(args.trusted_proxies);
+    let application = Application::build(listener, services, args.public_url, checks, operators, proxies)
         .context("Failed to start the server")?;
     // Tests and scripts read this line to learn the port.
     println!("grantlog listening on http://{}", application.address());

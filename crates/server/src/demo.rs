@@ -27,7 +27,8 @@ pub async fn run() -> anyhow::Result<()> {
     let services = Services::new(store.clone(), secrets);
     services.seed_demo().await.context("Failed to seed the story")?;
     let listener = std::net::TcpListener::bind("127.0.0.1:0").context("Failed to listen on a loopback port")?;
-    let application = Application::build(listener, services, None, Checks::default(), OperatorTokens::default())?;
+    let application =
+        Application::build(listener, services, None, Checks::default(), OperatorTokens::default(), Default::default())?;
     let base = format!("http://{}", application.address());
     let server = tokio::spawn(application.run());
 

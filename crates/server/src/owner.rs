@@ -1,6 +1,8 @@
 //! The resource owner's side of the flow: logging in, and deciding on a client's
 //! request on the consent page.
 
+use std::net::IpAddr;
+
 use argon2::Argon2;
 use argon2::password_hash::PasswordVerifier as _;
 use argon2::password_hash::phc::PasswordHash;
@@ -17,15 +19,31 @@ use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 
 use crate::account::Remembered;
-use crate::service::{ServiceError, Services, random_token};
+use crate::service::{ServiceError, Services, is_valid_username, random_token};
 
 /// How long a login lasts.
 pub const SESSION_LIFETIME: TimeDelta = TimeDelta::hours(8);
-/// Failed logins allowed per account, and per address, within [`LOCKOUT_WINDOW`],
-/// counted in the database so that every process shares the count.
+/// Failed logins allowed per account from one client address within
+/// [`LOCKOUT_WINDOW`], counted in the database so that every process shares the count.
+/// An account is never locked for everyone: a guesser elsewhere locks only themselves
+/// out (OWASP's authentication cheat sheet).
 pub const MAX_FAILED_LOGINS: u32 = 5;
+/// Failed logins allowed from one client address, whatever the accounts, within
+/// [`LOCKOUT_WINDOW`]: higher, since one address may be many people (a NAT, an office).
+pub const MAX_FAILED_LOGINS_PER_ADDRESS: u32 = 50;
 /// The window failed logins are counted in.
 pub const LOCKOUT_WINDOW: TimeDelta = TimeDelta::minutes(15);
+
+/// Deletes expired sessions and failed-login counters whose window has passed (they
+/// count nothing any more); returns how many of each.
+pub async fn prune_logins(
+    store: &grantlog_store::EventStore,
+    now: DateTime<Utc>,
+) -> Result<(u64, u64), grantlog_store::StoreError> {
+    let sessions = sessions::prune(store.reader(), now).await?;
+    let failures = throttle::prune(store.reader(), now - LOCKOUT_WINDOW).await?;
+    Ok((sessions, failures))
+}
 
 /// The version of the consent wording; its text is hashed into every approval.
 pub const CONSENT_VERSION: &str = "v1";
@@ -41,9 +59,19 @@ pub enum LoginError {
     /// Unknown user or wrong password (never which).
     #[error("wrong username or password")]
     Refused,
-    /// Too many failures lately, for this account or this address.
+    /// The username cannot name an owner: empty, too long, or with control characters.
+    #[error("username must be 1 to 64 printable characters")]
+    InvalidUsername,
+    /// Too many failures lately, for this account from this address or from this
+    /// address altogether; try again after this long.
     #[error("too many failed logins; try again later")]
-    Throttled,
+    Throttled {
+        /// When the window that holds the failures ends.
+        retry_after: TimeDelta,
+    },
+    /// Every password check this process allows at once is running; try again shortly.
+    #[error("too many logins at once; try again shortly")]
+    Busy,
     /// Our failure.
     #[error(transparent)]
     Failed(#[from] ServiceError),
@@ -123,24 +151,52 @@ impl From<ProjectionError> for DecisionError {
 impl Services {
     /// Checks a username and password; starts a session. Unknown usernames cost the
     /// same argon2 work as known ones.
+    ///
+    /// The attempt is counted before the password is checked, for this account from
+    /// `address` and for `address` altogether ([`throttle::reserve`]); past either
+    /// limit it is refused unchecked. An attempt that was not a failure (the password
+    /// was right, or it was never checked) is taken back.
     pub async fn login(
         &self,
         username: &str,
         password: SecretString,
-        address: &str,
+        address: IpAddr,
         now: DateTime<Utc>,
     ) -> Result<NewSession, LoginError> {
-        let keys = [format!("user:{username}"), format!("address:{address}")];
+        if !is_valid_username(username) {
+            return Err(LoginError::InvalidUsername);
+        }
+        let pool = self.store.reader();
+        // A space never occurs in an address, so the account's key cannot be forged by
+        // a username that looks like another address.
+        let keys = [
+            (format!("account {address} {username}"), MAX_FAILED_LOGINS),
+            (format!("address {address}"), MAX_FAILED_LOGINS_PER_ADDRESS),
+        ];
         let window_start = now - LOCKOUT_WINDOW;
-        for key in &keys {
-            let failures =
-                throttle::failures(self.store.reader(), key, window_start).await.map_err(ServiceError::from)?;
-            if failures >= MAX_FAILED_LOGINS {
-                return Err(LoginError::Throttled);
+        let release_all = || async {
+            for (key, _) in &keys {
+                throttle::release(pool, key).await?;
+            }
+            Ok::<_, ServiceError>(())
+        };
+        let mut over = None;
+        for (key, limit) in &keys {
+            let reserved = throttle::reserve(pool, key, now, window_start).await.map_err(ServiceError::from)?;
+            if reserved.attempts > *limit {
+                let ends = reserved.since + LOCKOUT_WINDOW - now;
+                over = Some(over.map_or(ends, |longest: TimeDelta| longest.max(ends)));
             }
         }
-        let profile =
-            profiles::find_owner_by_username(self.store.reader(), username).await.map_err(ServiceError::from)?;
+        if let Some(retry_after) = over {
+            release_all().await?;
+            return Err(LoginError::Throttled { retry_after });
+        }
+        let Ok(_permit) = self.password_checks.clone().try_acquire_owned() else {
+            release_all().await?;
+            return Err(LoginError::Busy);
+        };
+        let profile = profiles::find_owner_by_username(pool, username).await.map_err(ServiceError::from)?;
         let stored = profile.as_ref().map_or(DUMMY_HASH.to_owned(), |p| p.password_hash.clone());
         let matches = tokio::task::spawn_blocking(move || {
             PasswordHash::new(&stored)
@@ -150,19 +206,15 @@ impl Services {
         .await
         .map_err(|_| ServiceError::Hashing)?;
         let Some(profile) = profile.filter(|_| matches) else {
-            for key in &keys {
-                throttle::record_failure(self.store.reader(), key, now, window_start)
-                    .await
-                    .map_err(ServiceError::from)?;
-            }
             return Err(LoginError::Refused);
         };
-        // The account's count resets; the address's does not, or logging in to one's own
-        // account between guesses would reset it.
-        throttle::clear(self.store.reader(), &keys[0]).await.map_err(ServiceError::from)?;
+        // The account's count from here resets; the address's keeps its other failures,
+        // or logging in to one's own account between guesses would reset it.
+        throttle::clear(pool, &keys[0].0).await.map_err(ServiceError::from)?;
+        throttle::release(pool, &keys[1].0).await.map_err(ServiceError::from)?;
         let cookie = random_token(32);
         let session = sessions::Session { owner_id: profile.owner_id, csrf_token: random_token(24) };
-        sessions::start(self.store.reader(), &session_key(&cookie), &session, now + SESSION_LIFETIME)
+        sessions::start(pool, &session_key(&cookie), &session, now + SESSION_LIFETIME)
             .await
             .map_err(ServiceError::from)?;
         Ok(NewSession { cookie: SecretString::from(cookie), session })

@@ -79,6 +79,10 @@ pub struct Services {
     pub unsealed: Arc<SecretCache>,
     /// Clients' RSA public keys already parsed by this process.
     pub rsa_keys: Arc<RsaKeys>,
+    /// Permits for password checks running at once: argon2 takes tens of milliseconds
+    /// of a core and its memory, so beyond about one per core a login is turned away
+    /// (503) rather than queued.
+    pub password_checks: Arc<tokio::sync::Semaphore>,
     /// Where signed requests record their nonces.
     pub nonces: NonceLedger,
 }
@@ -113,6 +117,15 @@ pub fn client_secret_id(client_id: ClientId) -> String {
     format!("client-secret:{client_id}")
 }
 
+/// The longest username, in bytes.
+pub const MAX_USERNAME_LEN: usize = 64;
+
+/// Whether `username` can name an owner: 1 to [`MAX_USERNAME_LEN`] bytes, no control
+/// characters (NUL included).
+pub fn is_valid_username(username: &str) -> bool {
+    !username.is_empty() && username.len() <= MAX_USERNAME_LEN && !username.chars().any(char::is_control)
+}
+
 /// `bytes` random bytes, URL-safe base64 without padding.
 pub(crate) fn random_token(bytes: usize) -> String {
     let mut buffer = vec![0; bytes];
@@ -125,7 +138,16 @@ impl Services {
     /// records nonces on the current Tokio runtime.
     pub fn new(store: EventStore, secrets: SecretBox) -> Self {
         let nonces = NonceLedger::start(store.reader().clone());
-        Self { store, secrets, usage: Arc::default(), unsealed: Arc::default(), rsa_keys: Arc::default(), nonces }
+        let cores = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
+        Self {
+            store,
+            secrets,
+            usage: Arc::default(),
+            unsealed: Arc::default(),
+            rsa_keys: Arc::default(),
+            password_checks: Arc::new(tokio::sync::Semaphore::new(cores.max(2))),
+            nonces,
+        }
     }
 
     /// The write that seals `secret` under `id` in a command's transaction.
@@ -187,7 +209,7 @@ impl Services {
         actor: Actor,
     ) -> Result<OwnerId, ServiceError> {
         let username = username.trim();
-        if username.is_empty() || username.len() > 64 || username.chars().any(char::is_control) {
+        if !is_valid_username(username) {
             return Err(ServiceError::InvalidUsername);
         }
         if password.expose_secret().chars().count() < MIN_PASSWORD_LEN {

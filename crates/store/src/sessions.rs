@@ -62,3 +62,10 @@ pub async fn end(pool: &AnyPool, id_hash: &str) -> Result<(), StoreError> {
     sqlx::query("DELETE FROM sessions WHERE id_hash = $1").bind(id_hash).execute(pool).await?;
     Ok(())
 }
+
+/// Deletes the sessions that expired before `now`; returns how many.
+pub async fn prune(pool: &AnyPool, now: DateTime<Utc>) -> Result<u64, StoreError> {
+    let result =
+        sqlx::query("DELETE FROM sessions WHERE expires_at <= $1").bind(format_timestamp(&now)).execute(pool).await?;
+    Ok(result.rows_affected())
+}

@@ -1,4 +1,9 @@
 //! Failed-login counters, kept in the database so every process shares them.
+//!
+//! An attempt is reserved before the password is checked, in one statement that adds
+//! it and returns the new count: guesses sent at once each see the others', so no more
+//! than the limit are ever checked. An attempt that turns out not to be a failure (the
+//! password was right, or it was never checked) is released again.
 
 use chrono::{DateTime, Utc};
 use sqlx::{AnyPool, Row};
@@ -6,38 +11,50 @@ use sqlx::{AnyPool, Row};
 use crate::error::StoreError;
 use crate::event::format_timestamp;
 
-/// How many failures `key` has had since `window_start` (older ones do not count).
-pub async fn failures(pool: &AnyPool, key: &str, window_start: DateTime<Utc>) -> Result<u32, StoreError> {
-    let row = sqlx::query("SELECT failures FROM login_failures WHERE throttle_key = $1 AND since >= $2")
-        .bind(key)
-        .bind(format_timestamp(&window_start))
-        .fetch_optional(pool)
-        .await?;
-    Ok(row
-        .map(|row| row.try_get::<i64, _>("failures"))
-        .transpose()?
-        .map_or(0, |n| u32::try_from(n).unwrap_or(u32::MAX)))
+/// A key's count, the reserved attempt included, and when its window began.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reserved {
+    /// Attempts in the current window.
+    pub attempts: u32,
+    /// When the current window began.
+    pub since: DateTime<Utc>,
 }
 
-/// Counts a failure for `key` at `now`, starting a new window when the last one began
-/// before `window_start`.
-pub async fn record_failure(
+/// Counts an attempt for `key` at `now`, starting a new window when the last one began
+/// before `window_start`, and returns the count with it.
+pub async fn reserve(
     pool: &AnyPool,
     key: &str,
     now: DateTime<Utc>,
     window_start: DateTime<Utc>,
-) -> Result<(), StoreError> {
-    sqlx::query(
+) -> Result<Reserved, StoreError> {
+    let row = sqlx::query(
         "INSERT INTO login_failures (throttle_key, failures, since) VALUES ($1, 1, $2) \
          ON CONFLICT (throttle_key) DO UPDATE SET \
          failures = CASE WHEN login_failures.since < $3 THEN 1 ELSE login_failures.failures + 1 END, \
-         since = CASE WHEN login_failures.since < $3 THEN excluded.since ELSE login_failures.since END",
+         since = CASE WHEN login_failures.since < $3 THEN excluded.since ELSE login_failures.since END \
+         RETURNING failures, since",
     )
     .bind(key)
     .bind(format_timestamp(&now))
     .bind(format_timestamp(&window_start))
-    .execute(pool)
+    .fetch_one(pool)
     .await?;
+    let since: String = row.try_get("since")?;
+    Ok(Reserved {
+        attempts: u32::try_from(row.try_get::<i64, _>("failures")?).unwrap_or(u32::MAX),
+        since: DateTime::parse_from_rfc3339(&since)
+            .map_err(|e| StoreError::Corrupt(format!("login_failures.since: {e}")))?
+            .with_timezone(&Utc),
+    })
+}
+
+/// Takes back an attempt reserved for `key` that was not a failure.
+pub async fn release(pool: &AnyPool, key: &str) -> Result<(), StoreError> {
+    sqlx::query("UPDATE login_failures SET failures = failures - 1 WHERE throttle_key = $1 AND failures > 0")
+        .bind(key)
+        .execute(pool)
+        .await?;
     Ok(())
 }
 
@@ -45,4 +62,14 @@ pub async fn record_failure(
 pub async fn clear(pool: &AnyPool, key: &str) -> Result<(), StoreError> {
     sqlx::query("DELETE FROM login_failures WHERE throttle_key = $1").bind(key).execute(pool).await?;
     Ok(())
+}
+
+/// Deletes the counters whose window began before `window_start` (they count nothing
+/// any more); returns how many.
+pub async fn prune(pool: &AnyPool, window_start: DateTime<Utc>) -> Result<u64, StoreError> {
+    let result = sqlx::query("DELETE FROM login_failures WHERE since < $1")
+        .bind(format_timestamp(&window_start))
+        .execute(pool)
+        .await?;
+    Ok(result.rows_affected())
 }

@@ -167,6 +167,40 @@ async fn a_row_past_the_head_fails_verify_and_every_whole_log_reader(database: T
     assert_eq!(past_the_head.to_string(), "position 6: an event past the recorded head (5)");
 }
 
+async fn login_attempts_are_reserved_released_and_pruned_with_sessions(database: TestDatabase) {
+    use grantlog_store::{sessions, throttle};
+    let store = database.store().await;
+    let pool = store.reader();
+    let at = |minute: u32| Utc.with_ymd_and_hms(2026, 12, 2, 9, minute, 0).unwrap();
+    let window = chrono::TimeDelta::minutes(15);
+    let reserve = |minute: u32| throttle::reserve(pool, "account 127.0.0.1 jane", at(minute), at(minute) - window);
+    assert_eq!(reserve(0).await.unwrap(), throttle::Reserved { attempts: 1, since: at(0) });
+    assert_eq!(reserve(1).await.unwrap().attempts, 2);
+    throttle::release(pool, "account 127.0.0.1 jane").await.unwrap();
+    assert_eq!(reserve(2).await.unwrap(), throttle::Reserved { attempts: 2, since: at(0) }, "released, then counted");
+    assert_eq!(reserve(20).await.unwrap(), throttle::Reserved { attempts: 1, since: at(20) }, "a new window");
+    // Reservations sent at once each see the others': 40 of them count 1 to 40.
+    let at_once: Vec<_> = (0..40)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { throttle::reserve(store.reader(), "address 127.0.0.1", at(21), at(6)).await })
+        })
+        .collect();
+    let mut counts = BTreeSet::new();
+    for reservation in at_once {
+        counts.insert(reservation.await.unwrap().unwrap().attempts);
+    }
+    assert_eq!(counts, (1..=40).collect::<BTreeSet<u32>>());
+    assert_eq!(throttle::prune(pool, at(20)).await.unwrap(), 0, "both windows still count");
+    assert_eq!(throttle::prune(pool, at(21) + chrono::TimeDelta::seconds(1)).await.unwrap(), 2);
+
+    let session = sessions::Session { owner_id: uuid::Uuid::now_v7(), csrf_token: "c".into() };
+    sessions::start(pool, "hash-1", &session, at(30)).await.unwrap();
+    assert_eq!(sessions::prune(pool, at(29)).await.unwrap(), 0);
+    assert_eq!(sessions::prune(pool, at(30)).await.unwrap(), 1);
+    assert!(sessions::find(pool, "hash-1", at(0)).await.unwrap().is_none(), "pruned");
+}
+
 async fn verify_ignores_events_appended_while_it_walks(database: TestDatabase) {
     let store = seed_five(&database).await;
     let writer = {
@@ -477,6 +511,7 @@ backend_tests!(
     many_streams_append_in_one_transaction_or_not_at_all,
     verify_finds_an_event_slipped_in_beside_the_chain,
     a_row_past_the_head_fails_verify_and_every_whole_log_reader,
+    login_attempts_are_reserved_released_and_pruned_with_sessions,
     verify_ignores_events_appended_while_it_walks,
     appended_events_read_back_exactly,
     a_conflicting_append_writes_nothing,

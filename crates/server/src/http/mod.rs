@@ -32,8 +32,10 @@ use crate::metrics;
 use crate::oauth::{Checks, RequestError};
 use crate::operators::OperatorTokens;
 use crate::service::Services;
+use client_address::TrustedProxies;
 
 mod account;
+pub mod client_address;
 mod operator;
 
 /// Largest request body accepted: OAuth forms are a few hundred bytes.
@@ -53,12 +55,23 @@ pub struct AppState {
     pub checks: Checks,
     /// Who may call the admin and auditor APIs.
     pub operators: OperatorTokens,
+    /// The proxies whose forwarding headers name the client's address.
+    pub trusted_proxies: TrustedProxies,
 }
 
 impl AppState {
     /// The absolute URL the client signed: our public URL and the request target.
     fn signed_url(&self, request: &HttpRequest) -> String {
         signed_url(&self.public_url, request.uri().path_and_query().map_or("/", |target| target.as_str()))
+    }
+
+    /// Where the request comes from, for throttling: see [`TrustedProxies`].
+    fn client_address(&self, request: &HttpRequest) -> std::net::IpAddr {
+        let values = |name: header::HeaderName| -> Vec<&str> {
+            request.headers().get_all(name).filter_map(|value| value.to_str().ok()).collect()
+        };
+        let peer = request.peer_addr().map_or(std::net::Ipv4Addr::UNSPECIFIED.into(), |peer| peer.ip());
+        self.trusted_proxies.client_address(peer, &values(header::FORWARDED), &values(header::X_FORWARDED_FOR))
     }
 }
 
@@ -83,11 +96,12 @@ impl Application {
         public_url: Option<String>,
         checks: Checks,
         operators: OperatorTokens,
+        trusted_proxies: TrustedProxies,
     ) -> std::io::Result<Self> {
         let address = listener.local_addr()?;
         let public_url = public_url.unwrap_or_else(|| format!("http://{address}"));
         let checks = Checks { plaintext_allowed: public_url.starts_with("https://"), ..checks };
-        let state = AppState { services, public_url, checks, operators };
+        let state = AppState { services, public_url, checks, operators, trusted_proxies };
         let server = HttpServer::new(move || {
             App::new()
                 .wrap_fn(|request, service| {
@@ -341,10 +355,10 @@ async fn login(request: HttpRequest, body: web::Bytes, state: web::Data<AppState
     if !cookie(&request, LOGIN_CSRF_COOKIE).is_some_and(|expected| csrf_matches(&form, expected)) {
         return Ok(forbidden());
     }
-    let address = request.peer_addr().map_or_else(|| "unknown".to_owned(), |peer| peer.ip().to_string());
+    let address = state.client_address(&request);
     let password = SecretString::from(value(&form, "password").unwrap_or_default().to_owned());
     let username = value(&form, "username").unwrap_or_default();
-    match state.services.login(username, password, &address, Utc::now()).await {
+    match state.services.login(username, password, address, Utc::now()).await {
         Ok(new) => {
             outcome("logged_in");
             let location = match then {
@@ -364,14 +378,25 @@ async fn login(request: HttpRequest, body: web::Bytes, state: web::Data<AppState
             outcome("login_refused");
             Ok(login_page(&state, then, StatusCode::UNAUTHORIZED, Some("Wrong username or password.")))
         }
-        Err(LoginError::Throttled) => {
+        Err(LoginError::InvalidUsername) => {
+            outcome("login_refused");
+            Ok(login_page(&state, then, StatusCode::BAD_REQUEST, Some("A username is 1 to 64 printable characters.")))
+        }
+        Err(LoginError::Throttled { retry_after }) => {
             outcome("login_throttled");
-            Ok(login_page(
+            let page = login_page(
                 &state,
                 then,
                 StatusCode::TOO_MANY_REQUESTS,
                 Some("Too many failed logins. Try again later."),
-            ))
+            );
+            Ok(with_retry_after(page, retry_after.num_seconds().max(1)))
+        }
+        Err(LoginError::Busy) => {
+            outcome("login_busy");
+            let page =
+                login_page(&state, then, StatusCode::SERVICE_UNAVAILABLE, Some("Too many logins at once. Try again."));
+            Ok(with_retry_after(page, 1))
         }
         Err(LoginError::Failed(error)) => Err(ApiError::Internal(error)),
     }
@@ -522,6 +547,11 @@ fn origin(url: &str) -> Option<String> {
 
 fn form_fields(body: &[u8]) -> Vec<(String, String)> {
     std::str::from_utf8(body).ok().and_then(|text| parse_form(text).ok()).unwrap_or_default()
+}
+
+fn with_retry_after(mut response: HttpResponse, seconds: i64) -> HttpResponse {
+    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    response
 }
 
 /// Whether a form carries the expected CSRF token, compared in constant time so that

@@ -13,6 +13,8 @@ pub const CALLBACK: &str = "http://127.0.0.1:9/ready";
 pub struct Browser {
     agent: ureq::Agent,
     pub cookies: Vec<(String, String)>,
+    /// Sent with every request, as a proxy in front would add them.
+    pub extra_headers: Vec<(&'static str, String)>,
 }
 
 pub struct Page {
@@ -33,7 +35,7 @@ impl Page {
 
 impl Browser {
     pub fn new() -> Self {
-        Self { agent: grantlog_server::demo::agent(), cookies: Vec::new() }
+        Self { agent: grantlog_server::demo::agent(), cookies: Vec::new(), extra_headers: Vec::new() }
     }
 
     fn cookie_header(&self) -> String {
@@ -67,20 +69,26 @@ impl Browser {
     }
 
     pub fn get(&mut self, url: &str) -> Page {
-        let response = self.agent.get(url).header("Cookie", self.cookie_header()).call().unwrap();
+        let mut request = self.agent.get(url).header("Cookie", self.cookie_header());
+        for (name, value) in &self.extra_headers {
+            request = request.header(*name, value);
+        }
+        let response = request.call().unwrap();
         self.page(response)
     }
 
     pub fn submit(&mut self, url: &str, fields: &[(&str, &str)]) -> Page {
         let body: Vec<String> =
             fields.iter().map(|(n, v)| format!("{}={}", percent_encode(n), percent_encode(v))).collect();
-        let response = self
+        let mut request = self
             .agent
             .post(url)
             .header("Cookie", self.cookie_header())
-            .header("Content-Type", "application/x-www-form-urlencoded")
-            .send(body.join("&"))
-            .unwrap();
+            .header("Content-Type", "application/x-www-form-urlencoded");
+        for (name, value) in &self.extra_headers {
+            request = request.header(*name, value);
+        }
+        let response = request.send(body.join("&")).unwrap();
         self.page(response)
     }
 }
