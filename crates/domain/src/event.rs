@@ -20,7 +20,7 @@ use crate::callback::{Callback, CallbackPattern, Homepage};
 use crate::ids::{ClientId, GrantId, OwnerId};
 use crate::scope::Scope;
 use crate::values::{
-    AccessDuration, ClientName, ConsentMethod, ConsentText, ConsumerKey, Fingerprint, Reason, ResourceId,
+    AccessDuration, ClientName, ConsentMethod, ConsentText, ConsumerKey, Fingerprint, KeyId, Reason, ResourceId,
     RsaPublicKeyPem, TokenKey,
 };
 
@@ -270,6 +270,27 @@ pub struct GrantRevoked {
 
 // ---------------------------------------------------------------------------------------
 
+// ---------------------------------------------------------------------------------------
+// The secret store's stream: `secrets-key`
+
+/// The stream of [`SecretsKeyRotated`]: the deployment's one secret store.
+pub const SECRETS_KEY_STREAM: &str = "secrets-key";
+
+/// The key that seals client and token secrets at rest was replaced: every sealed
+/// secret was re-sealed under the new key in the transaction that recorded this, after
+/// which the old key opens nothing. Key ids only, never a key. Caused by an admin
+/// (`grantlog secrets rotate-key`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretsKeyRotated {
+    /// The key the secrets were sealed with.
+    pub from_key_id: KeyId,
+    /// The key they are sealed with now.
+    pub to_key_id: KeyId,
+    /// How many secrets were re-sealed.
+    pub resealed: u64,
+}
+
 /// Every event grantlog records. Serialized with its type name in `"type"`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type")]
@@ -319,6 +340,9 @@ pub enum Event {
     /// See [`GrantRevoked`].
     #[serde(rename = "grant.revoked")]
     GrantRevoked(GrantRevoked),
+    /// See [`SecretsKeyRotated`].
+    #[serde(rename = "secrets.key_rotated")]
+    SecretsKeyRotated(SecretsKeyRotated),
 }
 
 /// An event type and the schema version this build writes.
@@ -375,7 +399,7 @@ pub enum DecodeError {
 
 impl Event {
     /// Every event type, with the schema version this build writes.
-    pub const CATALOGUE: [CatalogueEntry; 15] = [
+    pub const CATALOGUE: [CatalogueEntry; 16] = [
         entry("client.registered", 1),
         entry("client.secret_rotated", 1),
         entry("client.suspended", 1),
@@ -391,6 +415,7 @@ impl Event {
         entry("grant.token_credentials_issued", 1),
         entry("grant.credentials_expired", 1),
         entry("grant.revoked", 1),
+        entry("secrets.key_rotated", 1),
     ];
 
     /// The type name, e.g. `grant.approved`; the same as the payload's `"type"`.
@@ -411,6 +436,7 @@ impl Event {
             Self::TokenCredentialsIssued(_) => "grant.token_credentials_issued",
             Self::CredentialsExpired(_) => "grant.credentials_expired",
             Self::GrantRevoked(_) => "grant.revoked",
+            Self::SecretsKeyRotated(_) => "secrets.key_rotated",
         }
     }
 
@@ -425,7 +451,8 @@ impl Event {
     }
 
     /// The stream the event belongs to: `client-<uuid>`, `owner-<uuid>` or
-    /// `grant-<uuid>`. [`RememberedConsentWithdrawn`] is on the owner's stream.
+    /// `grant-<uuid>`; [`SecretsKeyRotated`] on [`SECRETS_KEY_STREAM`].
+    /// [`RememberedConsentWithdrawn`] is on the owner's stream.
     pub fn stream_id(&self) -> String {
         match self {
             Self::ClientRegistered(e) => e.client_id.stream_id(),
@@ -443,6 +470,7 @@ impl Event {
             Self::TokenCredentialsIssued(e) => e.grant_id.stream_id(),
             Self::CredentialsExpired(e) => e.grant_id.stream_id(),
             Self::GrantRevoked(e) => e.grant_id.stream_id(),
+            Self::SecretsKeyRotated(_) => SECRETS_KEY_STREAM.to_owned(),
         }
     }
 
@@ -510,6 +538,7 @@ from_event_struct!(
     TokenCredentialsIssued,
     CredentialsExpired,
     GrantRevoked,
+    SecretsKeyRotated,
 );
 
 #[cfg(test)]
@@ -647,7 +676,21 @@ mod tests {
             .into(),
             GrantRevoked { grant_id: grant_id(), by: Revoker::Admin, reason: None }.into(),
             GrantRevoked { grant_id: grant_id(), by: Revoker::Client(client_id()), reason: None }.into(),
+            SecretsKeyRotated {
+                from_key_id: KeyId::parse("3f9a0c1d2e4b5a69").unwrap(),
+                to_key_id: KeyId::parse("0123456789abcdef").unwrap(),
+                resealed: 42,
+            }
+            .into(),
         ]
+    }
+
+    #[test]
+    fn key_ids_are_sixteen_lowercase_hex_digits() {
+        assert!(KeyId::parse("0123456789abcdef").is_ok());
+        for bad in ["0123456789ABCDEF", "0123456789abcde", "0123456789abcdef0", "0123456789abcdeg", ""] {
+            assert!(KeyId::parse(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
@@ -687,6 +730,7 @@ mod tests {
                 "client" => client_id().stream_id(),
                 "owner" => owner_id().stream_id(),
                 "grant" => grant_id().stream_id(),
+                "secrets" => SECRETS_KEY_STREAM.to_owned(),
                 other => panic!("unexpected prefix {other}"),
             };
             assert_eq!(event.stream_id(), expected, "{}", event.event_type());

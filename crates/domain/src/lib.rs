@@ -40,8 +40,8 @@ pub use error::{AccessError, DomainError, GrantEnd};
 pub use event::{
     AuthorizationApproved, AuthorizationDenied, CatalogueEntry, ClientRegistered, ClientReinstated,
     ClientSecretRotated, ClientSuspended, Credentials, CredentialsExpired, DecodeError, Event, GrantRevoked,
-    OwnerAuthenticated, OwnerErased, OwnerRegistered, RememberedConsentWithdrawn, Revoker, TemporaryCredentialsIssued,
-    TokenCredentialsIssued, VerifierIssued,
+    OwnerAuthenticated, OwnerErased, OwnerRegistered, RememberedConsentWithdrawn, Revoker, SECRETS_KEY_STREAM,
+    SecretsKeyRotated, TemporaryCredentialsIssued, TokenCredentialsIssued, VerifierIssued,
 };
 pub use grant::{
     AccessGrant, Approve, Deny, ExchangeVerifier, Expire, Grant, GrantCommand, GrantState, GrantStatus,
@@ -51,6 +51,6 @@ pub use ids::{ClientId, GrantId, OwnerId};
 pub use owner::{Owner, OwnerCommand, OwnerState};
 pub use scope::{Permission, Scope};
 pub use values::{
-    AccessDuration, ClientName, ConsentMethod, ConsentText, ConsumerKey, Fingerprint, PresentedSecret, Reason,
+    AccessDuration, ClientName, ConsentMethod, ConsentText, ConsumerKey, Fingerprint, KeyId, PresentedSecret, Reason,
     ResourceId, RsaPublicKeyPem, TokenKey, ValueError,
 };

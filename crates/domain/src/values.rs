@@ -307,6 +307,23 @@ impl<'de> Deserialize<'de> for Fingerprint {
     }
 }
 
+/// Which key sealed the secrets at rest: the first 8 bytes of the key's SHA-256, as 16
+/// lowercase hex digits. Names a key without revealing it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct KeyId(String);
+
+impl KeyId {
+    /// Parses 16 lowercase hex digits.
+    pub fn parse(text: &str) -> Result<Self, ValueError> {
+        if text.len() != 16 || !text.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+            return Err(ValueError::new("key id", "must be 16 lowercase hex digits"));
+        }
+        Ok(Self(text.to_owned()))
+    }
+}
+
+string_value!(KeyId);
+
 /// A secret someone presented (today: an `oauth_verifier`), on its way to be checked
 /// against a [`Fingerprint`]. It cannot be printed, serialized or compared by accident:
 /// `Debug` shows `<redacted>` and the only thing the domain does with it is

@@ -74,6 +74,21 @@ enum Command {
     /// Manage resource owners.
     #[command(subcommand)]
     Owner(OwnerCommand),
+    /// Manage the key that seals client and token secrets at rest.
+    #[command(subcommand)]
+    Secrets(SecretsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum SecretsCommand {
+    /// Re-seal every secret under a new key (created when the file does not exist), in
+    /// one transaction recorded as an event; then start grantlog with the new key file.
+    /// Stop every server first.
+    RotateKey {
+        /// The new key: 64 hex digits in a file, created (mode 0600) when missing.
+        #[arg(long)]
+        new_key_file: std::path::PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -218,8 +233,10 @@ impl Cli {
         }
         // Only `migrate` may create a SQLite file: auditing a path that does not exist
         // must fail, not audit a new empty log.
-        let writes =
-            matches!(self.command, Command::Serve(_) | Command::Migrate | Command::Client(_) | Command::Owner(_));
+        let writes = matches!(
+            self.command,
+            Command::Serve(_) | Command::Migrate | Command::Client(_) | Command::Owner(_) | Command::Secrets(_)
+        );
         let options = ConnectOptions { create_if_missing: writes, ..ConnectOptions::new(&self.database.database_url) };
         let store = EventStore::connect(options).await.context("Failed to open the database")?;
         let outcome = run(&store, &self.database, self.command).await;
@@ -235,6 +252,19 @@ async fn run(store: &EventStore, database: &DatabaseArgs, command: Command) -> a
         Command::Client(command) => return add_client(&services(store.clone(), database).await?, command).await,
         Command::Owner(OwnerCommand::Add { username }) => {
             return add_owner(&services(store.clone(), database).await?, &username).await;
+        }
+        Command::Secrets(SecretsCommand::RotateKey { new_key_file }) => {
+            let services = services(store.clone(), database).await?;
+            let new = SecretBox::load_or_create(&new_key_file).context("Failed to load the new key")?;
+            let resealed =
+                services.rotate_secrets_key(&new, Actor::Admin).await.context("Failed to rotate the secrets key")?;
+            println!(
+                "re-sealed {resealed} secrets under key {} (was {}); start grantlog with --secrets-key-file {}; \
+                 the old key file is no longer needed",
+                new.key_id(),
+                services.secrets.key_id(),
+                new_key_file.display()
+            );
         }
         Command::Migrate => {
             store.migrate().await.context("Failed to migrate the database")?;

@@ -11,13 +11,13 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::Utc;
 use grantlog_domain::{
-    Actor, CallbackPattern, ClientCommand, ClientId, ClientName, ConsumerKey, Fingerprint, Homepage, OwnerCommand,
-    OwnerId, RsaPublicKeyPem, ValueError,
+    Actor, CallbackPattern, ClientCommand, ClientId, ClientName, ConsumerKey, Event, Fingerprint, Homepage, KeyId,
+    OwnerCommand, OwnerId, RsaPublicKeyPem, SECRETS_KEY_STREAM, SecretsKeyRotated, ValueError,
 };
 use grantlog_oauth1::rsa_public_key_from_pem;
 use grantlog_projection::{ClientRecord, Context, OwnerRecord, ProjectionError, execute_with};
 use grantlog_store::profiles::{self, OwnerProfile};
-use grantlog_store::{EventStore, SecretBox, StoreError};
+use grantlog_store::{EventStore, ExpectedVersion, InlineHook, SecretBox, StoreError};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::nonce_ledger::{LedgerError, NonceLedger};
@@ -37,6 +37,9 @@ pub enum ServiceError {
     /// An RSA public key whose armour is fine but whose content is no usable key.
     #[error("rsa_public_key: not a usable RSA public key (PEM, SubjectPublicKeyInfo or PKCS#1)")]
     UnusableRsaKey,
+    /// A key rotation to the key already in use.
+    #[error("the new key is the key in use")]
+    SameKey,
     /// A password too short to be worth hashing.
     #[error("password must be at least {MIN_PASSWORD_LEN} characters")]
     WeakPassword,
@@ -197,6 +200,37 @@ impl Services {
         let context = Context { now: Utc::now(), actor, trace_id: None };
         execute_with::<ClientRecord>(&self.store, &client_id.stream_id(), &command, &context, also).await?;
         Ok(IssuedClient { client_id, client_key: key, client_secret: secret })
+    }
+
+    /// Re-seals every secret under `new` in one transaction with the event that records
+    /// it ([`SecretsKeyRotated`], key ids only); returns how many. Run it with every
+    /// server stopped: a server still running would seal new secrets with the old key,
+    /// and a secret sealed meanwhile makes the rotation fail and change nothing.
+    pub async fn rotate_secrets_key(&self, new: &SecretBox, actor: Actor) -> Result<u64, ServiceError> {
+        if new.key_id() == self.secrets.key_id() {
+            return Err(ServiceError::SameKey);
+        }
+        let resealed = SecretBox::count(self.store.reader()).await?;
+        let event = Event::from(SecretsKeyRotated {
+            from_key_id: KeyId::parse(self.secrets.key_id())?,
+            to_key_id: KeyId::parse(new.key_id())?,
+            resealed,
+        });
+        let recorded = Context { now: Utc::now(), actor, trace_id: None }.envelope(&event);
+        let (old, new) = (self.secrets.clone(), new.clone());
+        let reseal: InlineHook<'_> = Box::new(move |connection, _| {
+            Box::pin(async move {
+                let found = old.reseal_all(&new, connection).await?;
+                if found != resealed {
+                    return Err(StoreError::Secrets(format!(
+                        "{found} secrets to re-seal, {resealed} a moment before: stop every server, then rotate"
+                    )));
+                }
+                Ok(())
+            })
+        });
+        self.store.append_with(SECRETS_KEY_STREAM, ExpectedVersion::Any, &[recorded], reseal).await?;
+        Ok(resealed)
     }
 
     /// Registers a resource owner: the event names a fresh pseudonymous id; the username

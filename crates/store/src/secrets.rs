@@ -121,19 +121,11 @@ impl SecretBox {
 
     /// Stores `secret` under `id`, in the caller's transaction.
     pub async fn put(&self, connection: &mut AnyConnection, id: &str, secret: &str) -> Result<(), StoreError> {
-        let mut nonce = [0; NONCE_LEN];
-        getrandom::fill(&mut nonce).map_err(|e| StoreError::Secrets(format!("generating a nonce: {e}")))?;
-        let ciphertext = self
-            .cipher
-            .encrypt(
-                &XNonce::try_from(&nonce[..]).expect("nonce length checked"),
-                Payload { msg: secret.as_bytes(), aad: id.as_bytes() },
-            )
-            .map_err(|_| StoreError::Secrets("encryption failed".into()))?;
+        let (nonce, ciphertext) = self.seal(id, secret.as_bytes())?;
         sqlx::query("INSERT INTO secrets (id, key_id, nonce, ciphertext) VALUES ($1, $2, $3, $4)")
             .bind(id)
             .bind(&self.key_id)
-            .bind(nonce.to_vec())
+            .bind(nonce)
             .bind(ciphertext)
             .execute(connection)
             .await?;
@@ -149,6 +141,57 @@ impl SecretBox {
         else {
             return Ok(None);
         };
+        let plaintext = self.open(id, &row)?;
+        let text =
+            String::from_utf8(plaintext).map_err(|_| StoreError::Secrets(format!("secret {id} is not UTF-8")))?;
+        Ok(Some(SecretString::from(text)))
+    }
+
+    /// How many secrets are stored.
+    pub async fn count(pool: &AnyPool) -> Result<u64, StoreError> {
+        let count: i64 = sqlx::query("SELECT COUNT(*) AS n FROM secrets").fetch_one(pool).await?.try_get("n")?;
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
+
+    /// Re-seals every stored secret under `new`, in the caller's transaction (so with the
+    /// event that records it); returns how many. Every secret must be sealed with this
+    /// key: one that is not stops the whole re-sealing.
+    pub async fn reseal_all(&self, new: &SecretBox, connection: &mut AnyConnection) -> Result<u64, StoreError> {
+        let rows = sqlx::query("SELECT id, key_id, nonce, ciphertext FROM secrets ORDER BY id")
+            .fetch_all(&mut *connection)
+            .await?;
+        for row in &rows {
+            let id: String = row.try_get("id")?;
+            let plaintext = zeroize::Zeroizing::new(self.open(&id, row)?);
+            let (nonce, ciphertext) = new.seal(&id, &plaintext)?;
+            sqlx::query("UPDATE secrets SET key_id = $1, nonce = $2, ciphertext = $3 WHERE id = $4")
+                .bind(&new.key_id)
+                .bind(nonce)
+                .bind(ciphertext)
+                .bind(&id)
+                .execute(&mut *connection)
+                .await?;
+        }
+        Ok(rows.len() as u64)
+    }
+
+    /// A fresh nonce and `plaintext` sealed under `id` with it.
+    fn seal(&self, id: &str, plaintext: &[u8]) -> Result<(Vec<u8>, Vec<u8>), StoreError> {
+        let mut nonce = [0; NONCE_LEN];
+        getrandom::fill(&mut nonce).map_err(|e| StoreError::Secrets(format!("generating a nonce: {e}")))?;
+        let ciphertext = self
+            .cipher
+            .encrypt(
+                &XNonce::try_from(&nonce[..]).expect("nonce length checked"),
+                Payload { msg: plaintext, aad: id.as_bytes() },
+            )
+            .map_err(|_| StoreError::Secrets("encryption failed".into()))?;
+        Ok((nonce.to_vec(), ciphertext))
+    }
+
+    /// The plaintext of a `secrets` row (`key_id`, `nonce`, `ciphertext`) stored under
+    /// `id`, if this key sealed it.
+    fn open(&self, id: &str, row: &sqlx::any::AnyRow) -> Result<Vec<u8>, StoreError> {
         let key_id: String = row.try_get("key_id")?;
         if key_id != self.key_id {
             return Err(StoreError::Secrets(format!("secret {id} was sealed with key {key_id}, not {}", self.key_id)));
@@ -158,16 +201,12 @@ impl SecretBox {
         if nonce.len() != NONCE_LEN {
             return Err(StoreError::Secrets(format!("secret {id} has a malformed nonce")));
         }
-        let plaintext = self
-            .cipher
+        self.cipher
             .decrypt(
                 &XNonce::try_from(&nonce[..]).expect("nonce length checked"),
                 Payload { msg: &ciphertext, aad: id.as_bytes() },
             )
-            .map_err(|_| StoreError::Secrets(format!("secret {id} does not decrypt (tampered or moved)")))?;
-        let text =
-            String::from_utf8(plaintext).map_err(|_| StoreError::Secrets(format!("secret {id} is not UTF-8")))?;
-        Ok(Some(SecretString::from(text)))
+            .map_err(|_| StoreError::Secrets(format!("secret {id} does not decrypt (tampered or moved)")))
     }
 
     /// Destroys the secret under `id`; returns whether there was one.

@@ -37,6 +37,17 @@ impl Server {
         Self::spawn(database_url, serve_args, env, std::sync::Arc::new(key_file))
     }
 
+    /// Like [`Server::start_with`], with the secrets key in `key_file` (which
+    /// `grantlog` creates when missing).
+    pub fn start_with_key(database_url: &str, serve_args: &[&str], key_file: tempfile::TempPath) -> Self {
+        Self::spawn(database_url, serve_args, &[], std::sync::Arc::new(key_file))
+    }
+
+    /// The secrets key file it was started with.
+    pub fn key_file(&self) -> &std::path::Path {
+        &self.key_file
+    }
+
     /// A second process serving the same database with the same secrets key, as a
     /// second node behind a load balancer would.
     pub fn beside(&self) -> Self {
