@@ -429,6 +429,23 @@ pub async fn grants_due_to_expire(
     Ok(due)
 }
 
+/// Wipes the sealed token secrets no grant needs any more: the request token's once it
+/// was exchanged, denied, revoked or expired, and the access token's once the grant was
+/// revoked or expired. The events stay; only the credentials are shredded. Token
+/// secrets are sealed under `prefix` followed by the token. Returns how many went.
+pub async fn wipe_ended_token_secrets(pool: &AnyPool, prefix: &str) -> Result<u64, ProjectionError> {
+    let wiped = sqlx::query(
+        "DELETE FROM secrets WHERE id IN ( \
+         SELECT $1 || request_token FROM grants WHERE status IN ('active', 'denied', 'revoked', 'expired') \
+         UNION ALL \
+         SELECT $1 || access_token FROM grants WHERE status IN ('revoked', 'expired') AND access_token IS NOT NULL)",
+    )
+    .bind(prefix)
+    .execute(pool)
+    .await?;
+    Ok(wiped.rows_affected())
+}
+
 /// Every grant `owner_id` authenticated for, oldest first.
 pub async fn grants_of_owner(pool: &AnyPool, owner_id: &str) -> Result<Vec<GrantRow>, ProjectionError> {
     let rows = sqlx::query("SELECT * FROM grants WHERE owner_id = $1 ORDER BY issued_at, grant_id")

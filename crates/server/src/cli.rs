@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand};
 use grantlog_domain::Actor;
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::expiry::record_expiries;
+use crate::expiry::{record_expiries, wipe_ended_secrets};
 use crate::http::Application;
 use crate::http::client_address::TrustedProxies;
 use crate::oauth::{Checks, prune_nonces};
@@ -112,6 +112,10 @@ struct ServeArgs {
     /// exchange, in seconds.
     #[arg(long, env = "GRANTLOG_REQUEST_TOKEN_TTL", default_value_t = 600, value_parser = clap::value_parser!(u32).range(1..))]
     request_token_ttl: u32,
+    /// Temporary credentials (`POST /oauth/initiate`) one client may ask for in a
+    /// minute, on all processes together; beyond it 429 with `Retry-After`.
+    #[arg(long, env = "GRANTLOG_INITIATE_LIMIT", default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..))]
+    initiate_limit: u32,
     /// Export a span per request over OTLP/HTTP to this collector (base URL, e.g.
     /// http://127.0.0.1:4318).
     #[arg(long, env = "GRANTLOG_OTLP_ENDPOINT")]
@@ -323,6 +327,7 @@ async fn serve_traced(services: Services, args: ServeArgs) -> anyhow::Result<Out
     let checks = Checks {
         timestamp_window: args.timestamp_window,
         request_token_ttl: chrono::TimeDelta::seconds(args.request_token_ttl.into()),
+        initiates_per_minute: args.initiate_limit,
         ..Checks::default()
     };
     // Every minute: nonces, sessions and failed-login counters need keeping only while
@@ -342,6 +347,13 @@ async fn serve_traced(services: Services, args: ServeArgs) -> anyhow::Result<Out
                 Ok(0) => {}
                 Ok(recorded) => tracing::info!(recorded, "recorded expired grants"),
                 Err(error) => tracing::warn!(%error, "recording expired grants failed; the next sweep tries again"),
+            }
+            match wipe_ended_secrets(&store).await {
+                Ok(0) => {}
+                Ok(wiped) => tracing::info!(wiped, "wiped the secrets of ended credentials"),
+                Err(error) => {
+                    tracing::warn!(%error, "wiping ended credentials' secrets failed; the next sweep tries again")
+                }
             }
         }
     });

@@ -6,9 +6,11 @@
 
 use chrono::{DateTime, Utc};
 use grantlog_domain::{Actor, Expire, GrantId};
-use grantlog_projection::tables::grants_due_to_expire;
+use grantlog_projection::tables::{grants_due_to_expire, wipe_ended_token_secrets};
 use grantlog_projection::{Context, GrantRecord, ProjectionError, execute};
 use grantlog_store::{EventStore, StoreError};
+
+use crate::oauth::TOKEN_SECRET_PREFIX;
 
 /// The most grants one sweep records; a backlog takes several sweeps.
 const SWEEP_MOST: u32 = 1_000;
@@ -29,6 +31,12 @@ pub async fn record_expiries(store: &EventStore, now: DateTime<Utc>) -> Result<u
     Ok(recorded)
 }
 
+/// Wipes the sealed secrets of credentials that ended (see
+/// [`wipe_ended_token_secrets`]): crypto-shredding, the log untouched. Returns how many.
+pub async fn wipe_ended_secrets(store: &EventStore) -> Result<u64, ProjectionError> {
+    wipe_ended_token_secrets(store.reader(), TOKEN_SECRET_PREFIX).await
+}
+
 async fn record_expiry(store: &EventStore, grant_id: &str, now: DateTime<Utc>) -> Result<(), ProjectionError> {
     let grant_id =
         GrantId::new(grant_id.parse().map_err(|_| StoreError::Corrupt(format!("{grant_id} is not a grant id")))?);
@@ -47,7 +55,10 @@ mod tests {
 
     use super::*;
 
-    grantlog_store::backend_tests!(the_sweep_records_each_expiry_once_at_its_recorded_time);
+    grantlog_store::backend_tests!(
+        the_sweep_records_each_expiry_once_at_its_recorded_time,
+        the_secrets_of_ended_credentials_are_wiped_and_the_log_still_verifies,
+    );
 
     async fn the_sweep_records_each_expiry_once_at_its_recorded_time(database: TestDatabase) {
         let store = database.store().await;
@@ -88,5 +99,50 @@ mod tests {
             (Credentials::RequestToken, at(19, 20), "expired")
         );
         assert!(matches!(ended(revoked).await.0, Event::GrantRevoked(_)), "a revoked grant is left as it ended");
+    }
+
+    async fn the_secrets_of_ended_credentials_are_wiped_and_the_log_still_verifies(database: TestDatabase) {
+        let store = database.store().await;
+        // Revoked at 18:40 (request token exchanged, then the access token revoked);
+        // active until 19:10.
+        let (revoked, active, _) = story(&store).await;
+        let client = register_client(&store, ClientId::new(uuid::Uuid::from_u128(7)), "other-key", at(18, 0)).await;
+        let pending = GrantId::new(uuid::Uuid::from_u128(3));
+        grant(&store, pending, issue(pending, &client.unwrap(), "request-3", at(18, 20)), at(18, 20), Actor::Admin)
+            .await
+            .unwrap();
+        let sealer = grantlog_store::SecretBox::from_key(&[5; 32]);
+        let mut tokens = Vec::new();
+        for grant_id in [revoked, active, pending] {
+            let row = grant_by_id(store.reader(), &grant_id.uuid().to_string()).await.unwrap().unwrap();
+            tokens.extend(std::iter::once(row.request_token).chain(row.access_token));
+        }
+        let mut connection = store.reader().acquire().await.unwrap();
+        for token in &tokens {
+            sealer.put(&mut connection, &crate::oauth::token_secret_id(token), "secret").await.unwrap();
+        }
+        drop(connection);
+        let kept = || {
+            let (store, sealer) = (store.clone(), sealer.clone());
+            async move {
+                let mut kept = Vec::new();
+                for token in ["request-1", "access-request-1", "request-2", "access-request-2", "request-3"] {
+                    if sealer.get(store.reader(), &crate::oauth::token_secret_id(token)).await.unwrap().is_some() {
+                        kept.push(token);
+                    }
+                }
+                kept
+            }
+        };
+        assert_eq!(tokens.len(), 5, "{tokens:?}");
+        assert_eq!(wipe_ended_secrets(&store).await.unwrap(), 3);
+        // The exchanged request tokens and the revoked access token are gone; the live
+        // access token and the pending request token stay.
+        assert_eq!(kept().await, ["access-request-2", "request-3"]);
+        assert_eq!(wipe_ended_secrets(&store).await.unwrap(), 0, "once");
+        record_expiries(&store, at(19, 30)).await.unwrap();
+        assert_eq!(wipe_ended_secrets(&store).await.unwrap(), 2, "both ran out and were recorded");
+        assert!(kept().await.is_empty());
+        assert!(store.verify_chain(None).await.unwrap().is_ok(), "the events stay whole");
     }
 }

@@ -10,6 +10,7 @@ use grantlog_oauth1::{IncomingRequest, ProtocolError, Secrets, SignatureMethod, 
 use grantlog_projection::tables::{ClientRow, GrantRow, client_by_key, grant_and_client_by_token};
 use grantlog_projection::{Context, GrantRecord, ProjectionError, execute_with};
 use grantlog_store::nonces::{self, SeenNonce};
+use grantlog_store::throttle;
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::service::{ServiceError, Services, client_secret_id, random_token};
@@ -21,6 +22,12 @@ pub enum RequestError {
     /// Refused, with the Problem Reporting vocabulary.
     #[error(transparent)]
     Refused(#[from] ProtocolError),
+    /// The client asked for more temporary credentials than it may in a minute.
+    #[error("too many temporary credentials asked for; try again in {retry_after} seconds")]
+    TooMany {
+        /// Seconds until the client may ask again.
+        retry_after: i64,
+    },
     /// Something failed on our side.
     #[error(transparent)]
     Failed(#[from] ServiceError),
@@ -50,9 +57,12 @@ pub struct TemporaryCredentials {
     pub secret: SecretString,
 }
 
+/// What a token's secret is sealed under, before the token.
+pub const TOKEN_SECRET_PREFIX: &str = "token-secret:";
+
 /// Where a token's secret is sealed.
 pub fn token_secret_id(token: &str) -> String {
-    format!("token-secret:{token}")
+    format!("{TOKEN_SECRET_PREFIX}{token}")
 }
 
 /// The settings the checks need.
@@ -63,6 +73,9 @@ pub struct Checks {
     /// How long temporary credentials stay good for the owner's decision and the
     /// exchange.
     pub request_token_ttl: TimeDelta,
+    /// Temporary credentials a client may ask for in a minute, counted in the database
+    /// across every process.
+    pub initiates_per_minute: u32,
     /// Whether PLAINTEXT signatures are accepted: only where clients reach the server
     /// over TLS (RFC 5849 section 3.4.4), since the signature is the secrets themselves
     /// and may come without a nonce. Set from the public URL's scheme.
@@ -70,9 +83,15 @@ pub struct Checks {
 }
 
 impl Default for Checks {
-    /// ±5 minutes for timestamps, 10 minutes for temporary credentials, no PLAINTEXT.
+    /// ±5 minutes for timestamps, 10 minutes for temporary credentials, 60 of them a
+    /// minute per client, no PLAINTEXT.
     fn default() -> Self {
-        Self { timestamp_window: 300, request_token_ttl: TimeDelta::minutes(10), plaintext_allowed: false }
+        Self {
+            timestamp_window: 300,
+            request_token_ttl: TimeDelta::minutes(10),
+            initiates_per_minute: 60,
+            plaintext_allowed: false,
+        }
     }
 }
 
@@ -164,6 +183,15 @@ impl Services {
             return Err(
                 ProtocolError::rejected("oauth_token", "temporary credentials are asked for without a token").into()
             );
+        }
+        // Counted once the request is known to be the client's: nobody else can spend
+        // its allowance.
+        let minute = TimeDelta::minutes(1);
+        let key = format!("initiate {}", client.client_id);
+        let asked =
+            throttle::reserve(self.store.reader(), &key, now, now - minute).await.map_err(ServiceError::from)?;
+        if asked.attempts > checks.initiates_per_minute {
+            return Err(RequestError::TooMany { retry_after: (asked.since + minute - now).num_seconds().max(1) });
         }
         let callback =
             request.callback().ok_or_else(|| ProtocolError::ParameterAbsent { missing: vec!["oauth_callback"] })?;

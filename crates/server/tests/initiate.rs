@@ -223,7 +223,45 @@ async fn plaintext_is_taken_only_over_tls_and_its_nonce_is_checked(database: Tes
     assert_eq!(post(&url, Some(&plaintext(&key, &secret, None)), "").status, 200, "RFC 5849 lets it omit both");
 }
 
+async fn a_client_asks_for_temporary_credentials_at_most_so_often(database: TestDatabase) {
+    let first = Server::start_with(&database.url, &["--initiate-limit", "5"]);
+    let second = first.beside_with(&["--initiate-limit", "5"]);
+    let (key, secret) = first.add_client("http://127.0.0.1:*");
+    let (other_key, other_secret) = first.add_client("http://127.0.0.1:*");
+    let ask = |server: &Server, key: &str, secret: &str, nonce: &str| {
+        let url = server.url("/oauth/initiate");
+        post(&url, Some(&signed(&url, key, secret, &[("oauth_callback", CALLBACK)], nonce, now())), "")
+    };
+    // Forged requests in its name spend none of its allowance.
+    for n in 0..10 {
+        assert_eq!(ask(&first, &key, "not-its-secret", &format!("f-{n}")).status, 401);
+    }
+    // Sent at once, spread over two processes: five get credentials, the rest wait.
+    let replies: Vec<support::Reply> = std::thread::scope(|scope| {
+        let asks: Vec<_> = (0..12)
+            .map(|n| {
+                let (server, key, secret) = (if n % 2 == 0 { &first } else { &second }, &key, &secret);
+                scope.spawn(move || ask(server, key, secret, &format!("burst-{n}")))
+            })
+            .collect();
+        asks.into_iter().map(|asked| asked.join().unwrap()).collect()
+    });
+    let issued = replies.iter().filter(|reply| reply.status == 200).count();
+    assert_eq!(issued, 5, "{:?}", replies.iter().map(|reply| reply.status).collect::<Vec<_>>());
+    for refused in replies.iter().filter(|reply| reply.status != 200) {
+        assert_eq!(refused.status, 429, "{refused:?}");
+        let wait: i64 = refused.retry_after.as_deref().expect("Retry-After").parse().unwrap();
+        assert!((1..=60).contains(&wait), "Retry-After: {wait}");
+        assert!(refused.body.starts_with("too many temporary credentials asked for"), "{}", refused.body);
+    }
+    assert_eq!(ask(&second, &other_key, &other_secret, "other-1").status, 200, "another client is not held up");
+    let store = EventStore::connect(ConnectOptions::new(&database.url)).await.unwrap();
+    let tables = Tables::read(store.reader()).await.unwrap();
+    assert_eq!(tables.grants.len(), 6, "nothing recorded for a refused request");
+}
+
 backend_tests!(
+    a_client_asks_for_temporary_credentials_at_most_so_often,
     a_signed_request_gets_temporary_credentials,
     plaintext_is_taken_only_over_tls_and_its_nonce_is_checked,
     every_refusal_names_its_problem_and_writes_nothing,

@@ -260,7 +260,7 @@ async fn verify(forwarded: web::Json<ForwardedRequest>, state: web::Data<AppStat
             Span::current().record("oauth.problem", problem.problem());
             serde_json::json!({ "valid": false, "oauth_problem": problem.problem(), "status": problem.status() })
         }
-        Err(RequestError::Failed(failure)) => return Err(ApiError::Internal(failure)),
+        Err(other) => return Err(other.into()),
     };
     Ok(HttpResponse::Ok().json(verdict))
 }
@@ -669,6 +669,10 @@ impl RootSpanBuilder for RequestSpan {
                 span.record("oauth.problem", problem.problem());
                 metrics::outcome("refused");
             }
+            Some(ApiError::TooMany { .. }) => {
+                span.record("oauth.outcome", "rate_limited");
+                metrics::outcome("rate_limited");
+            }
             Some(ApiError::Internal(_)) => {
                 span.record("oauth.outcome", "failed");
                 metrics::outcome("failed");
@@ -725,6 +729,14 @@ pub enum ApiError {
     /// An OAuth problem: 400 or 401 with Problem Reporting parameters.
     #[error(transparent)]
     Protocol(#[from] ProtocolError),
+    /// Too many requests of one kind from one client: 429 with `Retry-After`.
+    #[error("{reason}")]
+    TooMany {
+        /// Seconds until it may try again.
+        retry_after: i64,
+        /// What it asked too often for, in words.
+        reason: String,
+    },
     /// Our failure: logged with its cause, answered with a bare 500.
     #[error("internal error")]
     Internal(#[source] crate::service::ServiceError),
@@ -734,6 +746,9 @@ impl From<RequestError> for ApiError {
     fn from(error: RequestError) -> Self {
         match error {
             RequestError::Refused(problem) => Self::Protocol(problem),
+            too_many @ RequestError::TooMany { retry_after } => {
+                Self::TooMany { retry_after, reason: too_many.to_string() }
+            }
             RequestError::Failed(failure) => Self::Internal(failure),
         }
     }
@@ -743,6 +758,7 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             Self::Protocol(problem) => StatusCode::from_u16(problem.status()).unwrap_or(StatusCode::BAD_REQUEST),
+            Self::TooMany { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -761,6 +777,10 @@ impl ResponseError for ApiError {
                 }
                 response.content_type("application/x-www-form-urlencoded").body(encode_form(&pairs))
             }
+            Self::TooMany { retry_after, reason } => with_retry_after(
+                HttpResponse::TooManyRequests().content_type("text/plain").body(format!("{reason}\n")),
+                *retry_after,
+            ),
             Self::Internal(cause) => {
                 tracing::error!(error = %cause, "request failed");
                 HttpResponse::InternalServerError().content_type("text/plain").body("internal error\n")

@@ -160,6 +160,7 @@ pub struct Reply {
     pub www_authenticate: Option<String>,
     pub content_type: Option<String>,
     pub cache_control: Option<String>,
+    pub retry_after: Option<String>,
     pub body: String,
     pub bytes: Vec<u8>,
 }
@@ -205,14 +206,15 @@ pub fn get(url: &str, authorization: &str) -> Reply {
 
 fn reply(mut response: ureq::http::Response<ureq::Body>) -> Reply {
     let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let (www_authenticate, content_type, cache_control) =
-        (header("www-authenticate"), header("content-type"), header("cache-control"));
+    let (www_authenticate, content_type, cache_control, retry_after) =
+        (header("www-authenticate"), header("content-type"), header("cache-control"), header("retry-after"));
     let bytes = response.body_mut().read_to_vec().unwrap_or_default();
     Reply {
         status: response.status().as_u16(),
         www_authenticate,
         content_type,
         cache_control,
+        retry_after,
         body: String::from_utf8_lossy(&bytes).into_owned(),
         bytes,
     }
