@@ -146,6 +146,7 @@ impl Application {
                 .route("/static/grantlog.css", web::get().to(stylesheet))
                 .route("/api/photos", web::get().to(photos))
                 .route("/api/photos/{id}", web::get().to(photo))
+                .default_service(web::to(not_found))
         })
         .listen(listener)?
         .run();
@@ -161,6 +162,11 @@ impl Application {
     pub async fn run(self) -> std::io::Result<()> {
         self.server.await
     }
+}
+
+/// Any other path, or a method a path does not take: a 404 that says so.
+async fn not_found() -> HttpResponse {
+    HttpResponse::NotFound().content_type("text/plain").body("no such page (or not with this method)\n")
 }
 
 async fn healthz() -> HttpResponse {
