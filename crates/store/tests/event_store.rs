@@ -201,6 +201,16 @@ async fn login_attempts_are_reserved_released_and_pruned_with_sessions(database:
     assert!(sessions::find(pool, "hash-1", at(0)).await.unwrap().is_none(), "pruned");
 }
 
+/// SQLite connections sync every commit (`synchronous=FULL`, 2): an acknowledged
+/// revocation survives a power cut. (PostgreSQL's `synchronous_commit` is the server's.)
+async fn sqlite_commits_are_durable_when_acknowledged(database: TestDatabase) {
+    let store = database.store().await;
+    if database.kind == Kind::Sqlite {
+        let row = sqlx::query("PRAGMA synchronous").fetch_one(store.reader()).await.unwrap();
+        assert_eq!(sqlx::Row::try_get::<i64, _>(&row, 0).unwrap(), 2, "FULL");
+    }
+}
+
 async fn verify_ignores_events_appended_while_it_walks(database: TestDatabase) {
     let store = seed_five(&database).await;
     let writer = {
@@ -512,6 +522,7 @@ backend_tests!(
     verify_finds_an_event_slipped_in_beside_the_chain,
     a_row_past_the_head_fails_verify_and_every_whole_log_reader,
     login_attempts_are_reserved_released_and_pruned_with_sessions,
+    sqlite_commits_are_durable_when_acknowledged,
     verify_ignores_events_appended_while_it_walks,
     appended_events_read_back_exactly,
     a_conflicting_append_writes_nothing,
