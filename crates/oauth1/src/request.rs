@@ -280,6 +280,14 @@ impl<'a> ProtocolParams<'a> {
         if needs_nonce {
             missing.extend(["oauth_timestamp", "oauth_nonce"].into_iter().filter(|name| get(name).is_none()));
         }
+        // Where they are optional (PLAINTEXT) they come together or not at all: a nonce
+        // is recorded under its timestamp, so one without the other could be replayed.
+        match (get("oauth_timestamp"), get("oauth_nonce")) {
+            (Some(_), None) => missing.push("oauth_nonce"),
+            (None, Some(_)) => missing.push("oauth_timestamp"),
+            _ => {}
+        }
+        missing.dedup();
         if !missing.is_empty() {
             return Err(ProtocolError::ParameterAbsent { missing });
         }
@@ -408,6 +416,20 @@ mod tests {
         let request = SignedRequest::from_request(&incoming("http://a.test/", Some(header), "")).unwrap();
         assert_eq!(request.timestamp(), None);
         assert_eq!(request.nonce(), None);
+    }
+
+    #[test]
+    fn plaintext_takes_a_timestamp_and_a_nonce_together_or_neither() {
+        let header = r#"OAuth oauth_consumer_key="k", oauth_signature_method="PLAINTEXT", oauth_signature="a%26b""#;
+        for (extra, missing) in
+            [(r#", oauth_nonce="n""#, "oauth_timestamp"), (r#", oauth_timestamp="10""#, "oauth_nonce")]
+        {
+            let error = SignedRequest::from_request(&incoming("http://h/r", Some(&format!("{header}{extra}")), ""))
+                .unwrap_err();
+            assert_eq!(error, ProtocolError::ParameterAbsent { missing: vec![missing] });
+        }
+        let both = format!(r#"{header}, oauth_nonce="n", oauth_timestamp="10""#);
+        assert!(SignedRequest::from_request(&incoming("http://h/r", Some(&both), "")).is_ok());
     }
 
     #[test]

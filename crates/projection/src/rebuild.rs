@@ -31,11 +31,7 @@ pub async fn fold(store: &EventStore, horizon: Horizon) -> Result<Projection, Pr
         tokio::spawn(async move {
             let mut after = 0;
             loop {
-                let limit = u32::try_from(end - after).map_or(PAGE, |left| left.min(PAGE));
-                let page = match limit {
-                    0 => Ok(Vec::new()),
-                    _ => store.read_from(after, limit).await,
-                };
+                let page = store.read_up_to(after, end, PAGE).await;
                 let last = page.as_ref().ok().and_then(|page| page.last().map(|event| event.position));
                 let done = match last {
                     None => true,

@@ -3,7 +3,7 @@
 //! Timestamps are stored as the same fixed-width RFC 3339 text the log uses.
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use grantlog_store::{AnyConnection, AnyPool};
+use grantlog_store::{AnyConnection, AnyPool, storable};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -369,18 +369,27 @@ impl Tables {
 
 /// The client whose consumer key is `key`.
 pub async fn client_by_key(pool: &AnyPool, key: &str) -> Result<Option<ClientRow>, ProjectionError> {
+    if !storable(key) {
+        return Ok(None);
+    }
     let row = sqlx::query("SELECT * FROM clients WHERE consumer_key = $1").bind(key).fetch_optional(pool).await?;
     Ok(row.as_ref().map(client_row).transpose()?)
 }
 
 /// The client with this id.
 pub async fn client_by_id(pool: &AnyPool, client_id: &str) -> Result<Option<ClientRow>, ProjectionError> {
+    if !storable(client_id) {
+        return Ok(None);
+    }
     let row = sqlx::query("SELECT * FROM clients WHERE client_id = $1").bind(client_id).fetch_optional(pool).await?;
     Ok(row.as_ref().map(client_row).transpose()?)
 }
 
 /// The grant whose request or access token is `token`.
 pub async fn grant_by_token(pool: &AnyPool, token: &str) -> Result<Option<GrantRow>, ProjectionError> {
+    if !storable(token) {
+        return Ok(None);
+    }
     let row = sqlx::query("SELECT * FROM grants WHERE request_token = $1 OR access_token = $1")
         .bind(token)
         .fetch_optional(pool)
@@ -394,6 +403,9 @@ pub async fn grant_and_client_by_token(
     pool: &AnyPool,
     token: &str,
 ) -> Result<Option<(GrantRow, ClientRow)>, ProjectionError> {
+    if !storable(token) {
+        return Ok(None);
+    }
     static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
         let client_columns: Vec<String> =
             ClientRow::COLUMNS.iter().map(|column| format!("c.{column} AS {CLIENT_PREFIX}{column}")).collect();
@@ -431,16 +443,26 @@ pub async fn grants_due_to_expire(
 
 /// Wipes the sealed token secrets no grant needs any more: the request token's once it
 /// was exchanged, denied, revoked or expired, and the access token's once the grant was
-/// revoked or expired. The events stay; only the credentials are shredded. Token
-/// secrets are sealed under `prefix` followed by the token. Returns how many went.
-pub async fn wipe_ended_token_secrets(pool: &AnyPool, prefix: &str) -> Result<u64, ProjectionError> {
+/// revoked or expired — each only once that happened before `ended_before`, so that for
+/// a while a client presenting an ended credential is still told how it ended (its
+/// signature can be checked only while the secret is there). The events stay; only the
+/// credentials are shredded. Token secrets are sealed under `prefix` followed by the
+/// token. Returns how many went.
+pub async fn wipe_ended_token_secrets(
+    pool: &AnyPool,
+    prefix: &str,
+    ended_before: DateTime<Utc>,
+) -> Result<u64, ProjectionError> {
     let wiped = sqlx::query(
         "DELETE FROM secrets WHERE id IN ( \
-         SELECT $1 || request_token FROM grants WHERE status IN ('active', 'denied', 'revoked', 'expired') \
+         SELECT $1 || request_token FROM grants \
+         WHERE status IN ('active', 'denied', 'revoked', 'expired') AND status_since < $2 \
          UNION ALL \
-         SELECT $1 || access_token FROM grants WHERE status IN ('revoked', 'expired') AND access_token IS NOT NULL)",
+         SELECT $1 || access_token FROM grants \
+         WHERE status IN ('revoked', 'expired') AND status_since < $2 AND access_token IS NOT NULL)",
     )
     .bind(prefix)
+    .bind(timestamp(ended_before))
     .execute(pool)
     .await?;
     Ok(wiped.rows_affected())
@@ -457,6 +479,9 @@ pub async fn grants_of_owner(pool: &AnyPool, owner_id: &str) -> Result<Vec<Grant
 
 /// The grant with this id.
 pub async fn grant_by_id(pool: &AnyPool, grant_id: &str) -> Result<Option<GrantRow>, ProjectionError> {
+    if !storable(grant_id) {
+        return Ok(None);
+    }
     let row = sqlx::query("SELECT * FROM grants WHERE grant_id = $1").bind(grant_id).fetch_optional(pool).await?;
     Ok(row.as_ref().map(grant_row).transpose()?)
 }

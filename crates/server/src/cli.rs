@@ -9,7 +9,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::expiry::{record_expiries, wipe_ended_secrets};
 use crate::http::Application;
-use crate::http::client_address::TrustedProxies;
+use crate::http::client_address::{ForwardedHeader, TrustedProxies};
 use crate::oauth::{Checks, prune_nonces};
 use crate::operators::OperatorTokens;
 use crate::owner::prune_logins;
@@ -105,6 +105,10 @@ struct ServeArgs {
     /// any other peer those headers are ignored.
     #[arg(long = "trusted-proxy", env = "GRANTLOG_TRUSTED_PROXIES", value_delimiter = ',', value_parser = TrustedProxies::parse_network)]
     trusted_proxies: Vec<ipnet::IpNet>,
+    /// The header the trusted proxies write the client's address in; the other is
+    /// ignored, since proxies pass it through as the client wrote it.
+    #[arg(long, env = "GRANTLOG_FORWARDED_HEADER", value_enum, default_value = "x-forwarded-for")]
+    forwarded_header: ForwardedHeader,
     /// Accepted distance of `oauth_timestamp` from the server's clock, in seconds.
     #[arg(long, env = "GRANTLOG_TIMESTAMP_WINDOW", default_value_t = 300)]
     timestamp_window: u64,
@@ -264,7 +268,7 @@ async fn run(store: &EventStore, database: &DatabaseArgs, command: Command) -> a
                 services.rotate_secrets_key(&new, Actor::Admin).await.context("Failed to rotate the secrets key")?;
             println!(
                 "re-sealed {resealed} secrets under key {} (was {}); start grantlog with --secrets-key-file {}; \
-                 the old key file is no longer needed",
+                 keep the old key only for backups taken before this",
                 new.key_id(),
                 services.secrets.key_id(),
                 new_key_file.display()
@@ -348,7 +352,7 @@ async fn serve_traced(services: Services, args: ServeArgs) -> anyhow::Result<Out
                 Ok(recorded) => tracing::info!(recorded, "recorded expired grants"),
                 Err(error) => tracing::warn!(%error, "recording expired grants failed; the next sweep tries again"),
             }
-            match wipe_ended_secrets(&store).await {
+            match wipe_ended_secrets(&store, chrono::Utc::now()).await {
                 Ok(0) => {}
                 Ok(wiped) => tracing::info!(wiped, "wiped the secrets of ended credentials"),
                 Err(error) => {
@@ -376,7 +380,7 @@ async fn serve_traced(services: Services, args: ServeArgs) -> anyhow::Result<Out
     });
     let (store, usage) = (services.store.clone(), services.usage.clone());
     let operators = operator_tokens(args.demo, args.admin_token, args.auditor_token)?;
-    let proxies = TrustedProxies::new(args.trusted_proxies);
+    let proxies = TrustedProxies::new(args.trusted_proxies, args.forwarded_header);
     let application = Application::build(listener, services, args.public_url, checks, operators, proxies)
         .context("Failed to start the server")?;
     // Tests and scripts read this line to learn the port.

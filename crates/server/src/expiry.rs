@@ -4,7 +4,7 @@
 //! sweep's time) so that the log itself says how each grant ended. Several processes
 //! may sweep at once: the second to reach a grant finds it recorded and passes on.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use grantlog_domain::{Actor, Expire, GrantId};
 use grantlog_projection::tables::{grants_due_to_expire, wipe_ended_token_secrets};
 use grantlog_projection::{Context, GrantRecord, ProjectionError, execute};
@@ -31,10 +31,16 @@ pub async fn record_expiries(store: &EventStore, now: DateTime<Utc>) -> Result<u
     Ok(recorded)
 }
 
-/// Wipes the sealed secrets of credentials that ended (see
-/// [`wipe_ended_token_secrets`]): crypto-shredding, the log untouched. Returns how many.
-pub async fn wipe_ended_secrets(store: &EventStore) -> Result<u64, ProjectionError> {
-    wipe_ended_token_secrets(store.reader(), TOKEN_SECRET_PREFIX).await
+/// How long a credential's secret outlives its end: for a day a client presenting a
+/// revoked, expired or used credential is still told so (`token_revoked`, …), which
+/// needs its signature checked; after it, `token_rejected`.
+pub const ENDED_SECRETS_KEPT: TimeDelta = TimeDelta::days(1);
+
+/// Wipes the sealed secrets of credentials that ended more than [`ENDED_SECRETS_KEPT`]
+/// before `now` (see [`wipe_ended_token_secrets`]): crypto-shredding, the log
+/// untouched. Returns how many.
+pub async fn wipe_ended_secrets(store: &EventStore, now: DateTime<Utc>) -> Result<u64, ProjectionError> {
+    wipe_ended_token_secrets(store.reader(), TOKEN_SECRET_PREFIX, now - ENDED_SECRETS_KEPT).await
 }
 
 async fn record_expiry(store: &EventStore, grant_id: &str, now: DateTime<Utc>) -> Result<(), ProjectionError> {
@@ -135,13 +141,15 @@ mod tests {
             }
         };
         assert_eq!(tokens.len(), 5, "{tokens:?}");
-        assert_eq!(wipe_ended_secrets(&store).await.unwrap(), 3);
+        let day = ENDED_SECRETS_KEPT;
+        assert_eq!(wipe_ended_secrets(&store, at(19, 0)).await.unwrap(), 0, "kept for a day after the end");
+        assert_eq!(wipe_ended_secrets(&store, at(19, 0) + day).await.unwrap(), 3);
         // The exchanged request tokens and the revoked access token are gone; the live
         // access token and the pending request token stay.
         assert_eq!(kept().await, ["access-request-2", "request-3"]);
-        assert_eq!(wipe_ended_secrets(&store).await.unwrap(), 0, "once");
+        assert_eq!(wipe_ended_secrets(&store, at(19, 0) + day).await.unwrap(), 0, "once");
         record_expiries(&store, at(19, 30)).await.unwrap();
-        assert_eq!(wipe_ended_secrets(&store).await.unwrap(), 2, "both ran out and were recorded");
+        assert_eq!(wipe_ended_secrets(&store, at(19, 30) + day).await.unwrap(), 2, "both ran out and were recorded");
         assert!(kept().await.is_empty());
         assert!(store.verify_chain(None).await.unwrap().is_ok(), "the events stay whole");
     }

@@ -49,8 +49,7 @@ pub async fn export(store: &EventStore, format: Format, out: impl Write) -> anyh
     let head = store.sealed_head().await.context("Failed to read the event log")?;
     let mut after = 0;
     while after < head.position {
-        let limit = u32::try_from(head.position - after).map_or(PAGE, |left| left.min(PAGE));
-        let page = store.read_from(after, limit).await.context("Failed to read the event log")?;
+        let page = store.read_up_to(after, head.position, PAGE).await.context("Failed to read the event log")?;
         let Some(last) = page.last() else { break };
         after = last.position;
         for event in &page {

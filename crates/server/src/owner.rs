@@ -34,6 +34,26 @@ pub const MAX_FAILED_LOGINS_PER_ADDRESS: u32 = 50;
 /// The window failed logins are counted in.
 pub const LOCKOUT_WINDOW: TimeDelta = TimeDelta::minutes(15);
 
+/// Takes back login attempts reserved, in the windows they were reserved in. (An error
+/// between a reservation and its release leaves the attempt counted: the throttle fails
+/// closed.)
+async fn release(pool: &grantlog_store::AnyPool, reserved: &[(&str, DateTime<Utc>)]) -> Result<(), ServiceError> {
+    for (key, since) in reserved {
+        throttle::release(pool, key, *since).await?;
+    }
+    Ok(())
+}
+
+/// What a client address is counted as: an IPv4 address itself, an IPv6 address its
+/// /64, the least a single subscriber is given, so that stepping through one's own
+/// addresses does not start the count afresh.
+fn counted_as(address: IpAddr) -> String {
+    match address.to_canonical() {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => ipnet::Ipv6Net::new(v6, 64).map_or_else(|_| v6.to_string(), |net| net.trunc().to_string()),
+    }
+}
+
 /// Deletes expired sessions and failed-login counters whose window has passed (they
 /// count nothing any more); returns how many of each.
 pub async fn prune_logins(
@@ -167,6 +187,7 @@ impl Services {
             return Err(LoginError::InvalidUsername);
         }
         let pool = self.store.reader();
+        let address = counted_as(address);
         // A space never occurs in an address, so the account's key cannot be forged by
         // a username that looks like another address.
         let keys = [
@@ -174,26 +195,22 @@ impl Services {
             (format!("address {address}"), MAX_FAILED_LOGINS_PER_ADDRESS),
         ];
         let window_start = now - LOCKOUT_WINDOW;
-        let release_all = || async {
-            for (key, _) in &keys {
-                throttle::release(pool, key).await?;
-            }
-            Ok::<_, ServiceError>(())
-        };
+        let mut reserved = Vec::with_capacity(keys.len());
         let mut over = None;
         for (key, limit) in &keys {
-            let reserved = throttle::reserve(pool, key, now, window_start).await.map_err(ServiceError::from)?;
-            if reserved.attempts > *limit {
-                let ends = reserved.since + LOCKOUT_WINDOW - now;
+            let attempt = throttle::reserve(pool, key, now, window_start).await.map_err(ServiceError::from)?;
+            if attempt.attempts > *limit {
+                let ends = attempt.since + LOCKOUT_WINDOW - now;
                 over = Some(over.map_or(ends, |longest: TimeDelta| longest.max(ends)));
             }
+            reserved.push((key.as_str(), attempt.since));
         }
         if let Some(retry_after) = over {
-            release_all().await?;
+            release(pool, &reserved).await?;
             return Err(LoginError::Throttled { retry_after });
         }
         let Ok(_permit) = self.password_checks.clone().try_acquire_owned() else {
-            release_all().await?;
+            release(pool, &reserved).await?;
             return Err(LoginError::Busy);
         };
         let profile = profiles::find_owner_by_username(pool, username).await.map_err(ServiceError::from)?;
@@ -210,8 +227,8 @@ impl Services {
         };
         // The account's count from here resets; the address's keeps its other failures,
         // or logging in to one's own account between guesses would reset it.
-        throttle::clear(pool, &keys[0].0).await.map_err(ServiceError::from)?;
-        throttle::release(pool, &keys[1].0).await.map_err(ServiceError::from)?;
+        throttle::clear(pool, reserved[0].0).await.map_err(ServiceError::from)?;
+        release(pool, &reserved[1..]).await?;
         let cookie = random_token(32);
         let session = sessions::Session { owner_id: profile.owner_id, csrf_token: random_token(24) };
         sessions::start(pool, &session_key(&cookie), &session, now + SESSION_LIFETIME)
@@ -422,6 +439,16 @@ mod tests {
         let pairs = [("oauth_token", "t".to_owned()), ("oauth_verifier", "v w".to_owned())];
         assert_eq!(with_query("http://a.test/cb", &pairs), "http://a.test/cb?oauth_token=t&oauth_verifier=v%20w");
         assert_eq!(with_query("http://a.test/cb?x=1#top", &pairs[..1]), "http://a.test/cb?x=1&oauth_token=t#top");
+    }
+
+    #[test]
+    fn an_ipv6_client_is_counted_by_its_64_and_a_mapped_ipv4_one_as_ipv4() {
+        let at = |text: &str| counted_as(text.parse().unwrap());
+        assert_eq!(at("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+        assert_eq!(at("2001:db8:1:2:bbbb::9"), at("2001:db8:1:2:aaaa::1"));
+        assert_ne!(at("2001:db8:1:3::1"), at("2001:db8:1:2::1"));
+        assert_eq!(at("::ffff:203.0.113.9"), "203.0.113.9");
+        assert_eq!(at("203.0.113.9"), "203.0.113.9");
     }
 
     #[test]

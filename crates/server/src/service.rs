@@ -40,6 +40,9 @@ pub enum ServiceError {
     /// A key rotation to the key already in use.
     #[error("the new key is the key in use")]
     SameKey,
+    /// A key rotation with no secret sealed yet: nothing to re-seal.
+    #[error("no secret is sealed yet: start grantlog with the new key file instead")]
+    NothingSealed,
     /// A password too short to be worth hashing.
     #[error("password must be at least {MIN_PASSWORD_LEN} characters")]
     WeakPassword,
@@ -204,13 +207,17 @@ impl Services {
 
     /// Re-seals every secret under `new` in one transaction with the event that records
     /// it ([`SecretsKeyRotated`], key ids only); returns how many. Run it with every
-    /// server stopped: a server still running would seal new secrets with the old key,
-    /// and a secret sealed meanwhile makes the rotation fail and change nothing.
+    /// server stopped: one still running with the old key can seal nothing after it
+    /// ([`SecretBox::put`] refuses), so its writes fail until it is restarted with the
+    /// new key.
     pub async fn rotate_secrets_key(&self, new: &SecretBox, actor: Actor) -> Result<u64, ServiceError> {
         if new.key_id() == self.secrets.key_id() {
             return Err(ServiceError::SameKey);
         }
         let resealed = SecretBox::count(self.store.reader()).await?;
+        if resealed == 0 {
+            return Err(ServiceError::NothingSealed);
+        }
         let event = Event::from(SecretsKeyRotated {
             from_key_id: KeyId::parse(self.secrets.key_id())?,
             to_key_id: KeyId::parse(new.key_id())?,
@@ -223,7 +230,7 @@ impl Services {
                 let found = old.reseal_all(&new, connection).await?;
                 if found != resealed {
                     return Err(StoreError::Secrets(format!(
-                        "{found} secrets to re-seal, {resealed} a moment before: stop every server, then rotate"
+                        "{found} secrets to re-seal, {resealed} a moment before: stop every server, then rotate again"
                     )));
                 }
                 Ok(())

@@ -212,14 +212,22 @@ fn request() -> impl Strategy<Value = Request> {
 
 fn login_request() -> impl Strategy<Value = Request> {
     (prop_oneof![value(), nasty(20), "[a-z]{60,70}"], value()).prop_map(|(username, password)| Request {
+        body: format!("csrf_token={LOGIN_CSRF}&username={username}&password={password}").into_bytes(),
+        ..login_request_for("")
+    })
+}
+
+/// A login form past its CSRF check, for `username` (already form-encoded).
+fn login_request_for(username: &str) -> Request {
+    Request {
         method: "POST".to_owned(),
         target: "/login".to_owned(),
         headers: vec![
             ("Cookie".to_owned(), format!("grantlog_login_csrf={LOGIN_CSRF}")),
             ("Content-Type".to_owned(), "application/x-www-form-urlencoded".to_owned()),
         ],
-        body: format!("csrf_token={LOGIN_CSRF}&username={username}&password={password}").into_bytes(),
-    })
+        body: format!("csrf_token={LOGIN_CSRF}&username={username}&password=guess").into_bytes(),
+    }
 }
 
 fn any_request() -> impl Strategy<Value = Request> {
@@ -310,6 +318,33 @@ fn as_in_a_target(text: &str) -> String {
         .collect()
 }
 
+/// NUL bytes where each kind of look-up takes its key: PostgreSQL refuses them in text.
+fn known_nasty_requests() -> Vec<Request> {
+    let get = |target: &str, headers: &[(&str, &str)]| Request {
+        method: "GET".to_owned(),
+        target: target.to_owned(),
+        headers: headers.iter().map(|(name, value)| ((*name).to_owned(), (*value).to_owned())).collect(),
+        body: Vec::new(),
+    };
+    let auditor = format!("Bearer {AUDITOR}");
+    let oauth = |key: &str, token: &str| {
+        format!(
+            "OAuth oauth_consumer_key=\"{key}\", oauth_token=\"{token}\", oauth_signature_method=\"HMAC-SHA1\", \
+             oauth_signature=\"x\", oauth_timestamp=\"{}\", oauth_nonce=\"n\"",
+            now()
+        )
+    };
+    vec![
+        get("/oauth/authorize?oauth_token=%00", &[]),
+        get("/oauth/authorize?oauth_token=a%00b", &[("Cookie", "grantlog_session=%00")]),
+        get("/audit/replay?owner=%00&position=0", &[("Authorization", &auditor)]),
+        get("/api/photos", &[("Authorization", &oauth("a%00", "t"))]),
+        get("/api/photos", &[("Authorization", &oauth("beppa-demo-key", "%00"))]),
+        login_request_for("ja%00ne"),
+        login_request_for(&"j".repeat(65)),
+    ]
+}
+
 /// What the server answered: status and body.
 fn send(address: SocketAddr, request: &Request) -> Result<(u16, Vec<u8>), String> {
     let mut stream = TcpStream::connect(address).map_err(|e| format!("connect: {e}"))?;
@@ -355,12 +390,18 @@ async fn no_request_makes_the_server_fail(database: TestDatabase) {
     services.seed_demo().await.unwrap();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let operators = OperatorTokens::new(Some(ADMIN), Some(AUDITOR)).unwrap();
-    let trusted = TrustedProxies::new(vec![TrustedProxies::parse_network("127.0.0.1").unwrap()]);
+    let trusted = TrustedProxies::new(vec![TrustedProxies::parse_network("127.0.0.1").unwrap()], Default::default());
     let application = Application::build(listener, services, None, Checks::default(), operators, trusted).unwrap();
     let address = application.address();
     let server = tokio::spawn(application.run());
 
     let outcome = tokio::task::spawn_blocking(move || {
+        // Found by hand or by earlier runs: each once, every run, before the random ones.
+        for request in known_nasty_requests() {
+            let (status, body) = send(address, &request).unwrap();
+            assert!((400..500).contains(&status), "{status} for {request:?}: {}", String::from_utf8_lossy(&body));
+            assert!(!body.is_empty(), "{status} without a reason for {request:?}");
+        }
         let mut runner = TestRunner::new(Config { cases: cases(), failure_persistence: None, ..Config::default() });
         runner.run(&request(), |request| {
             let (status, body) = send(address, &request).map_err(TestCaseError::fail)?;

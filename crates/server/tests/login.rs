@@ -85,6 +85,11 @@ async fn forwarded_addresses_count_apart_only_behind_a_trusted_proxy(database: T
         assert_eq!(attempt(&mut from("203.0.113.1"), &behind_proxy, "jane", &format!("guess-{guess}")).status, 401);
     }
     assert_eq!(attempt(&mut from("203.0.113.1"), &behind_proxy, "jane", "islay-scotch").status, 429);
+    // The proxy writes X-Forwarded-For and passes a client's own Forwarded through: not
+    // read, so it cannot buy a fresh count.
+    let mut disguised = from("203.0.113.1");
+    disguised.extra_headers.push(("Forwarded", "for=198.51.100.200".to_owned()));
+    assert_eq!(attempt(&mut disguised, &behind_proxy, "jane", "islay-scotch").status, 429);
     // Another visitor behind the same proxy is counted apart.
     assert_eq!(attempt(&mut from("203.0.113.2"), &behind_proxy, "jane", "wrong").status, 401);
     let jane = attempt(&mut from("203.0.113.2"), &behind_proxy, "jane", "islay-scotch");

@@ -155,6 +155,20 @@ async fn auditors_page_through_verify_and_replay_the_log(database: TestDatabase)
     let (status, _, verdict) = call("GET", &server.url("/audit/verify"), Some(AUDITOR), None);
     assert_eq!((status, &verdict["ok"]), (200, &json!(false)), "{verdict}");
     assert!(verdict["violation"].as_str().unwrap().contains("position 2: hash does not match"), "{verdict}");
+
+    // A row slipped in past the head: no page of the log and no replay is served from it.
+    let past = format!(
+        "INSERT INTO events (position, stream_id, stream_version, event_type, schema_version, payload, occurred_at, actor, trace_id, hash) \
+         SELECT {}, stream_id || '-copy', 1, event_type, schema_version, payload, occurred_at, actor, trace_id, hash FROM events WHERE position = 1",
+        head + 1
+    );
+    database.tamper(&store, &[&past]).await;
+    let named =
+        format!("the event log fails verification: position {}: an event past the recorded head ({head})", head + 1);
+    for asked in ["/audit/events", "/audit/replay?as_of=2999-01-01T00:00:00Z", "/audit/replay?position=1"] {
+        let (status, _, answer) = call("GET", &server.url(asked), Some(AUDITOR), None);
+        assert_eq!((status, answer["error"].as_str()), (409, Some(named.as_str())), "{asked}: {answer}");
+    }
 }
 
 async fn without_tokens_the_operator_apis_refuse_everyone(database: TestDatabase) {

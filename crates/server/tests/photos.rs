@@ -197,6 +197,24 @@ async fn other_resource_servers_can_ask_for_a_verdict(database: TestDatabase) {
     let tampered = serde_json::json!({ "method": "POST", "url": elsewhere, "headers": question["headers"] });
     assert_eq!(verdict(&server, &tampered).1["oauth_problem"], "signature_invalid");
     assert_eq!(verdict(&server, &serde_json::json!({ "url": elsewhere })).0, 400, "a malformed question");
+    // PLAINTEXT, as safe as the channel it crossed: taken for an https resource server,
+    // refused for a plain http one, whatever grantlog's own URL.
+    let plaintext =
+        Signer::new(KEY, SECRET, SignatureMethod::Plaintext).with_token(access.as_str(), access_secret.as_str());
+    for (url, nonce, verdict_wanted) in
+        [(elsewhere, "p-1", serde_json::json!(true)), ("http://prints.example/albums", "p-2", serde_json::json!(false))]
+    {
+        let question = serde_json::json!({
+            "method": "GET",
+            "url": url,
+            "headers": { "authorization": header(&plaintext, "GET", url, &[], nonce) },
+        });
+        let answer = verdict(&server, &question).1;
+        assert_eq!(answer["valid"], verdict_wanted, "{url}: {answer}");
+        if verdict_wanted == false {
+            assert_eq!(answer["oauth_problem"], "signature_method_rejected");
+        }
+    }
 
     let jane = OwnerId::new(jane);
     let revoke = Revoke { by: Revoker::Owner(jane), reason: None, now: Utc::now() };

@@ -26,6 +26,8 @@ async fn after_rotate_key_every_client_and_token_still_signs(database: TestDatab
     assert_eq!(beppa.photos(&before, &access, "r-3").status, 200);
     let old_key = SecretBox::load_or_create(before.key_file()).unwrap().key_id().to_owned();
     let (key, secret) = (beppa.key, beppa.secret);
+    // A second node someone forgot to stop, still holding the old key.
+    let forgotten = before.beside();
     assert!(before.terminate().success());
 
     let new_key = key_path();
@@ -45,6 +47,24 @@ async fn after_rotate_key_every_client_and_token_still_signs(database: TestDatab
     assert_eq!(recorded.payload["from_key_id"], old_key.as_str());
     assert_eq!(recorded.payload["to_key_id"], new_id.as_str());
     assert!(store.verify_chain(None).await.unwrap().is_ok());
+
+    // The forgotten node can seal nothing under the old key any more: its next request
+    // token fails, and leaves the database all under the new key (the start below).
+    let url = forgotten.url("/oauth/initiate");
+    let unsigned = grantlog_oauth1::Unsigned {
+        method: "POST",
+        url: &url,
+        body: &[],
+        extra: &[("oauth_callback", "oob")],
+        nonce: "r-stale",
+        timestamp: support::browser::now(),
+    };
+    let signed =
+        grantlog_oauth1::Signer::new(key.as_str(), secret.as_str(), grantlog_oauth1::SignatureMethod::HmacSha1)
+            .authorization_header(&unsigned, None)
+            .unwrap();
+    assert_eq!(support::post(&url, Some(&signed), "").status, 500);
+    drop(forgotten);
 
     // The old key opens nothing now: a server given it is refused before it serves.
     let refused = before.grantlog(&["client", "add", "--name", "Late", "--callback", "oob"]);

@@ -41,3 +41,10 @@ pub use store::{
     BYTES_PER_INSERT, Backend, ConnectOptions, EventStore, InlineHook, StreamAppend, redact_password, statement_chunks,
     values_placeholders,
 };
+
+/// Whether `text` can be stored as text on every backend: PostgreSQL refuses a NUL byte
+/// outright. A lookup by such a key finds nothing, rather than failing as the database
+/// would make it.
+pub fn storable(text: &str) -> bool {
+    !text.contains('\0')
+}

@@ -40,6 +40,9 @@ pub async fn insert_owner_profile(connection: &mut AnyConnection, profile: &Owne
 
 /// The profile for `username`, if there is one.
 pub async fn find_owner_by_username(pool: &AnyPool, username: &str) -> Result<Option<OwnerProfile>, StoreError> {
+    if !crate::storable(username) {
+        return Ok(None);
+    }
     let row = sqlx::query("SELECT owner_id, username, password_hash FROM owner_profiles WHERE username = $1")
         .bind(username)
         .fetch_optional(pool)

@@ -119,16 +119,28 @@ impl SecretBox {
         &self.key_id
     }
 
-    /// Stores `secret` under `id`, in the caller's transaction.
+    /// Stores `secret` under `id`, in the caller's transaction. Refused when the stored
+    /// secrets are sealed with another key: a rotation committed while this process ran
+    /// with the old one, whose secrets nothing could open alongside the rotated ones.
     pub async fn put(&self, connection: &mut AnyConnection, id: &str, secret: &str) -> Result<(), StoreError> {
         let (nonce, ciphertext) = self.seal(id, secret.as_bytes())?;
-        sqlx::query("INSERT INTO secrets (id, key_id, nonce, ciphertext) VALUES ($1, $2, $3, $4)")
-            .bind(id)
-            .bind(&self.key_id)
-            .bind(nonce)
-            .bind(ciphertext)
-            .execute(connection)
-            .await?;
+        let inserted = sqlx::query(
+            "INSERT INTO secrets (id, key_id, nonce, ciphertext) SELECT $1, $2, $3, $4 \
+             WHERE NOT EXISTS (SELECT 1 FROM secrets WHERE key_id < $2 OR key_id > $2)",
+        )
+        .bind(id)
+        .bind(&self.key_id)
+        .bind(nonce)
+        .bind(ciphertext)
+        .execute(connection)
+        .await?;
+        if inserted.rows_affected() == 0 {
+            return Err(StoreError::Secrets(format!(
+                "the stored secrets are sealed with another key than {} (rotated since this process started): \
+                 restart it with the current key file",
+                self.key_id
+            )));
+        }
         Ok(())
     }
 

@@ -368,6 +368,16 @@ impl EventStore {
         rows.into_iter().map(WireEvent::into_recorded).collect()
     }
 
+    /// Up to `limit` events after `position` and at or before `end`, in order: a page of
+    /// the log read up to a head (see [`EventStore::sealed_head`]).
+    pub async fn read_up_to(&self, position: u64, end: u64, limit: u32) -> Result<Vec<RecordedEvent>, StoreError> {
+        let limit = u32::try_from(end.saturating_sub(position)).map_or(limit, |left| left.min(limit));
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        self.read_from(position, limit).await
+    }
+
     /// The current head: last position and hash.
     pub async fn head(&self) -> Result<Head, StoreError> {
         let row =

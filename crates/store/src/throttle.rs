@@ -49,12 +49,16 @@ pub async fn reserve(
     })
 }
 
-/// Takes back an attempt reserved for `key` that was not a failure.
-pub async fn release(pool: &AnyPool, key: &str) -> Result<(), StoreError> {
-    sqlx::query("UPDATE login_failures SET failures = failures - 1 WHERE throttle_key = $1 AND failures > 0")
-        .bind(key)
-        .execute(pool)
-        .await?;
+/// Takes back an attempt reserved for `key` in the window that began `since` and that
+/// was not a failure; nothing if that window has since been replaced by a new one.
+pub async fn release(pool: &AnyPool, key: &str, since: DateTime<Utc>) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE login_failures SET failures = failures - 1 WHERE throttle_key = $1 AND since = $2 AND failures > 0",
+    )
+    .bind(key)
+    .bind(format_timestamp(&since))
+    .execute(pool)
+    .await?;
     Ok(())
 }
 

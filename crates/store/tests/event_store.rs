@@ -176,9 +176,11 @@ async fn login_attempts_are_reserved_released_and_pruned_with_sessions(database:
     let reserve = |minute: u32| throttle::reserve(pool, "account 127.0.0.1 jane", at(minute), at(minute) - window);
     assert_eq!(reserve(0).await.unwrap(), throttle::Reserved { attempts: 1, since: at(0) });
     assert_eq!(reserve(1).await.unwrap().attempts, 2);
-    throttle::release(pool, "account 127.0.0.1 jane").await.unwrap();
+    throttle::release(pool, "account 127.0.0.1 jane", at(0)).await.unwrap();
     assert_eq!(reserve(2).await.unwrap(), throttle::Reserved { attempts: 2, since: at(0) }, "released, then counted");
     assert_eq!(reserve(20).await.unwrap(), throttle::Reserved { attempts: 1, since: at(20) }, "a new window");
+    throttle::release(pool, "account 127.0.0.1 jane", at(0)).await.unwrap();
+    assert_eq!(reserve(21).await.unwrap().attempts, 2, "a release for the old window leaves the new one alone");
     // Reservations sent at once each see the others': 40 of them count 1 to 40.
     let at_once: Vec<_> = (0..40)
         .map(|_| {

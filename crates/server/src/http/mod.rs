@@ -67,11 +67,13 @@ impl AppState {
 
     /// Where the request comes from, for throttling: see [`TrustedProxies`].
     fn client_address(&self, request: &HttpRequest) -> std::net::IpAddr {
-        let values = |name: header::HeaderName| -> Vec<&str> {
-            request.headers().get_all(name).filter_map(|value| value.to_str().ok()).collect()
-        };
+        let forwarded: Vec<&str> = request
+            .headers()
+            .get_all(self.trusted_proxies.header().name())
+            .filter_map(|value| value.to_str().ok())
+            .collect();
         let peer = request.peer_addr().map_or(std::net::Ipv4Addr::UNSPECIFIED.into(), |peer| peer.ip());
-        self.trusted_proxies.client_address(peer, &values(header::FORWARDED), &values(header::X_FORWARDED_FOR))
+        self.trusted_proxies.client_address(peer, &forwarded)
     }
 }
 
@@ -249,7 +251,9 @@ async fn verify(forwarded: web::Json<ForwardedRequest>, state: web::Data<AppStat
         content_type: header("content-type"),
         body: forwarded.body.as_bytes(),
     };
-    let verdict = match state.services.access(&incoming, Utc::now(), state.checks).await {
+    // PLAINTEXT is safe only if the request it came in reached that server over TLS.
+    let checks = Checks { plaintext_allowed: forwarded.url.starts_with("https://"), ..state.checks };
+    let verdict = match state.services.access(&incoming, Utc::now(), checks).await {
         Ok(access) => {
             outcome("valid");
             serde_json::json!({

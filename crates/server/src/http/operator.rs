@@ -7,7 +7,7 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use grantlog_domain::Actor;
 use grantlog_oauth1::encoding::parse_form;
-use grantlog_store::Head;
+use grantlog_store::{Head, StoreError, Violation};
 use secrecy::ExposeSecret as _;
 
 use super::{AppState, outcome, value};
@@ -85,10 +85,16 @@ pub(super) async fn events(request: HttpRequest, state: web::Data<AppState>) -> 
     let (Some(after), Some(limit)) = (number("after", 0), number("limit", 1_000)) else {
         return problem(StatusCode::BAD_REQUEST, "after and limit are whole numbers from 0 to 2^63-1");
     };
+    // Up to the recorded head, and nothing from a log with rows past it.
+    let head = match state.services.store.sealed_head().await {
+        Ok(head) => head,
+        Err(StoreError::Tampered(violation)) => return tampered(&violation),
+        Err(error) => return failed(&error),
+    };
     let limit = u32::try_from(limit).unwrap_or(u32::MAX).clamp(1, MAX_EVENTS_PER_PAGE);
-    let (page, head) = match (state.services.store.read_from(after, limit).await, state.services.store.head().await) {
-        (Ok(page), Ok(head)) => (page, head),
-        (Err(error), _) | (_, Err(error)) => return failed(&error),
+    let page = match state.services.store.read_up_to(after, head.position, limit).await {
+        Ok(page) => page,
+        Err(error) => return failed(&error),
     };
     let listed: Result<Vec<serde_json::Value>, _> = page.iter().map(event_json).collect();
     let Ok(listed) = listed else { return problem(StatusCode::INTERNAL_SERVER_ERROR, "an event would not serialize") };
@@ -145,7 +151,10 @@ pub(super) async fn replay(request: HttpRequest, state: web::Data<AppState>) -> 
             outcome("replayed");
             HttpResponse::Ok().json(grants)
         }
-        Err(ReplayError::Failed(error)) => failed(&format!("{error:#}")),
+        Err(ReplayError::Failed(error)) => match error.chain().find_map(|cause| cause.downcast_ref::<Violation>()) {
+            Some(violation) => tampered(violation),
+            None => failed(&format!("{error:#}")),
+        },
         // Past the end of the log, or an owner nobody is: the question's fault.
         Err(question) => problem(StatusCode::BAD_REQUEST, &question.to_string()),
     }
@@ -167,6 +176,12 @@ fn refuse_unless(state: &AppState, request: &HttpRequest, role: Role) -> Option<
 
 fn problem(status: StatusCode, message: &str) -> HttpResponse {
     HttpResponse::build(status).json(serde_json::json!({ "error": message }))
+}
+
+/// The log fails verification: no answer from it can be trusted (409, naming why).
+fn tampered(violation: &Violation) -> HttpResponse {
+    outcome("log_violated");
+    problem(StatusCode::CONFLICT, &format!("the event log fails verification: {violation}"))
 }
 
 fn failed(error: &dyn std::fmt::Display) -> HttpResponse {
