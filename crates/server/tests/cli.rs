@@ -81,6 +81,21 @@ async fn verify_passes_on_an_intact_log_and_names_an_edit(database: TestDatabase
     assert!(stderr(&edited).contains("position 2: hash does not match"), "{}", stderr(&edited));
 }
 
+async fn a_row_past_the_head_fails_verify_and_is_neither_exported_nor_rebuilt(database: TestDatabase) {
+    let store = migrated_with_three_events(&database).await;
+    let slipped_in = "INSERT INTO events (position, stream_id, stream_version, event_type, schema_version, payload, occurred_at, actor, trace_id, hash) \
+        SELECT 4, 'grant-x', 1, event_type, schema_version, payload, occurred_at, actor, trace_id, hash FROM events WHERE position = 3";
+    database.tamper(&store, &[slipped_in]).await;
+    let named = "position 4: an event past the recorded head (3)";
+    for command in [&["audit", "verify"][..], &["audit", "export"], &["projection", "rebuild"]] {
+        let refused = grantlog(&database.url, command);
+        assert_eq!(refused.status.code(), Some(1), "{command:?}: {}", stdout(&refused));
+        assert!(stderr(&refused).contains(named), "{command:?}: {}", stderr(&refused));
+        assert_eq!(stderr(&refused).lines().count(), 1, "one line: {}", stderr(&refused));
+        assert!(stdout(&refused).is_empty(), "{command:?} wrote {}", stdout(&refused));
+    }
+}
+
 async fn verify_catches_a_covered_up_truncation_against_a_recorded_head(database: TestDatabase) {
     let store = migrated_with_three_events(&database).await;
     let recorded = stdout(&grantlog(&database.url, &["audit", "head"]));
@@ -333,6 +348,7 @@ backend_tests!(
     export_writes_every_event_with_its_envelope_and_no_secret,
     owner_add_reads_the_password_and_keeps_it_out_of_the_log,
     verify_passes_on_an_intact_log_and_names_an_edit,
+    a_row_past_the_head_fails_verify_and_is_neither_exported_nor_rebuilt,
     verify_catches_a_covered_up_truncation_against_a_recorded_head,
     replay_shows_the_story_the_same_way_every_time,
 );
