@@ -28,6 +28,10 @@ load base_url="http://127.0.0.1:8080" *args:
 oauthlib-server credentials="beppa-demo-key:beppa-demo-secret:tok-abc123:toksecret-xyz":
     cd benches/python && GRANTLOG_BENCH_CREDENTIALS={{credentials}} gunicorn -w 2 -b 127.0.0.1:18081 oauthlib_server:app
 
+# grantlog (SQLite, and PostgreSQL with GRANTLOG_TEST_POSTGRES_URL) beside oauthlib, measured by wrk replaying requests pre-signed by oauthlib; prints the table (docs/benchmarks.md).
+load-compare:
+    bash benches/compare/run.sh
+
 # What CI runs, start to finish: run before opening a change.
 pre-pr:
     bash .ci/run

@@ -19,6 +19,8 @@ use anyhow::{Context as _, bail};
 use clap::Parser;
 use grantlog_oauth1::Signer;
 use grantlog_server::demo::{Approved, agent, approve_through_the_pages, signed_header};
+use grantlog_server::service::demo;
+use secrecy::ExposeSecret as _;
 
 /// Load a running `grantlog serve --demo` and report throughput and latency.
 #[derive(Debug, Parser)]
@@ -38,6 +40,11 @@ struct Args {
     /// (benches/python/oauthlib_server.py).
     #[arg(long)]
     signed_with: Option<String>,
+    /// Only run the setup against a `grantlog serve --demo` and print the token
+    /// credentials it got as `CLIENT_KEY:CLIENT_SECRET:TOKEN:TOKEN_SECRET`, for another
+    /// load generator to sign with (benches/compare).
+    #[arg(long, conflicts_with = "signed_with")]
+    print_credentials: bool,
 }
 
 /// What setup leaves for the measured requests.
@@ -91,6 +98,12 @@ struct Report {
 fn main() -> anyhow::Result<ExitCode> {
     let args = Args::parse();
     let base = args.base_url.trim_end_matches('/').to_owned();
+    if args.print_credentials {
+        let approved = approve_through_the_pages(&base, &mut |_| {}).context("Setup failed")?;
+        let (token, secret) = &approved.token_credentials;
+        println!("{}:{}:{token}:{}", demo::CLIENT_KEY, demo::CLIENT_SECRET, secret.expose_secret());
+        return Ok(ExitCode::SUCCESS);
+    }
     let credentials = match &args.signed_with {
         Some(given) => given_credentials(given)?,
         None => set_up(&base).context("Setup failed (is `grantlog serve --demo` running there?)")?,

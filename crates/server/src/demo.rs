@@ -8,6 +8,7 @@ use anyhow::{Context as _, anyhow, bail};
 use grantlog_oauth1::encoding::{parse_form, percent_encode};
 use grantlog_oauth1::{SignatureMethod, Signer, Unsigned};
 use grantlog_store::{ConnectOptions, EventStore, SecretBox};
+use secrecy::SecretString;
 
 use crate::http::Application;
 use crate::oauth::Checks;
@@ -66,6 +67,8 @@ pub struct Approved {
     pub access: Signer,
     /// Jane's `Cookie` header.
     pub cookies: String,
+    /// The access token and its secret, for a signer that is not ours (benchmarks).
+    pub token_credentials: (String, SecretString),
 }
 
 /// Steps 1 to 4 of the story over HTTP against `base`, a server with the demo's cast:
@@ -127,9 +130,15 @@ pub fn approve_through_the_pages(base: &str, say: &mut dyn FnMut(&str)) -> anyho
     let with_request = beppa.clone().with_token(token.as_str(), token_secret.as_str());
     let header = signed_header(&with_request, "POST", &token_url, &[("oauth_verifier", &verifier)])?;
     let reply = form_reply(agent.post(&token_url).header("Authorization", header).send_empty()?)?;
-    let access = beppa.with_token(field(&reply, "oauth_token")?, field(&reply, "oauth_token_secret")?);
+    let (access_token, access_secret) = (field(&reply, "oauth_token")?, field(&reply, "oauth_token_secret")?);
+    let access = beppa.with_token(access_token.as_str(), access_secret.as_str());
     say("   Faji issues an access token, good for one hour.");
-    Ok(Approved { request_token: token, access, cookies: cookie_header(&cookies) })
+    Ok(Approved {
+        request_token: token,
+        access,
+        cookies: cookie_header(&cookies),
+        token_credentials: (access_token, SecretString::from(access_secret)),
+    })
 }
 
 /// The story's HTTP exchanges; returns the request token, which names the grant.
