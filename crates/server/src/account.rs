@@ -359,7 +359,7 @@ impl Services {
     }
 
     async fn photo_titles(&self, owner: OwnerId) -> Result<HashMap<String, String>, ServiceError> {
-        Ok(self.photos(owner.uuid()).await?.into_iter().map(|photo| (photo.photo_id, photo.title)).collect())
+        Ok(self.photos(owner.uuid()).await?.iter().map(|photo| (photo.photo_id.clone(), photo.title.clone())).collect())
     }
 }
 

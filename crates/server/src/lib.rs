@@ -17,6 +17,7 @@ pub mod oauth;
 pub mod operators;
 pub mod owner;
 pub mod pages;
+pub mod photo_lists;
 pub mod rsa_keys;
 pub mod secret_cache;
 pub mod service;

@@ -13,7 +13,7 @@ use grantlog_domain::{
 };
 use grantlog_projection::tables::{ClientRow, GrantRow, grant_by_token};
 use grantlog_projection::{Context, GrantRecord, ProjectionError, execute};
-use grantlog_store::photos::{Photo, photos_of};
+use grantlog_store::photos::Photo;
 use grantlog_store::{profiles, sessions, throttle};
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
@@ -263,8 +263,8 @@ impl Services {
     }
 
     /// The owner's photos, for the consent page.
-    pub async fn photos(&self, owner_id: uuid::Uuid) -> Result<Vec<Photo>, ServiceError> {
-        Ok(photos_of(self.store.reader(), owner_id).await?)
+    pub async fn photos(&self, owner_id: uuid::Uuid) -> Result<std::sync::Arc<[Photo]>, ServiceError> {
+        Ok(self.photo_lists.of(self.store.reader(), owner_id).await?)
     }
 
     /// Records the owner's decision on the consent page and says where to send them.
@@ -277,7 +277,7 @@ impl Services {
     ) -> Result<Outcome, DecisionError> {
         let pending = self.pending(&decision.token, now).await?.ok_or(DecisionError::Gone)?;
         let answer = if decision.approve {
-            let owned: Vec<String> = self.photos(owner_id).await?.into_iter().map(|p| p.photo_id).collect();
+            let owned: Vec<String> = self.photos(owner_id).await?.iter().map(|p| p.photo_id.clone()).collect();
             if decision.photos.iter().any(|photo| !owned.contains(photo)) {
                 return Err(DecisionError::Invalid("choose among your own photos"));
             }
@@ -316,7 +316,7 @@ impl Services {
         trace_id: &str,
     ) -> Result<Option<Outcome>, DecisionError> {
         let approval = &remembered.approval;
-        let owned: Vec<String> = self.photos(owner_id).await?.into_iter().map(|p| p.photo_id).collect();
+        let owned: Vec<String> = self.photos(owner_id).await?.iter().map(|p| p.photo_id.clone()).collect();
         let photos_remain = approval.resources.iter().all(|photo| owned.iter().any(|id| id == photo.as_str()));
         let requested = Scope::parse(&pending.grant.requested_scope).map_err(ServiceError::from)?;
         if !photos_remain || !requested.is_subset_of(&approval.scope) {

@@ -21,6 +21,7 @@ use grantlog_store::{EventStore, ExpectedVersion, InlineHook, SecretBox, StoreEr
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::nonce_ledger::{LedgerError, NonceLedger};
+use crate::photo_lists::PhotoLists;
 use crate::rsa_keys::RsaKeys;
 use crate::secret_cache::SecretCache;
 use crate::usage::UsageCounter;
@@ -85,6 +86,8 @@ pub struct Services {
     pub unsealed: Arc<SecretCache>,
     /// Clients' RSA public keys already parsed by this process.
     pub rsa_keys: Arc<RsaKeys>,
+    /// Owners' photo lists already read by this process.
+    pub photo_lists: Arc<PhotoLists>,
     /// Permits for password checks running at once: argon2 takes tens of milliseconds
     /// of a core and its memory, so beyond about one per core a login is turned away
     /// (503) rather than queued.
@@ -151,6 +154,7 @@ impl Services {
             usage: Arc::default(),
             unsealed: Arc::default(),
             rsa_keys: Arc::default(),
+            photo_lists: Arc::default(),
             password_checks: Arc::new(tokio::sync::Semaphore::new(cores.max(2))),
             nonces,
         }

@@ -280,7 +280,7 @@ async fn photos(request: HttpRequest, state: web::Data<AppState>) -> Result<Http
     let url = state.signed_url(&request);
     let access = state.services.photo_access(&incoming(&request, &url, &[]), Utc::now(), state.checks).await?;
     outcome("access_granted");
-    let owned = photos::photos_of(state.services.store.reader(), access.owner_id).await.map_err(internal)?;
+    let owned = state.services.photos(access.owner_id).await.map_err(ApiError::Internal)?;
     let listed: Vec<serde_json::Value> = owned
         .iter()
         .filter(|photo| access.resources.contains(&photo.photo_id))
