@@ -120,6 +120,10 @@ struct ServeArgs {
     /// minute, on all processes together; beyond it 429 with `Retry-After`.
     #[arg(long, env = "GRANTLOG_INITIATE_LIMIT", default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..))]
     initiate_limit: u32,
+    /// Access tokens whose grant and client rows each process keeps in memory (following
+    /// the log, so a revocation is in force at once); past it the cache starts again.
+    #[arg(long, env = "GRANTLOG_TOKEN_CACHE_SIZE", default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..))]
+    token_cache_size: u64,
     /// Export a span per request over OTLP/HTTP to this collector (base URL, e.g.
     /// http://127.0.0.1:4318).
     #[arg(long, env = "GRANTLOG_OTLP_ENDPOINT")]
@@ -314,7 +318,9 @@ async fn serve(services: Services, args: ServeArgs) -> anyhow::Result<Outcome> {
     served
 }
 
-async fn serve_traced(services: Services, args: ServeArgs) -> anyhow::Result<Outcome> {
+async fn serve_traced(mut services: Services, args: ServeArgs) -> anyhow::Result<Outcome> {
+    let most = usize::try_from(args.token_cache_size).unwrap_or(usize::MAX);
+    services.token_states = std::sync::Arc::new(crate::token_states::TokenStates::new(most));
     catch_up(&services.store).await.context("Failed to bring the read models up to date")?;
     if args.demo {
         services.seed_demo().await.context("Failed to seed the demo")?;

@@ -23,4 +23,5 @@ pub mod secret_cache;
 pub mod service;
 pub mod telemetry;
 pub mod timeline;
+pub mod token_states;
 pub mod usage;

@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use grantlog_store::nonces::{SeenNonce, remember_all};
+use grantlog_store::nonces::{Remembered, SeenNonce, remember_all};
 use grantlog_store::{AnyPool, StoreError};
 use tokio::sync::{mpsc, oneshot};
 
@@ -15,7 +15,17 @@ use tokio::sync::{mpsc, oneshot};
 const BATCH_MOST: usize = 512;
 
 /// A nonce waiting to be written, and where its answer goes.
-type Waiting = (SeenNonce, oneshot::Sender<Result<bool, Arc<StoreError>>>);
+type Waiting = (SeenNonce, oneshot::Sender<Result<Answer, Arc<StoreError>>>);
+
+/// What a request learns of its nonce.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Answer {
+    /// Whether the nonce was new (false: a replay).
+    pub fresh: bool,
+    /// The log's head as of after the nonce was written: a revocation committed before
+    /// the request's batch began is at or below it.
+    pub head: u64,
+}
 
 /// The handle requests use; the writing task ends when the last handle is dropped.
 #[derive(Debug, Clone)]
@@ -42,8 +52,8 @@ impl NonceLedger {
         Self { waiting }
     }
 
-    /// Records `nonce` and answers whether it was new (false: a replay).
-    pub async fn remember(&self, nonce: SeenNonce) -> Result<bool, LedgerError> {
+    /// Records `nonce`; answers whether it was new, and the log's head after it.
+    pub async fn remember(&self, nonce: SeenNonce) -> Result<Answer, LedgerError> {
         let (answer, answered) = oneshot::channel();
         self.waiting.send((nonce, answer)).await.map_err(|_| LedgerError::Stopped)?;
         answered.await.map_err(|_| LedgerError::Stopped)?.map_err(LedgerError::Store)
@@ -63,9 +73,9 @@ async fn write_batches(pool: AnyPool, mut arriving: mpsc::Receiver<Waiting>) {
 async fn write_batch(pool: &AnyPool, batch: Vec<Waiting>) {
     let (nonces, answers): (Vec<SeenNonce>, Vec<_>) = batch.into_iter().unzip();
     match remember_all(pool, &nonces).await {
-        Ok(fresh) => {
+        Ok(Remembered { fresh, head }) => {
             for (answer, fresh) in answers.into_iter().zip(fresh) {
-                let _ = answer.send(Ok(fresh));
+                let _ = answer.send(Ok(Answer { fresh, head }));
             }
         }
         // One bad row fails its whole statement: a batch that failed is written again
@@ -74,7 +84,8 @@ async fn write_batch(pool: &AnyPool, batch: Vec<Waiting>) {
             tracing::warn!(%error, nonces = nonces.len(), "a batch of nonces failed; writing them one by one");
             for (nonce, answer) in nonces.into_iter().zip(answers) {
                 let written = remember_all(pool, std::slice::from_ref(&nonce)).await;
-                let _ = answer.send(written.map(|fresh| fresh[0]).map_err(Arc::new));
+                let written = written.map(|batch| Answer { fresh: batch.fresh[0], head: batch.head });
+                let _ = answer.send(written.map_err(Arc::new));
             }
         }
         Err(error) => {
@@ -113,8 +124,9 @@ mod tests {
         for answer in answered {
             answers.push(answer.await.unwrap().map_err(|error| error.to_string()));
         }
-        assert_eq!(answers[0], Ok(true));
+        let fresh = |answer: &Result<Answer, String>| answer.as_ref().map(|answer| answer.fresh).ok();
+        assert_eq!(fresh(&answers[0]), Some(true));
         assert!(answers[1].is_err(), "{answers:?}");
-        assert_eq!(answers[2], Ok(false), "the same nonce again is a replay");
+        assert_eq!(fresh(&answers[2]), Some(false), "the same nonce again is a replay");
     }
 }

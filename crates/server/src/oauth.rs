@@ -1,6 +1,8 @@
 //! The OAuth endpoints' use cases, apart from HTTP: check a signed request against the
 //! registered client (signature, timestamp, nonce), then run the protocol step.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, TimeDelta, Utc};
 use grantlog_domain::{
     Actor, Callback, CallbackPattern, ClientId, ClientSnapshot, Credentials, DomainError, ExchangeVerifier, GrantEnd,
@@ -122,6 +124,21 @@ impl Services {
         now: DateTime<Utc>,
         checks: Checks,
     ) -> Result<Verified, RequestError> {
+        self.check_signed(&client, &request, token_secret, now, checks).await?;
+        self.record_nonce(&request).await?;
+        Ok(Verified { client, request })
+    }
+
+    /// Everything [`Services::verify_as`] checks but the nonce: the method allowed, the
+    /// client active, the timestamp in the window, the signature.
+    async fn check_signed(
+        &self,
+        client: &ClientRow,
+        request: &SignedRequest,
+        token_secret: Option<&str>,
+        now: DateTime<Utc>,
+        checks: Checks,
+    ) -> Result<(), RequestError> {
         if request.signature_method() == SignatureMethod::Plaintext && !checks.plaintext_allowed {
             return Err(ProtocolError::SignatureMethodRejected.into());
         }
@@ -152,19 +169,24 @@ impl Services {
         let secrets =
             Secrets { client_secret: client_secret.expose_secret(), token_secret: token_secret.unwrap_or("") };
         request.verify(VerificationKeys { secrets, rsa_public_key: rsa_public_key.as_deref() })?;
-        if let (Some(timestamp), Some(nonce)) = (request.timestamp(), request.nonce()) {
-            let seen = SeenNonce {
-                client_key: request.consumer_key().to_owned(),
-                token: request.token().unwrap_or("").to_owned(),
-                timestamp: i64::try_from(timestamp.seconds()).unwrap_or(i64::MAX),
-                nonce: nonce.as_str().to_owned(),
-            };
-            let fresh = self.nonces.remember(seen).await.map_err(ServiceError::from)?;
-            if !fresh {
-                return Err(ProtocolError::NonceUsed.into());
-            }
+        Ok(())
+    }
+
+    /// Records the request's nonce, if it carries one (`nonce_used` if it was seen);
+    /// answers the log's head as of after the write.
+    async fn record_nonce(&self, request: &SignedRequest) -> Result<Option<u64>, RequestError> {
+        let (Some(timestamp), Some(nonce)) = (request.timestamp(), request.nonce()) else { return Ok(None) };
+        let seen = SeenNonce {
+            client_key: request.consumer_key().to_owned(),
+            token: request.token().unwrap_or("").to_owned(),
+            timestamp: i64::try_from(timestamp.seconds()).unwrap_or(i64::MAX),
+            nonce: nonce.as_str().to_owned(),
+        };
+        let answer = self.nonces.remember(seen).await.map_err(ServiceError::from)?;
+        if !answer.fresh {
+            return Err(ProtocolError::NonceUsed.into());
         }
-        Ok(Verified { client, request })
+        Ok(Some(answer.head))
     }
 
     /// `POST /oauth/initiate` (RFC 5849 section 2.1): temporary credentials for a client
@@ -281,24 +303,45 @@ impl Services {
         token: &str,
         kind: Credentials,
     ) -> Result<(GrantRow, ClientRow, SecretString), RequestError> {
-        let found = grant_and_client_by_token(self.store.reader(), token).await?.filter(|(grant, _)| match kind {
+        let (grant, client) = self.token_rows(token).await?.ok_or(ProtocolError::TokenRejected)?;
+        let secret = self.token_secret(request, &grant, &client, token, kind).await?;
+        Ok((grant, client, secret))
+    }
+
+    /// The grant whose token `token` is, and its client.
+    async fn token_rows(&self, token: &str) -> Result<Option<(GrantRow, ClientRow)>, RequestError> {
+        Ok(grant_and_client_by_token(self.store.reader(), token).await?)
+    }
+
+    /// The secret of `token`, when it is the grant's token of this kind and the request
+    /// comes from the grant's client.
+    async fn token_secret(
+        &self,
+        request: &SignedRequest,
+        grant: &GrantRow,
+        client: &ClientRow,
+        token: &str,
+        kind: Credentials,
+    ) -> Result<SecretString, RequestError> {
+        let of_this_kind = match kind {
             Credentials::RequestToken => grant.request_token == token,
             Credentials::AccessToken => grant.access_token.as_deref() == Some(token),
-        });
-        let Some((grant, client)) = found else { return Err(ProtocolError::TokenRejected.into()) };
+        };
+        if !of_this_kind {
+            return Err(ProtocolError::TokenRejected.into());
+        }
         if client.consumer_key != request.consumer_key() {
             return match client_by_key(self.store.reader(), request.consumer_key()).await? {
                 None => Err(ProtocolError::ConsumerKeyUnknown.into()),
                 Some(_) => Err(ProtocolError::TokenRejected.into()),
             };
         }
-        let secret = self
+        Ok(self
             .unsealed
             .get(&self.secrets, self.store.reader(), &token_secret_id(token), None)
             .await
             .map_err(ProjectionError::from)?
-            .ok_or(ProtocolError::TokenRejected)?;
-        Ok((grant, client, secret))
+            .ok_or(ProtocolError::TokenRejected)?)
     }
 }
 
@@ -335,6 +378,8 @@ pub async fn prune_nonces(
 /// What a working access token lets its client reach.
 #[derive(Debug)]
 pub struct Access {
+    /// The grant it belongs to.
+    pub grant_id: String,
     /// Whose resources.
     pub owner_id: uuid::Uuid,
     /// The client using it.
@@ -381,30 +426,66 @@ impl Services {
     ) -> Result<Access, RequestError> {
         let request = SignedRequest::from_request(incoming)?;
         let token = request.token().ok_or_else(|| ProtocolError::ParameterAbsent { missing: vec!["oauth_token"] })?;
-        let (grant, client, token_secret) = self.token(&request, token, Credentials::AccessToken).await?;
-        let Verified { client, .. } =
-            self.verify_as(client, request, Some(token_secret.expose_secret()), now, checks).await?;
-        match grant.status_at(now) {
-            "active" => {}
-            "revoked" => return Err(ProtocolError::TokenRevoked.into()),
-            "expired" => return Err(ProtocolError::TokenExpired.into()),
-            _ => return Err(ProtocolError::TokenRejected.into()),
+        // The grant and client as this process keeps them, or read and kept.
+        let state = match self.token_states.get(token) {
+            (Some(state), _) => state,
+            (None, known) => {
+                let state = Arc::new(self.token_rows(token).await?.ok_or(ProtocolError::TokenRejected)?);
+                self.token_states.keep(token, state.clone(), known);
+                state
+            }
+        };
+        let (grant, client) = &*state;
+        let token_secret = self.token_secret(&request, grant, client, token, Credentials::AccessToken).await?;
+        self.check_signed(client, &request, Some(token_secret.expose_secret()), now, checks).await?;
+        // Refused before the nonce is written: a revoked or suspended request writes nothing.
+        let mut access = access_of(grant, client, now)?;
+        let head = self.record_nonce(&request).await?;
+        // The rows must be as new as the nonce's batch: a revocation committed before it
+        // began refuses this request. Read again if an event since touched them (or, for
+        // a request with no nonce, always).
+        let as_new = match head {
+            Some(head) => {
+                self.token_states.catch_up(&self.store, head).await.map_err(ProjectionError::from)?;
+                self.token_states.still_holds(token, &state)
+            }
+            None => false,
+        };
+        if !as_new {
+            let (grant, client) = self.token_rows(token).await?.ok_or(ProtocolError::TokenRejected)?;
+            access = access_of(&grant, &client, now)?;
         }
-        let owner_id = grant
-            .owner_id
-            .as_deref()
-            .ok_or_else(|| ServiceError::Corrupt(format!("active grant {} has no owner", grant.grant_id)))
-            .and_then(uuid_of)?;
-        let resources: Vec<String> = serde_json::from_str(&grant.resources)
-            .map_err(|_| ServiceError::Corrupt(format!("grant {} has unreadable resources", grant.grant_id)))?;
         // Counted once the request is known good, for the owner's grants page.
-        self.usage.count(&grant.grant_id, now);
-        Ok(Access {
-            owner_id,
-            client_key: client.consumer_key,
-            scope: grant.scope.unwrap_or_default(),
-            resources,
-            expires_at: grant.expires_at,
-        })
+        self.usage.count(&access.grant_id, now);
+        Ok(access)
     }
+}
+
+/// What an access token whose grant and client are these lets its client reach now:
+/// refused when the client is suspended or the grant is not active.
+fn access_of(grant: &GrantRow, client: &ClientRow, now: DateTime<Utc>) -> Result<Access, RequestError> {
+    if !client.active {
+        return Err(ProtocolError::ConsumerKeyRejected.into());
+    }
+    match grant.status_at(now) {
+        "active" => {}
+        "revoked" => return Err(ProtocolError::TokenRevoked.into()),
+        "expired" => return Err(ProtocolError::TokenExpired.into()),
+        _ => return Err(ProtocolError::TokenRejected.into()),
+    }
+    let owner_id = grant
+        .owner_id
+        .as_deref()
+        .ok_or_else(|| ServiceError::Corrupt(format!("active grant {} has no owner", grant.grant_id)))
+        .and_then(uuid_of)?;
+    let resources: Vec<String> = serde_json::from_str(&grant.resources)
+        .map_err(|_| ServiceError::Corrupt(format!("grant {} has unreadable resources", grant.grant_id)))?;
+    Ok(Access {
+        grant_id: grant.grant_id.clone(),
+        owner_id,
+        client_key: client.consumer_key.clone(),
+        scope: grant.scope.clone().unwrap_or_default(),
+        resources,
+        expires_at: grant.expires_at.clone(),
+    })
 }

@@ -24,6 +24,7 @@ use crate::nonce_ledger::{LedgerError, NonceLedger};
 use crate::photo_lists::PhotoLists;
 use crate::rsa_keys::RsaKeys;
 use crate::secret_cache::SecretCache;
+use crate::token_states::TokenStates;
 use crate::usage::UsageCounter;
 
 /// Why a use case was refused or failed. Messages carry no secret.
@@ -88,6 +89,8 @@ pub struct Services {
     pub rsa_keys: Arc<RsaKeys>,
     /// Owners' photo lists already read by this process.
     pub photo_lists: Arc<PhotoLists>,
+    /// Access tokens' grant and client rows kept by this process, following the log.
+    pub token_states: Arc<TokenStates>,
     /// Permits for password checks running at once: argon2 takes tens of milliseconds
     /// of a core and its memory, so beyond about one per core a login is turned away
     /// (503) rather than queued.
@@ -155,6 +158,7 @@ impl Services {
             unsealed: Arc::default(),
             rsa_keys: Arc::default(),
             photo_lists: Arc::default(),
+            token_states: Arc::default(),
             password_checks: Arc::new(tokio::sync::Semaphore::new(cores.max(2))),
             nonces,
         }

@@ -503,18 +503,29 @@ async fn nonces_are_accepted_once_within_a_batch_and_across_batches(database: Te
     let first = [seen("", 100, "n1"), seen("t", 100, "n1"), seen("", 101, "n1"), seen("", 100, "n1")];
     // The same nonce under another token or timestamp is another nonce; the fourth
     // repeats the first within the batch.
-    assert_eq!(remember_all(store.reader(), &first).await.unwrap(), [true, true, true, false]);
+    let fresh = |seen: &[SeenNonce]| {
+        let store = store.clone();
+        let seen = seen.to_vec();
+        async move { remember_all(store.reader(), &seen).await.unwrap().fresh }
+    };
+    assert_eq!(fresh(&first).await, [true, true, true, false]);
     let again = [seen("", 100, "n2"), seen("t", 100, "n1")];
-    assert_eq!(remember_all(store.reader(), &again).await.unwrap(), [true, false]);
+    assert_eq!(fresh(&again).await, [true, false]);
 
     // More than one statement's worth, every one new, then every one a replay.
     let many: Vec<SeenNonce> = (0..2_000).map(|n| seen("t", 200, &format!("nonce-{n:040}"))).collect();
-    assert!(remember_all(store.reader(), &many).await.unwrap().into_iter().all(|fresh| fresh));
-    assert!(remember_all(store.reader(), &many).await.unwrap().into_iter().all(|fresh| !fresh));
+    assert!(fresh(&many).await.into_iter().all(|fresh| fresh));
+    assert!(fresh(&many).await.into_iter().all(|fresh| !fresh));
 
     // Pruned past the window, a nonce is new again (its timestamp is refused first).
     assert_eq!(forget_before(store.reader(), 101).await.unwrap(), 3);
-    assert_eq!(remember_all(store.reader(), &first[..2]).await.unwrap(), [true, true]);
+    assert_eq!(fresh(&first[..2]).await, [true, true]);
+
+    // Each batch tells the log's head as of after its write.
+    let head = store.head().await.unwrap().position;
+    assert_eq!(remember_all(store.reader(), &[seen("", 300, "h1")]).await.unwrap().head, head);
+    store.append("grant-h", ExpectedVersion::Exactly(0), &events(0..1)).await.unwrap();
+    assert_eq!(remember_all(store.reader(), &[seen("", 300, "h2")]).await.unwrap().head, head + 1);
 }
 
 backend_tests!(
