@@ -4,13 +4,13 @@
 # that is not ours: GET /healthz, then signed GET /api/photos replaying requests
 # pre-signed by oauthlib (each nonce once). Prints a Markdown table.
 #
-# Environment: SECONDS_EACH (10), CONNECTIONS (32), THREADS (2), SIGNED_COUNT (200000),
+# Environment: SECONDS_EACH (10), CONNECTIONS (32), THREADS (2), SIGNED_COUNT (400000),
 # GRANTLOG_TEST_POSTGRES_URL (the server to create a database on; PostgreSQL is left out
 # without it). Installs wrk from Debian and a venv for oauthlib under target/ if missing.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 seconds=${SECONDS_EACH:-10} connections=${CONNECTIONS:-32} threads=${THREADS:-2}
-count=${SIGNED_COUNT:-200000}
+count=${SIGNED_COUNT:-400000}
 work=$(mktemp -d)
 pids=()
 cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; rm -rf "$work"; }
