@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use grantlog_store::nonces::{Remembered, SeenNonce, remember_all};
+use grantlog_store::nonces::{SeenNonce, head_after, remember_all};
 use grantlog_store::{AnyPool, StoreError};
 use tokio::sync::{mpsc, oneshot};
 
@@ -73,18 +73,29 @@ async fn write_batches(pool: AnyPool, mut arriving: mpsc::Receiver<Waiting>) {
 async fn write_batch(pool: &AnyPool, batch: Vec<Waiting>) {
     let (nonces, answers): (Vec<SeenNonce>, Vec<_>) = batch.into_iter().unzip();
     match remember_all(pool, &nonces).await {
-        Ok(Remembered { fresh, head }) => {
-            for (answer, fresh) in answers.into_iter().zip(fresh) {
-                let _ = answer.send(Ok(Answer { fresh, head }));
+        // The nonces are in; a failure to read the head now fails the requests (the
+        // nonces stay written: writing them again would call every one a replay).
+        Ok(fresh) => match head_after(pool).await.map_err(Arc::new) {
+            Ok(head) => {
+                for (answer, fresh) in answers.into_iter().zip(fresh) {
+                    let _ = answer.send(Ok(Answer { fresh, head }));
+                }
             }
-        }
+            Err(error) => {
+                for answer in answers {
+                    let _ = answer.send(Err(error.clone()));
+                }
+            }
+        },
         // One bad row fails its whole statement: a batch that failed is written again
         // one nonce at a time, so a failure stays with the request that caused it.
         Err(error) if nonces.len() > 1 => {
             tracing::warn!(%error, nonces = nonces.len(), "a batch of nonces failed; writing them one by one");
             for (nonce, answer) in nonces.into_iter().zip(answers) {
-                let written = remember_all(pool, std::slice::from_ref(&nonce)).await;
-                let written = written.map(|batch| Answer { fresh: batch.fresh[0], head: batch.head });
+                let written = match remember_all(pool, std::slice::from_ref(&nonce)).await {
+                    Ok(fresh) => head_after(pool).await.map(|head| Answer { fresh: fresh[0], head }),
+                    Err(error) => Err(error),
+                };
                 let _ = answer.send(written.map_err(Arc::new));
             }
         }

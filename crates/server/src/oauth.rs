@@ -426,24 +426,28 @@ impl Services {
     ) -> Result<Access, RequestError> {
         let request = SignedRequest::from_request(incoming)?;
         let token = request.token().ok_or_else(|| ProtocolError::ParameterAbsent { missing: vec!["oauth_token"] })?;
-        // The grant and client as this process keeps them, or read and kept.
-        let state = match self.token_states.get(token) {
-            (Some(state), _) => state,
+        // The grant and client as this process keeps them, or read and kept. A refusal
+        // from kept rows is decided again on rows read now: a client reinstated, or a
+        // secret rotated, since they were kept must not be refused on old rows.
+        let (state, kept) = match self.token_states.get(token) {
+            (Some(state), _) => (state, true),
             (None, known) => {
                 let state = Arc::new(self.token_rows(token).await?.ok_or(ProtocolError::TokenRejected)?);
                 self.token_states.keep(token, state.clone(), known);
-                state
+                (state, false)
             }
         };
-        let (grant, client) = &*state;
-        let token_secret = self.token_secret(&request, grant, client, token, Credentials::AccessToken).await?;
-        self.check_signed(client, &request, Some(token_secret.expose_secret()), now, checks).await?;
-        // Refused before the nonce is written: a revoked or suspended request writes nothing.
-        let mut access = access_of(grant, client, now)?;
+        // Refused before the nonce is written: a forged, revoked or suspended request
+        // writes nothing.
+        let mut access = match self.access_by(&request, token, &state, now, checks).await {
+            Err(RequestError::Refused(_)) if kept => self.access_by_rows_read_now(&request, token, now, checks).await?,
+            decided => decided?,
+        };
         let head = self.record_nonce(&request).await?;
-        // The rows must be as new as the nonce's batch: a revocation committed before it
-        // began refuses this request. Read again if an event since touched them (or, for
-        // a request with no nonce, always).
+        // The rows must be as new as the nonce's batch: a revocation, a suspension or a
+        // secret rotation committed before it began refuses this request. Decided again,
+        // signature included, on rows read now if an event since touched them (or, for a
+        // request with no nonce, always).
         let as_new = match head {
             Some(head) => {
                 self.token_states.catch_up(&self.store, head).await.map_err(ProjectionError::from)?;
@@ -452,12 +456,42 @@ impl Services {
             None => false,
         };
         if !as_new {
-            let (grant, client) = self.token_rows(token).await?.ok_or(ProtocolError::TokenRejected)?;
-            access = access_of(&grant, &client, now)?;
+            access = self.access_by_rows_read_now(&request, token, now, checks).await?;
         }
         // Counted once the request is known good, for the owner's grants page.
         self.usage.count(&access.grant_id, now);
         Ok(access)
+    }
+}
+
+impl Services {
+    /// The checks of a resource request on `state`, the token's grant and client: the
+    /// token is the grant's access token and the request its client's, the signature
+    /// holds, the client is active and the grant active now.
+    async fn access_by(
+        &self,
+        request: &SignedRequest,
+        token: &str,
+        state: &(GrantRow, ClientRow),
+        now: DateTime<Utc>,
+        checks: Checks,
+    ) -> Result<Access, RequestError> {
+        let (grant, client) = state;
+        let token_secret = self.token_secret(request, grant, client, token, Credentials::AccessToken).await?;
+        self.check_signed(client, request, Some(token_secret.expose_secret()), now, checks).await?;
+        access_of(grant, client, now)
+    }
+
+    /// [`Services::access_by`] on the rows as the database has them now.
+    async fn access_by_rows_read_now(
+        &self,
+        request: &SignedRequest,
+        token: &str,
+        now: DateTime<Utc>,
+        checks: Checks,
+    ) -> Result<Access, RequestError> {
+        let state = self.token_rows(token).await?.ok_or(ProtocolError::TokenRejected)?;
+        self.access_by(request, token, &state, now, checks).await
     }
 }
 

@@ -66,7 +66,7 @@ async fn a_revocation_refuses_every_request_sent_after_it_commits(database: Test
             .collect();
         // Whatever happens below, the streams stop.
         let _stop_streams = StopOnDrop(&stop);
-        std::thread::sleep(Duration::from_millis(300));
+        std::thread::sleep(Duration::from_millis(600));
         // On a thread and runtime of its own: this thread drives the test's runtime.
         let revoking = scope.spawn(|| {
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
@@ -77,7 +77,7 @@ async fn a_revocation_refuses_every_request_sent_after_it_commits(database: Test
         });
         revoking.join().unwrap();
         *revoked_at.lock().unwrap() = Some(Instant::now());
-        std::thread::sleep(Duration::from_millis(300));
+        std::thread::sleep(Duration::from_millis(600));
         stop.store(true, Ordering::SeqCst);
         streams.into_iter().flat_map(|stream| stream.join().unwrap()).collect()
     });

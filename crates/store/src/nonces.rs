@@ -21,20 +21,10 @@ pub struct SeenNonce {
     pub nonce: String,
 }
 
-/// What a batch of nonces came to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Remembered {
-    /// For each nonce, whether it was new.
-    pub fresh: Vec<bool>,
-    /// The log's head position read after the nonces were written: every event
-    /// committed before the batch began is at or below it.
-    pub head: u64,
-}
-
 /// Records every one of `seen`, a statement per few hundred; answers, for each, whether
-/// it was new, and the log's head as of after the write. A nonce already recorded is a
-/// replay, and so is the second of two equal ones in `seen`.
-pub async fn remember_all(pool: &AnyPool, seen: &[SeenNonce]) -> Result<Remembered, StoreError> {
+/// it was new. A nonce already recorded is a replay, and so is the second of two
+/// equal ones in `seen`.
+pub async fn remember_all(pool: &AnyPool, seen: &[SeenNonce]) -> Result<Vec<bool>, StoreError> {
     let mut inserted = HashSet::new();
     // In key order, so that two processes inserting overlapping nonces take their row
     // locks in the same order and never deadlock (PostgreSQL).
@@ -62,13 +52,16 @@ pub async fn remember_all(pool: &AnyPool, seen: &[SeenNonce]) -> Result<Remember
             });
         }
     }
+    // Each inserted row is the first of its copies in `seen`; the row answers that one.
+    Ok(seen.iter().map(|nonce| inserted.remove(nonce)).collect())
+}
+
+/// The log's head position now: read after a batch of nonces was written, every event
+/// committed before the batch began is at or below it.
+pub async fn head_after(pool: &AnyPool) -> Result<u64, StoreError> {
     let head: i64 =
         sqlx::query("SELECT position FROM chain_head WHERE id = 1").fetch_one(pool).await?.try_get("position")?;
-    // Each inserted row is the first of its copies in `seen`; the row answers that one.
-    Ok(Remembered {
-        fresh: seen.iter().map(|nonce| inserted.remove(nonce)).collect(),
-        head: u64::try_from(head).unwrap_or(0),
-    })
+    Ok(u64::try_from(head).unwrap_or(0))
 }
 
 /// Forgets nonces with timestamps before `earliest` (seconds since the epoch); returns
