@@ -496,11 +496,9 @@ impl Services {
 }
 
 /// What an access token whose grant and client are these lets its client reach now:
-/// refused when the client is suspended or the grant is not active.
+/// refused when the grant is not active (a suspended client was refused by
+/// [`Services::check_signed`]).
 fn access_of(grant: &GrantRow, client: &ClientRow, now: DateTime<Utc>) -> Result<Access, RequestError> {
-    if !client.active {
-        return Err(ProtocolError::ConsumerKeyRejected.into());
-    }
     match grant.status_at(now) {
         "active" => {}
         "revoked" => return Err(ProtocolError::TokenRevoked.into()),
