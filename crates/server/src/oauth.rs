@@ -213,7 +213,8 @@ impl Services {
         let asked =
             throttle::reserve(self.store.reader(), &key, now, now - minute).await.map_err(ServiceError::from)?;
         if asked.attempts > checks.initiates_per_minute {
-            return Err(RequestError::TooMany { retry_after: (asked.since + minute - now).num_seconds().max(1) });
+            let retry_after = asked.window_ends_in(minute, now).num_seconds().max(1);
+            return Err(RequestError::TooMany { retry_after });
         }
         let callback =
             request.callback().ok_or_else(|| ProtocolError::ParameterAbsent { missing: vec!["oauth_callback"] })?;

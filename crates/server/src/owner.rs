@@ -200,7 +200,7 @@ impl Services {
         for (key, limit) in &keys {
             let attempt = throttle::reserve(pool, key, now, window_start).await.map_err(ServiceError::from)?;
             if attempt.attempts > *limit {
-                let ends = attempt.since + LOCKOUT_WINDOW - now;
+                let ends = attempt.window_ends_in(LOCKOUT_WINDOW, now);
                 over = Some(over.map_or(ends, |longest: TimeDelta| longest.max(ends)));
             }
             reserved.push((key.as_str(), attempt.since));

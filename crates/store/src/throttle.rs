@@ -5,7 +5,7 @@
 //! than the limit are ever checked. An attempt that turns out not to be a failure (the
 //! password was right, or it was never checked) is released again.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use sqlx::{AnyPool, Row};
 
 use crate::error::StoreError;
@@ -18,6 +18,14 @@ pub struct Reserved {
     pub attempts: u32,
     /// When the current window began.
     pub since: DateTime<Utc>,
+}
+
+impl Reserved {
+    /// How long from `now` until a window of `window` that began at [`Reserved::since`]
+    /// ends: when the refused may try again.
+    pub fn window_ends_in(&self, window: TimeDelta, now: DateTime<Utc>) -> TimeDelta {
+        self.since + window - now
+    }
 }
 
 /// Counts an attempt for `key` at `now`, starting a new window when the last one began
