@@ -70,12 +70,10 @@ pub enum DomainError {
     /// An approval chose no resources.
     #[error("no resources were chosen")]
     NoResourcesChosen,
-    /// The request token's expiry has passed (approval and exchange must precede it).
+    /// The request token's expiry has passed (the owner's decision must precede it; an
+    /// exchange after it is refused as [`GrantEnd::Expired`]).
     #[error("the request token has expired")]
     RequestTokenExpired,
-    /// The access the owner approved has already run out (the exchange came too late).
-    #[error("the approved access has expired")]
-    AccessExpired,
     /// Approve or deny by an owner who has not authenticated for this request.
     #[error("the owner has not authenticated for this request")]
     OwnerNotAuthenticated,

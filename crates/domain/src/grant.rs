@@ -190,6 +190,59 @@ pub enum GrantStatus {
 }
 
 impl GrantStatus {
+    /// Every status, in the order a grant can reach them.
+    pub const ALL: [Self; 6] =
+        [Self::Pending, Self::Authorized, Self::Active, Self::Expired, Self::Denied, Self::Revoked];
+
+    /// The status named `name` (see [`GrantStatus::as_str`]).
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|status| status.as_str() == name)
+    }
+
+    /// Whether the grant can still change by itself or be used: pending, authorized or
+    /// active. An ended grant (expired, denied, revoked) stays as it is.
+    pub fn is_open(&self) -> bool {
+        matches!(self, Self::Pending | Self::Authorized | Self::Active)
+    }
+
+    /// The status at `now` of a grant whose events left it at `self` and whose current
+    /// credentials run out at `expires_at`: an open grant is expired from the instant
+    /// `now >= expires_at`, whether or not the expiry was recorded yet. The one rule for
+    /// the aggregate, the read model, the pages and replay.
+    pub fn at(self, expires_at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Self {
+        if self.is_open() && expires_at.is_some_and(|at| now >= at) { Self::Expired } else { self }
+    }
+
+    /// Whether an access token of a grant with this status (at the request's instant)
+    /// gives access, given whether its client is active. Refused in this order:
+    /// revoked, expired, not (yet or ever) an access token, client suspended — so a
+    /// revoked token says "revoked" even when its client is also suspended.
+    pub fn access(self, client_active: bool) -> Result<(), AccessError> {
+        match self {
+            Self::Revoked => Err(AccessError::Revoked),
+            Self::Expired => Err(AccessError::Expired),
+            Self::Pending | Self::Authorized | Self::Denied => Err(AccessError::NotActive),
+            Self::Active if !client_active => Err(AccessError::ClientSuspended),
+            Self::Active => Ok(()),
+        }
+    }
+
+    /// Whether temporary credentials of a grant with this status (at the request's
+    /// instant) may be exchanged, given whether its client is active: what the status
+    /// alone decides, so a signed exchange can be refused before its nonce is written.
+    /// The exchange command applies it first, then checks the verifier.
+    pub fn exchange(self, client_active: bool) -> Result<(), DomainError> {
+        match self {
+            Self::Revoked => Err(DomainError::GrantEnded(GrantEnd::Revoked)),
+            Self::Denied => Err(DomainError::GrantEnded(GrantEnd::Denied)),
+            Self::Expired => Err(DomainError::GrantEnded(GrantEnd::Expired)),
+            _ if !client_active => Err(DomainError::ClientSuspended),
+            Self::Pending => Err(DomainError::NotAuthorized),
+            Self::Active => Err(DomainError::AlreadyExchanged),
+            Self::Authorized => Ok(()),
+        }
+    }
+
     /// The status's name: `pending`, `authorized`, `active`, `expired`, `denied`,
     /// `revoked`.
     pub fn as_str(&self) -> &'static str {
@@ -329,46 +382,32 @@ impl Grant {
         Some((Credentials::RequestToken, deadline))
     }
 
-    /// Where the grant stands at `now`. Expiry counts from the recorded expiry times:
-    /// a grant is expired from the instant `now >= expires_at`, recorded or not.
-    pub fn status_at(&self, now: DateTime<Utc>) -> GrantStatus {
+    /// Where the grant stands by its events alone, with no clock: what the read model
+    /// records. [`GrantStatus::at`] adds the clock.
+    pub fn recorded_status(&self) -> GrantStatus {
         match self.ended() {
-            Some(GrantEnd::Revoked) => return GrantStatus::Revoked,
-            Some(GrantEnd::Denied) => return GrantStatus::Denied,
-            Some(GrantEnd::Expired) => return GrantStatus::Expired,
-            None => {}
-        }
-        if self.next_expiry().is_some_and(|(_, at)| now >= at) {
-            GrantStatus::Expired
-        } else if self.access.is_some() {
-            GrantStatus::Active
-        } else if self.approval.is_some() {
-            GrantStatus::Authorized
-        } else {
-            GrantStatus::Pending
+            Some(GrantEnd::Revoked) => GrantStatus::Revoked,
+            Some(GrantEnd::Denied) => GrantStatus::Denied,
+            Some(GrantEnd::Expired) => GrantStatus::Expired,
+            None if self.access.is_some() => GrantStatus::Active,
+            None if self.approval.is_some() => GrantStatus::Authorized,
+            None => GrantStatus::Pending,
         }
     }
 
+    /// Where the grant stands at `now`. Expiry counts from the recorded expiry times:
+    /// a grant is expired from the instant `now >= expires_at`, recorded or not.
+    pub fn status_at(&self, now: DateTime<Utc>) -> GrantStatus {
+        self.recorded_status().at(self.next_expiry().map(|(_, at)| at), now)
+    }
+
     /// Whether the access token gives access at `now`, given whether the client is
-    /// active; if so, to what. Checked in this order: revoked, expired, not (yet) an
-    /// access token, client suspended — so a revoked token says "revoked" even when its
-    /// client is also suspended.
+    /// active; if so, to what. See [`GrantStatus::access`] for the order of refusals.
     pub fn check_access(&self, now: DateTime<Utc>, client_active: bool) -> Result<AccessGrant, AccessError> {
-        if self.revocation.is_some() {
-            return Err(AccessError::Revoked);
-        }
-        if self.expiry.is_some() {
-            return Err(AccessError::Expired);
-        }
+        self.status_at(now).access(client_active)?;
         let (Some(access), Some(approval)) = (&self.access, &self.approval) else {
             return Err(AccessError::NotActive);
         };
-        if access.expires_at.is_some_and(|expires_at| now >= expires_at) {
-            return Err(AccessError::Expired);
-        }
-        if !client_active {
-            return Err(AccessError::ClientSuspended);
-        }
         Ok(AccessGrant {
             grant_id: self.grant_id(),
             owner_id: approval.owner_id,
@@ -587,24 +626,12 @@ fn exchange(grant: &Grant, command: &ExchangeVerifier) -> Result<Vec<Event>, Dom
     if command.client_id != grant.client_id() {
         return Err(DomainError::WrongClient);
     }
-    grant.ensure_open()?;
-    if !command.client_active {
-        return Err(DomainError::ClientSuspended);
-    }
+    grant.status_at(command.now).exchange(command.client_active)?;
     let (Some(approval), Some(verifier)) = (&grant.approval, &grant.verifier) else {
         return Err(DomainError::NotAuthorized);
     };
-    if grant.access.is_some() {
-        return Err(DomainError::AlreadyExchanged);
-    }
-    if command.now >= grant.issued.expires_at {
-        return Err(DomainError::RequestTokenExpired);
-    }
     if !command.verifier.matches(verifier) {
         return Err(DomainError::VerifierMismatch);
-    }
-    if approval.access_expires_at.is_some_and(|expires_at| command.now >= expires_at) {
-        return Err(DomainError::AccessExpired);
     }
     Ok(vec![
         TokenCredentialsIssued {
@@ -1084,7 +1111,7 @@ mod tests {
     fn an_expired_request_token_is_not_exchanged() {
         given::<GrantState>(&authorized())
             .when(ExchangeVerifier { now: at(10), ..exchange() })
-            .then_refused(DomainError::RequestTokenExpired);
+            .then_refused(DomainError::GrantEnded(GrantEnd::Expired));
     }
 
     #[test]
@@ -1106,7 +1133,7 @@ mod tests {
         ];
         given::<GrantState>(&long_lived)
             .when(ExchangeVerifier { now: at(62), ..exchange() })
-            .then_refused(DomainError::AccessExpired);
+            .then_refused(DomainError::GrantEnded(GrantEnd::Expired));
         assert_eq!(state(&long_lived).status_at(at(62)), Some(GrantStatus::Expired));
     }
 
@@ -1248,6 +1275,58 @@ mod tests {
     }
 
     // --- reading: status and access --------------------------------------------------
+
+    #[test]
+    fn a_status_names_itself_and_reads_back() {
+        for status in GrantStatus::ALL {
+            assert_eq!(GrantStatus::parse(status.as_str()), Some(status));
+        }
+        assert_eq!(GrantStatus::parse("Active"), None);
+        assert_eq!(GrantStatus::parse(""), None);
+    }
+
+    #[test]
+    fn only_an_open_status_runs_out_by_the_clock() {
+        let expires_at = Some(at(10));
+        for status in GrantStatus::ALL {
+            assert_eq!(status.at(expires_at, at(9)), status, "{status:?} before its expiry");
+            assert_eq!(status.at(None, at(1_000)), status, "{status:?} with no expiry");
+            let ran_out = if status.is_open() { GrantStatus::Expired } else { status };
+            assert_eq!(status.at(expires_at, at(10)), ran_out, "{status:?} at its expiry");
+        }
+    }
+
+    #[test]
+    fn only_an_active_grant_of_an_active_client_gives_access() {
+        use GrantStatus::*;
+        for (status, client_active, expected) in [
+            (Active, true, Ok(())),
+            (Active, false, Err(AccessError::ClientSuspended)),
+            (Revoked, false, Err(AccessError::Revoked)),
+            (Expired, false, Err(AccessError::Expired)),
+            (Pending, true, Err(AccessError::NotActive)),
+            (Authorized, true, Err(AccessError::NotActive)),
+            (Denied, true, Err(AccessError::NotActive)),
+        ] {
+            assert_eq!(status.access(client_active), expected, "{status:?}, client active: {client_active}");
+        }
+    }
+
+    #[test]
+    fn only_an_authorized_grant_of_an_active_client_is_exchanged() {
+        use GrantStatus::*;
+        for (status, client_active, expected) in [
+            (Authorized, true, Ok(())),
+            (Authorized, false, Err(DomainError::ClientSuspended)),
+            (Pending, true, Err(DomainError::NotAuthorized)),
+            (Active, true, Err(DomainError::AlreadyExchanged)),
+            (Revoked, false, Err(DomainError::GrantEnded(GrantEnd::Revoked))),
+            (Denied, true, Err(DomainError::GrantEnded(GrantEnd::Denied))),
+            (Expired, true, Err(DomainError::GrantEnded(GrantEnd::Expired))),
+        ] {
+            assert_eq!(status.exchange(client_active), expected, "{status:?}, client active: {client_active}");
+        }
+    }
 
     #[test]
     fn status_follows_the_events_and_the_clock() {

@@ -54,6 +54,15 @@ macro_rules! stream_id_type {
                 self.0.hyphenated().fmt(f)
             }
         }
+
+        /// Reads the id as [`fmt::Display`] writes it.
+        impl std::str::FromStr for $name {
+            type Err = uuid::Error;
+
+            fn from_str(text: &str) -> Result<Self, Self::Err> {
+                Uuid::try_parse(text).map(Self)
+            }
+        }
     };
 }
 

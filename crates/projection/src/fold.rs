@@ -96,9 +96,9 @@ impl Projection {
         };
         // Ids sort as text in SQL; BTreeMap order is by UUID bytes, which agrees, but
         // sorting here keeps the guarantee independent of that.
-        tables.clients.sort();
-        tables.owners.sort();
-        tables.grants.sort();
+        tables.clients.sort_by_key(|row| row.client_id);
+        tables.owners.sort_by(|a, b| a.owner_id.cmp(&b.owner_id));
+        tables.grants.sort_by_key(|row| row.grant_id);
         tables
     }
 }

@@ -125,8 +125,7 @@ impl GrantRecord {
 
     /// The status as recorded, ignoring the clock: what the read models store.
     pub fn recorded_status(&self) -> Option<GrantStatus> {
-        // Before every possible expiry, the status is exactly what the events say.
-        self.state.status_at(DateTime::<Utc>::MIN_UTC)
+        self.grant().map(Grant::recorded_status)
     }
 
     /// The status at `now` and since when it has held.

@@ -1,8 +1,13 @@
 //! The SQL read models: one row per client, owner and grant, derived from its record by
 //! a pure function, upserted in the append's transaction, read back by the server.
 //! Timestamps are stored as the same fixed-width RFC 3339 text the log uses.
+//!
+//! Rows are typed (ids, statuses, scopes, resources, instants): parsed once here where
+//! they are read, so no caller matches on a stored string. A column that does not
+//! parse is damage, reported as a decode error of that column.
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
+use grantlog_domain::{AccessDuration, CallbackPattern, ClientId, GrantId, GrantStatus, OwnerId, ResourceId, Scope};
 use grantlog_store::{AnyConnection, AnyPool, storable};
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -14,18 +19,18 @@ use crate::record::{ClientRecord, GrantRecord, OwnerRecord};
 pub(crate) const CHECKPOINT: &str = "tables";
 
 /// A `clients` row.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientRow {
-    /// Client id (UUID).
-    pub client_id: String,
+    /// Client id.
+    pub client_id: ClientId,
     /// Its consumer key.
     pub consumer_key: String,
     /// Its display name.
     pub name: String,
     /// Its homepage.
     pub homepage: Option<String>,
-    /// Its callback patterns, as a JSON array.
-    pub callbacks: String,
+    /// Its callback patterns (a JSON array in the table).
+    pub callbacks: Vec<CallbackPattern>,
     /// Its RSA public key (PEM), for RSA-SHA1.
     pub rsa_public_key: Option<String>,
     /// The fingerprint of its current secret.
@@ -33,13 +38,13 @@ pub struct ClientRow {
     /// Whether it may make requests (not suspended).
     pub active: bool,
     /// When it registered.
-    pub registered_at: String,
+    pub registered_at: DateTime<Utc>,
     /// The last event applied.
     pub position: i64,
 }
 
 /// An `owners` row.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OwnerRow {
     /// Owner id (UUID).
     pub owner_id: String,
@@ -52,14 +57,14 @@ pub struct OwnerRow {
 }
 
 /// A `grants` row.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GrantRow {
-    /// Grant id (UUID).
-    pub grant_id: String,
+    /// Grant id.
+    pub grant_id: GrantId,
     /// The client that asked.
-    pub client_id: String,
+    pub client_id: ClientId,
     /// The owner who authenticated for it, once one has.
-    pub owner_id: Option<String>,
+    pub owner_id: Option<OwnerId>,
     /// The request token (`oauth_token` of the temporary credentials).
     pub request_token: String,
     /// The access token, once exchanged.
@@ -67,26 +72,26 @@ pub struct GrantRow {
     /// The callback given at initiate.
     pub callback: String,
     /// The scope asked for.
-    pub requested_scope: String,
+    pub requested_scope: Scope,
     /// The scope granted.
-    pub scope: Option<String>,
-    /// The resources granted, as a JSON array.
-    pub resources: String,
+    pub scope: Option<Scope>,
+    /// The resources granted (a JSON array in the table).
+    pub resources: Vec<ResourceId>,
     /// The access duration the owner chose.
-    pub duration: Option<String>,
+    pub duration: Option<AccessDuration>,
     /// Whether the decision is to be remembered.
     pub remembered: bool,
-    /// The status as recorded (`pending`, `authorized`, `active`, `denied`, `revoked`,
-    /// `expired`); expiry by the clock is decided at read time from `expires_at`.
-    pub status: String,
+    /// The status as recorded; expiry by the clock is decided at read time from
+    /// `expires_at` ([`GrantRow::status_at`]).
+    pub status: GrantStatus,
     /// Since when the recorded status holds.
-    pub status_since: String,
+    pub status_since: DateTime<Utc>,
     /// When the current credentials run out, if they do.
-    pub expires_at: Option<String>,
+    pub expires_at: Option<DateTime<Utc>>,
     /// When temporary credentials were issued.
-    pub issued_at: String,
+    pub issued_at: DateTime<Utc>,
     /// When the owner approved.
-    pub approved_at: Option<String>,
+    pub approved_at: Option<DateTime<Utc>>,
     /// The last event applied.
     pub position: i64,
 }
@@ -94,6 +99,12 @@ pub struct GrantRow {
 /// The time format of the read models (and of the log).
 pub fn timestamp(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+/// An instant as the tables keep it: to the microsecond, so a row made from a record
+/// equals the row read back.
+fn stored(at: DateTime<Utc>) -> DateTime<Utc> {
+    at.trunc_subsecs(6)
 }
 
 fn position(value: u64) -> i64 {
@@ -105,15 +116,15 @@ impl ClientRow {
     pub fn of(record: &ClientRecord) -> Option<Self> {
         let client = record.state.client()?;
         Some(Self {
-            client_id: client.client_id().to_string(),
+            client_id: client.client_id(),
             consumer_key: client.consumer_key().to_string(),
             name: client.name().to_string(),
             homepage: client.homepage().map(ToString::to_string),
-            callbacks: serde_json::to_string(client.callbacks()).expect("patterns serialize"),
+            callbacks: client.callbacks().to_vec(),
             rsa_public_key: client.rsa_public_key().map(ToString::to_string),
             secret_fingerprint: client.secret_fingerprint().to_string(),
             active: client.is_active(),
-            registered_at: timestamp(record.registered_at?),
+            registered_at: stored(record.registered_at?),
             position: position(record.position),
         })
     }
@@ -140,34 +151,30 @@ impl GrantRow {
         let issued = grant.temporary_credentials();
         let approval = grant.approval();
         Some(Self {
-            grant_id: grant.grant_id().to_string(),
-            client_id: grant.client_id().to_string(),
-            owner_id: grant.owner_id().map(|id| id.to_string()),
+            grant_id: grant.grant_id(),
+            client_id: grant.client_id(),
+            owner_id: grant.owner_id(),
             request_token: issued.request_token.to_string(),
             access_token: grant.token_credentials().map(|t| t.access_token.to_string()),
             callback: issued.callback.to_string(),
-            requested_scope: issued.requested_scope.to_string(),
-            scope: approval.map(|a| a.scope.to_string()),
-            resources: serde_json::to_string(approval.map_or(&[][..], |a| &a.resources[..])).expect("ids serialize"),
-            duration: approval.map(|a| a.duration.to_string()),
+            requested_scope: issued.requested_scope.clone(),
+            scope: approval.map(|a| a.scope.clone()),
+            resources: approval.map_or_else(Vec::new, |a| a.resources.clone()),
+            duration: approval.map(|a| a.duration),
             remembered: grant.is_remembered(),
-            status: status.as_str().to_owned(),
-            status_since: timestamp(record.since(status)?),
-            expires_at: grant.next_expiry().map(|(_, at)| timestamp(at)),
-            issued_at: timestamp(record.issued_at?),
-            approved_at: approval.map(|a| timestamp(a.approved_at)),
+            status,
+            status_since: stored(record.since(status)?),
+            expires_at: grant.next_expiry().map(|(_, at)| stored(at)),
+            issued_at: stored(record.issued_at?),
+            approved_at: approval.map(|a| stored(a.approved_at)),
             position: position(record.position),
         })
     }
 
-    /// The status at `now`: the recorded one, or `expired` once the recorded expiry of a
-    /// pending, authorized or active grant has passed. An unreadable expiry counts as
-    /// passed, so a damaged row never grants access.
-    pub fn status_at(&self, now: DateTime<Utc>) -> &str {
-        let open = matches!(self.status.as_str(), "pending" | "authorized" | "active");
-        let passed =
-            self.expires_at.as_deref().is_some_and(|at| DateTime::parse_from_rfc3339(at).map_or(true, |at| at <= now));
-        if open && passed { "expired" } else { &self.status }
+    /// The status at `now`: the recorded one, or expired once the recorded expiry of an
+    /// open grant has passed ([`GrantStatus::at`]).
+    pub fn status_at(&self, now: DateTime<Utc>) -> GrantStatus {
+        self.status.at(self.expires_at, now)
     }
 }
 
@@ -222,6 +229,12 @@ fn text_bytes<'a>(values: impl IntoIterator<Item = Option<&'a String>>) -> usize
     values.into_iter().map(|value| value.map_or(0, String::len) + 8).sum()
 }
 
+/// What an id (UUID text) takes on the wire, with its length.
+const ID_BYTES: usize = 36 + 8;
+
+/// What a stored instant (RFC 3339 to the microsecond) takes on the wire.
+const TIMESTAMP_BYTES: usize = 27 + 8;
+
 impl SqlRow for ClientRow {
     const TABLE: &'static str = "clients";
     const COLUMNS: &'static [&'static str] = &[
@@ -239,29 +252,30 @@ impl SqlRow for ClientRow {
 
     fn bind<'q>(&'q self, query: AnyQuery<'q>) -> AnyQuery<'q> {
         query
-            .bind(&self.client_id)
+            .bind(self.client_id.to_string())
             .bind(&self.consumer_key)
             .bind(&self.name)
             .bind(&self.homepage)
-            .bind(&self.callbacks)
+            .bind(serde_json::to_string(&self.callbacks).expect("patterns serialize"))
             .bind(&self.rsa_public_key)
             .bind(&self.secret_fingerprint)
             .bind(i64::from(self.active))
-            .bind(&self.registered_at)
+            .bind(timestamp(self.registered_at))
             .bind(self.position)
     }
 
     fn bytes(&self) -> usize {
+        let callbacks: usize = self.callbacks.iter().map(|pattern| pattern.to_string().len() + 3).sum();
         text_bytes([
-            Some(&self.client_id),
             Some(&self.consumer_key),
             Some(&self.name),
             self.homepage.as_ref(),
-            Some(&self.callbacks),
             self.rsa_public_key.as_ref(),
             Some(&self.secret_fingerprint),
-            Some(&self.registered_at),
-        ]) + 16
+        ]) + callbacks
+            + ID_BYTES
+            + TIMESTAMP_BYTES
+            + 16
     }
 }
 
@@ -302,43 +316,33 @@ impl SqlRow for GrantRow {
 
     fn bind<'q>(&'q self, query: AnyQuery<'q>) -> AnyQuery<'q> {
         query
-            .bind(&self.grant_id)
-            .bind(&self.client_id)
-            .bind(&self.owner_id)
+            .bind(self.grant_id.to_string())
+            .bind(self.client_id.to_string())
+            .bind(self.owner_id.map(|id| id.to_string()))
             .bind(&self.request_token)
             .bind(&self.access_token)
             .bind(&self.callback)
-            .bind(&self.requested_scope)
-            .bind(&self.scope)
-            .bind(&self.resources)
-            .bind(&self.duration)
+            .bind(self.requested_scope.to_string())
+            .bind(self.scope.as_ref().map(ToString::to_string))
+            .bind(serde_json::to_string(&self.resources).expect("ids serialize"))
+            .bind(self.duration.map(|duration| duration.as_str()))
             .bind(i64::from(self.remembered))
-            .bind(&self.status)
-            .bind(&self.status_since)
-            .bind(&self.expires_at)
-            .bind(&self.issued_at)
-            .bind(&self.approved_at)
+            .bind(self.status.as_str())
+            .bind(timestamp(self.status_since))
+            .bind(self.expires_at.map(timestamp))
+            .bind(timestamp(self.issued_at))
+            .bind(self.approved_at.map(timestamp))
             .bind(self.position)
     }
 
     fn bytes(&self) -> usize {
-        text_bytes([
-            Some(&self.grant_id),
-            Some(&self.client_id),
-            self.owner_id.as_ref(),
-            Some(&self.request_token),
-            self.access_token.as_ref(),
-            Some(&self.callback),
-            Some(&self.requested_scope),
-            self.scope.as_ref(),
-            Some(&self.resources),
-            self.duration.as_ref(),
-            Some(&self.status),
-            Some(&self.status_since),
-            self.expires_at.as_ref(),
-            Some(&self.issued_at),
-            self.approved_at.as_ref(),
-        ]) + 16
+        let resources: usize = self.resources.iter().map(|id| id.as_str().len() + 3).sum();
+        text_bytes([Some(&self.request_token), self.access_token.as_ref(), Some(&self.callback)])
+            + resources
+            + 3 * ID_BYTES
+            + 5 * TIMESTAMP_BYTES
+            + 3 * 64
+            + 16
     }
 }
 
@@ -492,15 +496,19 @@ pub struct Counts {
     /// Registered clients.
     pub clients: i64,
     /// Grants per recorded status, for the statuses that have any.
-    pub grants_by_status: Vec<(String, i64)>,
+    pub grants_by_status: Vec<(GrantStatus, i64)>,
 }
 
 /// The read models' row counts.
 pub async fn counts(pool: &AnyPool) -> Result<Counts, ProjectionError> {
     let clients = sqlx::query("SELECT COUNT(*) AS n FROM clients").fetch_one(pool).await?.try_get("n")?;
     let rows = sqlx::query("SELECT status, COUNT(*) AS n FROM grants GROUP BY status").fetch_all(pool).await?;
+    let status = |row: &AnyRow| {
+        let name: String = row.try_get("status")?;
+        GrantStatus::parse(&name).ok_or_else(|| damaged("status", "not a grant status"))
+    };
     let grants_by_status =
-        rows.iter().map(|row| Ok((row.try_get("status")?, row.try_get("n")?))).collect::<Result<_, sqlx::Error>>()?;
+        rows.iter().map(|row| Ok((status(row)?, row.try_get("n")?))).collect::<Result<_, sqlx::Error>>()?;
     Ok(Counts { clients, grants_by_status })
 }
 
@@ -511,16 +519,17 @@ fn client_row(row: &AnyRow) -> Result<ClientRow, sqlx::Error> {
 /// A client read from columns named `prefix` and the column's name.
 fn client_row_named(row: &AnyRow, prefix: &str) -> Result<ClientRow, sqlx::Error> {
     let column = |name: &str| format!("{prefix}{name}");
+    let text = |name: &str| row.try_get::<String, _>(column(name).as_str());
     Ok(ClientRow {
-        client_id: row.try_get(column("client_id").as_str())?,
-        consumer_key: row.try_get(column("consumer_key").as_str())?,
-        name: row.try_get(column("name").as_str())?,
+        client_id: parsed("client_id", text("client_id")?.parse())?,
+        consumer_key: text("consumer_key")?,
+        name: text("name")?,
         homepage: row.try_get(column("homepage").as_str())?,
-        callbacks: row.try_get(column("callbacks").as_str())?,
+        callbacks: parsed("callbacks", serde_json::from_str(&text("callbacks")?))?,
         rsa_public_key: row.try_get(column("rsa_public_key").as_str())?,
-        secret_fingerprint: row.try_get(column("secret_fingerprint").as_str())?,
+        secret_fingerprint: text("secret_fingerprint")?,
         active: row.try_get::<i64, _>(column("active").as_str())? != 0,
-        registered_at: row.try_get(column("registered_at").as_str())?,
+        registered_at: instant("registered_at", &text("registered_at")?)?,
         position: row.try_get(column("position").as_str())?,
     })
 }
@@ -535,23 +544,42 @@ fn owner_row(row: &AnyRow) -> Result<OwnerRow, sqlx::Error> {
 }
 
 fn grant_row(row: &AnyRow) -> Result<GrantRow, sqlx::Error> {
+    let text = |name: &str| row.try_get::<String, _>(name);
+    let optional = |name: &str| row.try_get::<Option<String>, _>(name);
+    let optional_instant = |name: &str| optional(name)?.map(|at| instant(name, &at)).transpose();
     Ok(GrantRow {
-        grant_id: row.try_get("grant_id")?,
-        client_id: row.try_get("client_id")?,
-        owner_id: row.try_get("owner_id")?,
-        request_token: row.try_get("request_token")?,
-        access_token: row.try_get("access_token")?,
-        callback: row.try_get("callback")?,
-        requested_scope: row.try_get("requested_scope")?,
-        scope: row.try_get("scope")?,
-        resources: row.try_get("resources")?,
-        duration: row.try_get("duration")?,
+        grant_id: parsed("grant_id", text("grant_id")?.parse())?,
+        client_id: parsed("client_id", text("client_id")?.parse())?,
+        owner_id: optional("owner_id")?.map(|id| parsed("owner_id", id.parse())).transpose()?,
+        request_token: text("request_token")?,
+        access_token: optional("access_token")?,
+        callback: text("callback")?,
+        requested_scope: parsed("requested_scope", Scope::parse(&text("requested_scope")?))?,
+        scope: optional("scope")?.map(|scope| parsed("scope", Scope::parse(&scope))).transpose()?,
+        resources: parsed("resources", serde_json::from_str(&text("resources")?))?,
+        duration: optional("duration")?
+            .map(|duration| parsed("duration", AccessDuration::parse(&duration)))
+            .transpose()?,
         remembered: row.try_get::<i64, _>("remembered")? != 0,
-        status: row.try_get("status")?,
-        status_since: row.try_get("status_since")?,
-        expires_at: row.try_get("expires_at")?,
-        issued_at: row.try_get("issued_at")?,
-        approved_at: row.try_get("approved_at")?,
+        status: GrantStatus::parse(&text("status")?).ok_or_else(|| damaged("status", "not a grant status"))?,
+        status_since: instant("status_since", &text("status_since")?)?,
+        expires_at: optional_instant("expires_at")?,
+        issued_at: instant("issued_at", &text("issued_at")?)?,
+        approved_at: optional_instant("approved_at")?,
         position: row.try_get("position")?,
     })
+}
+
+/// A column's value, or the column named as damaged.
+fn parsed<T, E: std::fmt::Display>(column: &str, value: Result<T, E>) -> Result<T, sqlx::Error> {
+    value.map_err(|error| damaged(column, error))
+}
+
+/// A stored instant.
+fn instant(column: &str, text: &str) -> Result<DateTime<Utc>, sqlx::Error> {
+    parsed(column, DateTime::parse_from_rfc3339(text)).map(|at| at.with_timezone(&Utc))
+}
+
+fn damaged(column: &str, cause: impl std::fmt::Display) -> sqlx::Error {
+    sqlx::Error::ColumnDecode { index: column.to_owned(), source: cause.to_string().into() }
 }

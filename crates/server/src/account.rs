@@ -7,14 +7,13 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use grantlog_domain::{
-    Actor, AuthorizationApproved, ClientId, DomainError, Event, GrantCommand, GrantId, OwnerCommand, OwnerId,
-    RememberedConsentWithdrawn, Revoke, Revoker, remembered_decision,
+    Actor, AuthorizationApproved, ClientId, DomainError, Event, GrantCommand, GrantId, GrantStatus, OwnerCommand,
+    OwnerId, RememberedConsentWithdrawn, Revoke, Revoker, remembered_decision,
 };
 use grantlog_projection::tables::{ClientRow, GrantRow, client_by_id, grant_by_id, grants_of_owner};
 use grantlog_projection::{Context, GrantRecord, OwnerRecord, ProjectionError, decode, execute};
 use grantlog_store::usage::{self, Usage};
 
-use crate::oauth::uuid_of;
 use crate::service::{ServiceError, Services};
 use crate::timeline::{self, Entry, Telling, parse_time};
 
@@ -35,7 +34,7 @@ pub struct GrantSummary {
     /// The grant's row.
     pub row: GrantRow,
     /// Its status now (expiry by the clock included).
-    pub status: String,
+    pub status: GrantStatus,
     /// The titles of the photos it covers.
     pub photos: Vec<String>,
     /// How it was used, if it was.
@@ -45,12 +44,8 @@ pub struct GrantSummary {
 impl GrantSummary {
     /// Whether it can still be used or completed, so revoking it means something.
     pub fn is_live(&self) -> bool {
-        is_live(&self.status)
+        self.status.is_open()
     }
-}
-
-fn is_live(status: &str) -> bool {
-    matches!(status, "pending" | "authorized" | "active")
 }
 
 /// A remembered decision in force.
@@ -103,7 +98,7 @@ impl From<grantlog_store::StoreError> for AccountError {
 #[derive(Debug)]
 pub struct Revoked {
     /// The grant's client.
-    pub client_id: String,
+    pub client_id: ClientId,
     /// Whether the client's remembered decision was turned off too.
     pub forgot: bool,
 }
@@ -113,22 +108,22 @@ impl Services {
     pub async fn owner_grants(&self, owner: OwnerId, now: DateTime<Utc>) -> Result<Vec<ClientGrants>, ServiceError> {
         self.write_use_counts().await;
         let rows = grants_of_owner(self.store.reader(), &owner.to_string()).await?;
-        let ids: Vec<String> = rows.iter().map(|row| row.grant_id.clone()).collect();
+        let ids: Vec<String> = rows.iter().map(|row| row.grant_id.to_string()).collect();
         let mut used = usage::usage_of(self.store.reader(), &ids).await?;
         let titles = self.photo_titles(owner).await?;
         let withdrawals = self.withdrawals(owner).await?;
-        let mut by_client: HashMap<String, Vec<GrantRow>> = HashMap::new();
+        let mut by_client: HashMap<ClientId, Vec<GrantRow>> = HashMap::new();
         for row in rows {
-            by_client.entry(row.client_id.clone()).or_default().push(row);
+            by_client.entry(row.client_id).or_default().push(row);
         }
         let mut clients = Vec::with_capacity(by_client.len());
         for (client_id, rows) in by_client {
-            let client = self.client(&client_id).await?;
-            let remembered = self.remembered_among(&rows, &withdrawals_for(&withdrawals, &client_id)).await?;
+            let client = self.client(client_id).await?;
+            let remembered = self.remembered_among(&rows, &withdrawals_for(&withdrawals, client_id)).await?;
             let mut grants: Vec<GrantSummary> = rows
                 .into_iter()
                 .map(|row| {
-                    let usage = used.remove(&row.grant_id);
+                    let usage = used.remove(&row.grant_id.to_string());
                     summary(row, now, &titles, usage)
                 })
                 .collect();
@@ -138,7 +133,7 @@ impl Services {
         // Clients with live grants first, then the most recently asked.
         clients.sort_by(|a, b| {
             let live = |c: &ClientGrants| c.grants.iter().any(GrantSummary::is_live);
-            let latest = |c: &ClientGrants| c.grants.iter().map(|g| g.row.issued_at.clone()).max();
+            let latest = |c: &ClientGrants| c.grants.iter().map(|g| g.row.issued_at).max();
             live(b).cmp(&live(a)).then(latest(b).cmp(&latest(a)))
         });
         Ok(clients)
@@ -152,8 +147,8 @@ impl Services {
         now: DateTime<Utc>,
     ) -> Result<GrantHistory, AccountError> {
         let row = self.owned_grant(owner, grant_id).await?;
-        let client = self.client(&row.client_id).await?;
-        let recorded = self.store.read_stream(&GrantId::new(uuid_of(&row.grant_id)?).stream_id()).await?;
+        let client = self.client(row.client_id).await?;
+        let recorded = self.store.read_stream(&row.grant_id.stream_id()).await?;
         let mut events = Vec::with_capacity(recorded.len() + 1);
         for event in &recorded {
             events.push((event.position, event.occurred_at, decode(event)?));
@@ -167,13 +162,13 @@ impl Services {
             let withdrawals = self.withdrawals(owner).await?;
             if let Some(withdrawal) = withdrawals
                 .into_iter()
-                .find(|withdrawal| withdrawal.position > approved_at && withdrawal.is_for(&row.client_id))
+                .find(|withdrawal| withdrawal.position > approved_at && withdrawal.is_for(row.client_id))
             {
                 events.push((withdrawal.position, withdrawal.at, withdrawal.event.into()));
             }
         }
         self.write_use_counts().await;
-        let usage = usage::usage_of_grant(self.store.reader(), &row.grant_id).await?;
+        let usage = usage::usage_of_grant(self.store.reader(), &row.grant_id.to_string()).await?;
         let titles = self.photo_titles(owner).await?;
         let summary = summary(row, now, &titles, usage);
         let telling = Telling {
@@ -200,13 +195,13 @@ impl Services {
         trace_id: &str,
     ) -> Result<Revoked, AccountError> {
         let row = self.owned_grant(owner, grant_id).await?;
-        if !is_live(row.status_at(now)) {
+        if !row.status_at(now).is_open() {
             return Err(AccountError::Ended);
         }
         if self.revoke_live(owner, std::slice::from_ref(&row), now, trace_id).await? == 0 {
             return Err(AccountError::Ended);
         }
-        let forgot = self.forget_remembered(owner, &row.client_id, now, trace_id).await?;
+        let forgot = self.forget_remembered(owner, row.client_id, now, trace_id).await?;
         Ok(Revoked { client_id: row.client_id, forgot })
     }
 
@@ -219,6 +214,7 @@ impl Services {
         now: DateTime<Utc>,
         trace_id: &str,
     ) -> Result<(), AccountError> {
+        let client_id = client_id.parse().map_err(|_| AccountError::NotFound)?;
         let rows = self.grants_to(owner, client_id).await?;
         if rows.is_empty() {
             return Err(AccountError::NotFound);
@@ -237,6 +233,7 @@ impl Services {
         now: DateTime<Utc>,
         trace_id: &str,
     ) -> Result<(), AccountError> {
+        let client_id = client_id.parse().map_err(|_| AccountError::NotFound)?;
         match self.forget_remembered(owner, client_id, now, trace_id).await? {
             true => Ok(()),
             false => Err(AccountError::NotFound),
@@ -244,7 +241,7 @@ impl Services {
     }
 
     /// The decision `owner` asked to be remembered for `client_id`, if in force.
-    pub async fn remembered(&self, owner: OwnerId, client_id: &str) -> Result<Option<Remembered>, ServiceError> {
+    pub async fn remembered(&self, owner: OwnerId, client_id: ClientId) -> Result<Option<Remembered>, ServiceError> {
         let rows: Vec<GrantRow> =
             self.grants_to(owner, client_id).await?.into_iter().filter(|row| row.remembered).collect();
         if rows.is_empty() {
@@ -257,14 +254,14 @@ impl Services {
     async fn forget_remembered(
         &self,
         owner: OwnerId,
-        client_id: &str,
+        client_id: ClientId,
         now: DateTime<Utc>,
         trace_id: &str,
     ) -> Result<bool, AccountError> {
         if self.remembered(owner, client_id).await?.is_none() {
             return Ok(false);
         }
-        let command = OwnerCommand::WithdrawRememberedConsent { client_id: ClientId::new(uuid_of(client_id)?) };
+        let command = OwnerCommand::WithdrawRememberedConsent { client_id };
         execute::<OwnerRecord>(&self.store, &owner.stream_id(), &command, &context(owner, now, trace_id)).await?;
         Ok(true)
     }
@@ -280,9 +277,9 @@ impl Services {
         trace_id: &str,
     ) -> Result<usize, AccountError> {
         let mut revoked = 0;
-        for row in rows.iter().filter(|row| is_live(row.status_at(now))) {
+        for row in rows.iter().filter(|row| row.status_at(now).is_open()) {
             let command = GrantCommand::Revoke(Revoke { by: Revoker::Owner(owner), reason: None, now });
-            let stream = GrantId::new(uuid_of(&row.grant_id)?).stream_id();
+            let stream = row.grant_id.stream_id();
             match execute::<GrantRecord>(&self.store, &stream, &command, &context(owner, now, trace_id)).await {
                 Ok(_) => revoked += 1,
                 Err(ProjectionError::Domain(DomainError::GrantEnded(_))) => {}
@@ -301,7 +298,7 @@ impl Services {
     }
 
     /// Every grant `owner` answered for `client_id`.
-    async fn grants_to(&self, owner: OwnerId, client_id: &str) -> Result<Vec<GrantRow>, ServiceError> {
+    async fn grants_to(&self, owner: OwnerId, client_id: ClientId) -> Result<Vec<GrantRow>, ServiceError> {
         let rows = grants_of_owner(self.store.reader(), &owner.to_string()).await?;
         Ok(rows.into_iter().filter(|row| row.client_id == client_id).collect())
     }
@@ -315,7 +312,7 @@ impl Services {
     ) -> Result<Option<Remembered>, ServiceError> {
         let mut approvals = Vec::new();
         for row in rows.iter().filter(|row| row.remembered) {
-            let grant_id = GrantId::new(uuid_of(&row.grant_id)?);
+            let grant_id = row.grant_id;
             for recorded in self.store.read_stream(&grant_id.stream_id()).await? {
                 if let Event::AuthorizationApproved(approval) = decode(&recorded)? {
                     approvals.push((recorded.position, grant_id, approval));
@@ -348,12 +345,12 @@ impl Services {
     async fn owned_grant(&self, owner: OwnerId, grant_id: &str) -> Result<GrantRow, AccountError> {
         grant_by_id(self.store.reader(), grant_id)
             .await?
-            .filter(|row| row.owner_id.as_deref() == Some(owner.to_string().as_str()))
+            .filter(|row| row.owner_id == Some(owner))
             .ok_or(AccountError::NotFound)
     }
 
-    async fn client(&self, client_id: &str) -> Result<ClientRow, ServiceError> {
-        client_by_id(self.store.reader(), client_id)
+    async fn client(&self, client_id: ClientId) -> Result<ClientRow, ServiceError> {
+        client_by_id(self.store.reader(), &client_id.to_string())
             .await?
             .ok_or_else(|| ServiceError::Corrupt(format!("a grant names an unknown client {client_id}")))
     }
@@ -372,27 +369,27 @@ struct Withdrawal {
 }
 
 impl Withdrawal {
-    fn is_for(&self, client_id: &str) -> bool {
-        self.event.client_id.to_string() == client_id
+    fn is_for(&self, client_id: ClientId) -> bool {
+        self.event.client_id == client_id
     }
 }
 
-fn withdrawals_for(withdrawals: &[Withdrawal], client_id: &str) -> Vec<u64> {
+fn withdrawals_for(withdrawals: &[Withdrawal], client_id: ClientId) -> Vec<u64> {
     withdrawals.iter().filter(|withdrawal| withdrawal.is_for(client_id)).map(|withdrawal| withdrawal.position).collect()
 }
 
 fn summary(row: GrantRow, now: DateTime<Utc>, titles: &HashMap<String, String>, usage: Option<Usage>) -> GrantSummary {
-    let resources: Vec<String> = serde_json::from_str(&row.resources).unwrap_or_default();
     // A photo deleted since is still named, by its id.
-    let photos = resources.into_iter().map(|id| titles.get(&id).cloned().unwrap_or(id)).collect();
-    GrantSummary { status: row.status_at(now).to_owned(), row, photos, usage }
+    let photos =
+        row.resources.iter().map(|id| titles.get(id.as_str()).cloned().unwrap_or_else(|| id.to_string())).collect();
+    GrantSummary { status: row.status_at(now), row, photos, usage }
 }
 
 /// When access ran out by the clock, for a grant whose expiry no event records yet.
 fn expired_by_clock(summary: &GrantSummary, events: &[(u64, DateTime<Utc>, Event)]) -> Option<DateTime<Utc>> {
     let recorded = events.iter().any(|(_, _, event)| matches!(event, Event::CredentialsExpired(_)));
-    match (summary.status.as_str(), recorded) {
-        ("expired", false) => summary.row.expires_at.as_deref().map(parse_time),
+    match (summary.status, recorded) {
+        (GrantStatus::Expired, false) => summary.row.expires_at,
         _ => None,
     }
 }

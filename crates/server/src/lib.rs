@@ -21,6 +21,7 @@ pub mod photo_lists;
 pub mod rsa_keys;
 pub mod secret_cache;
 pub mod service;
+pub mod signed;
 pub mod telemetry;
 pub mod timeline;
 pub mod token_states;

@@ -7,6 +7,7 @@
 
 use std::sync::LazyLock;
 
+use grantlog_domain::GrantStatus;
 use grantlog_projection::ProjectionError;
 use grantlog_projection::tables::counts;
 use grantlog_store::EventStore;
@@ -43,9 +44,6 @@ struct OutcomeLabels {
 struct StatusLabels {
     status: &'static str,
 }
-
-/// The grant statuses the read model records.
-const GRANT_STATUSES: [&str; 6] = ["pending", "authorized", "active", "denied", "revoked", "expired"];
 
 /// This process's metrics.
 #[derive(Debug)]
@@ -100,9 +98,9 @@ pub async fn scrape(store: &EventStore) -> Result<String, ProjectionError> {
     let counts = counts(store.reader()).await?;
     METRICS.head.set(i64::try_from(head.position).unwrap_or(i64::MAX));
     METRICS.clients.set(counts.clients);
-    for status in GRANT_STATUSES {
-        let count = counts.grants_by_status.iter().find(|(recorded, _)| recorded == status).map_or(0, |(_, n)| *n);
-        METRICS.grants.get_or_create(&StatusLabels { status }).set(count);
+    for status in GrantStatus::ALL {
+        let count = counts.grants_by_status.iter().find(|(recorded, _)| *recorded == status).map_or(0, |(_, n)| *n);
+        METRICS.grants.get_or_create(&StatusLabels { status: status.as_str() }).set(count);
     }
     let mut text = String::new();
     prometheus_client::encoding::text::encode(&mut text, &METRICS.registry).expect("writing to a String cannot fail");

@@ -4,15 +4,22 @@
 //! writes whatever requests are waiting in one statement, so the statements per second
 //! stay few however many requests arrive, and each request still waits until its
 //! nonce is in the database: a replay is refused in every process, as before.
+//!
+//! On PostgreSQL several batches are in flight at once, so throughput does not stop at
+//! one batch per round trip; SQLite has one writer, so one batch at a time.
 
 use std::sync::Arc;
 
-use grantlog_store::nonces::{SeenNonce, head_after, remember_all};
-use grantlog_store::{AnyPool, StoreError};
-use tokio::sync::{mpsc, oneshot};
+use grantlog_store::nonces::{SeenNonce, remember_all};
+use grantlog_store::{Backend, EventStore, StoreError};
+use tokio::sync::{Semaphore, mpsc, oneshot};
 
 /// The most nonces one statement carries.
 const BATCH_MOST: usize = 512;
+
+/// Batches written at once on PostgreSQL: a few, so that one waits for its round trip
+/// while the next fills, and few enough to leave the pool's connections to the reads.
+const POSTGRES_IN_FLIGHT: usize = 3;
 
 /// A nonce waiting to be written, and where its answer goes.
 type Waiting = (SeenNonce, oneshot::Sender<Result<Answer, Arc<StoreError>>>);
@@ -46,9 +53,13 @@ pub enum LedgerError {
 
 impl NonceLedger {
     /// Starts the writing task on the current Tokio runtime.
-    pub fn start(pool: AnyPool) -> Self {
+    pub fn start(store: EventStore) -> Self {
         let (waiting, arriving) = mpsc::channel(BATCH_MOST * 4);
-        tokio::spawn(write_batches(pool, arriving));
+        let in_flight = match store.backend() {
+            Backend::Sqlite => 1,
+            Backend::Postgres => POSTGRES_IN_FLIGHT,
+        };
+        tokio::spawn(write_batches(store, arriving, in_flight));
         Self { waiting }
     }
 
@@ -60,42 +71,45 @@ impl NonceLedger {
     }
 }
 
-/// Writes what is waiting, up to [`BATCH_MOST`] at a time, until every handle is gone.
-/// A request that gave up meanwhile has its nonce written all the same.
-async fn write_batches(pool: AnyPool, mut arriving: mpsc::Receiver<Waiting>) {
-    let mut batch = Vec::with_capacity(BATCH_MOST);
-    while arriving.recv_many(&mut batch, BATCH_MOST).await > 0 {
-        write_batch(&pool, std::mem::take(&mut batch)).await;
+/// Writes what is waiting, up to [`BATCH_MOST`] at a time and `in_flight` batches at
+/// once, until every handle is gone. A batch is taken only once a slot is free, so
+/// requests gather while the batches before them are written. A request that gave up
+/// meanwhile has its nonce written all the same.
+async fn write_batches(store: EventStore, mut arriving: mpsc::Receiver<Waiting>, in_flight: usize) {
+    let slots = Arc::new(Semaphore::new(in_flight));
+    loop {
+        let Ok(slot) = slots.clone().acquire_owned().await else { return };
+        let mut batch = Vec::with_capacity(BATCH_MOST);
+        if arriving.recv_many(&mut batch, BATCH_MOST).await == 0 {
+            return;
+        }
+        let store = store.clone();
+        tokio::spawn(async move {
+            write_batch(&store, batch).await;
+            drop(slot);
+        });
     }
 }
 
 /// Writes one batch and answers each of its requests.
-async fn write_batch(pool: &AnyPool, batch: Vec<Waiting>) {
+async fn write_batch(store: &EventStore, batch: Vec<Waiting>) {
     let (nonces, answers): (Vec<SeenNonce>, Vec<_>) = batch.into_iter().unzip();
-    match remember_all(pool, &nonces).await {
-        // The nonces are in; a failure to read the head now fails the requests (the
-        // nonces stay written: writing them again would call every one a replay).
-        Ok(fresh) => match head_after(pool).await.map_err(Arc::new) {
-            Ok(head) => {
-                for (answer, fresh) in answers.into_iter().zip(fresh) {
-                    let _ = answer.send(Ok(Answer { fresh, head }));
-                }
+    match remember_all(store, &nonces).await {
+        Ok(remembered) => {
+            for (answer, fresh) in answers.into_iter().zip(remembered.fresh) {
+                let _ = answer.send(Ok(Answer { fresh, head: remembered.head }));
             }
-            Err(error) => {
-                for answer in answers {
-                    let _ = answer.send(Err(error.clone()));
-                }
-            }
-        },
+        }
         // One bad row fails its whole statement: a batch that failed is written again
-        // one nonce at a time, so a failure stays with the request that caused it.
+        // one nonce at a time, so a failure stays with the request that caused it. (A
+        // batch long enough for several statements may have had some written before
+        // the failing one; those now read as replays: refused, never let in twice.)
         Err(error) if nonces.len() > 1 => {
             tracing::warn!(%error, nonces = nonces.len(), "a batch of nonces failed; writing them one by one");
             for (nonce, answer) in nonces.into_iter().zip(answers) {
-                let written = match remember_all(pool, std::slice::from_ref(&nonce)).await {
-                    Ok(fresh) => head_after(pool).await.map(|head| Answer { fresh: fresh[0], head }),
-                    Err(error) => Err(error),
-                };
+                let written = remember_all(store, std::slice::from_ref(&nonce))
+                    .await
+                    .map(|remembered| Answer { fresh: remembered.fresh[0], head: remembered.head });
                 let _ = answer.send(written.map_err(Arc::new));
             }
         }
@@ -130,7 +144,7 @@ mod tests {
                 ((nonce(text), answer), answered)
             })
             .unzip();
-        write_batch(store.reader(), batch).await;
+        write_batch(&store, batch).await;
         let mut answers = Vec::new();
         for answer in answered {
             answers.push(answer.await.unwrap().map_err(|error| error.to_string()));

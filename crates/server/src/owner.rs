@@ -8,7 +8,7 @@ use argon2::password_hash::PasswordVerifier as _;
 use argon2::password_hash::phc::PasswordHash;
 use chrono::{DateTime, TimeDelta, Utc};
 use grantlog_domain::{
-    AccessDuration, Actor, Approve, Callback, ConsentMethod, ConsentText, Deny, DomainError, Fingerprint, GrantId,
+    AccessDuration, Actor, Approve, Callback, ConsentMethod, ConsentText, Deny, DomainError, Fingerprint, GrantStatus,
     OwnerId, RecordOwnerAuthenticated, ResourceId, Scope,
 };
 use grantlog_projection::tables::{ClientRow, GrantRow, grant_by_token};
@@ -252,11 +252,10 @@ impl Services {
         let Some(grant) = grant_by_token(self.store.reader(), token).await?.filter(|g| g.request_token == token) else {
             return Ok(None);
         };
-        let live = grant.status_at(now) == "pending";
-        if !live {
+        if grant.status_at(now) != GrantStatus::Pending {
             return Ok(None);
         }
-        let client = grantlog_projection::tables::client_by_id(self.store.reader(), &grant.client_id)
+        let client = grantlog_projection::tables::client_by_id(self.store.reader(), &grant.client_id.to_string())
             .await?
             .ok_or_else(|| ServiceError::Corrupt(format!("grant {} names an unknown client", grant.grant_id)))?;
         Ok(Some(Pending { grant, client }))
@@ -318,7 +317,7 @@ impl Services {
         let approval = &remembered.approval;
         let owned: Vec<String> = self.photos(owner_id).await?.iter().map(|p| p.photo_id.clone()).collect();
         let photos_remain = approval.resources.iter().all(|photo| owned.iter().any(|id| id == photo.as_str()));
-        let requested = Scope::parse(&pending.grant.requested_scope).map_err(ServiceError::from)?;
+        let requested = pending.grant.requested_scope.clone();
         if !photos_remain || !requested.is_subset_of(&approval.scope) {
             return Ok(None);
         }
@@ -341,7 +340,7 @@ impl Services {
         now: DateTime<Utc>,
         trace_id: &str,
     ) -> Result<Outcome, DecisionError> {
-        let grant_id = GrantId::new(pending.grant.grant_id.parse().map_err(|_| DecisionError::Gone)?);
+        let grant_id = pending.grant.grant_id;
         let context = Context { now, actor: Actor::Owner(owner.uuid()), trace_id: Some(trace_id.to_owned()) };
         let stream = grant_id.stream_id();
         let authenticated = RecordOwnerAuthenticated { owner_id: owner, now }.into();

@@ -3,7 +3,7 @@
 //! show as text.
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use grantlog_domain::Scope;
+use grantlog_domain::GrantStatus;
 use grantlog_projection::tables::ClientRow;
 use maud::{DOCTYPE, Markup, html};
 
@@ -191,7 +191,7 @@ pub fn grants(clients: &[ClientGrants], csrf_token: &str, notice: Option<&str>) 
                     }
                     @for grant in &client.grants {
                         @let id = &grant.row.grant_id;
-                        article.grant id={ "grant-" (id) } data-status=(grant.status) {
+                        article.grant id={ "grant-" (id) } data-status=(grant.status.as_str()) {
                             h3 { (status_words(grant)) }
                             (details(grant))
                             p.actions {
@@ -239,8 +239,7 @@ fn remembered_decision(client: &ClientRow, remembered: &Remembered, csrf_token: 
 /// The facts of a grant, as a description list.
 fn details(grant: &GrantSummary) -> Markup {
     let row = &grant.row;
-    let scope = row.scope.as_deref().unwrap_or(&row.requested_scope);
-    let access = Scope::parse(scope).map_or_else(|_| scope.to_owned(), |scope| capitalized(timeline::access(&scope)));
+    let access = capitalized(timeline::access(row.scope.as_ref().unwrap_or(&row.requested_scope)));
     html! {
         dl {
             dt { "Access" } dd { (access) }
@@ -249,17 +248,17 @@ fn details(grant: &GrantSummary) -> Markup {
                 @if grant.photos.is_empty() { "None" }
                 @else { ul { @for photo in &grant.photos { li { (photo) } } } }
             }
-            dt { "Granted" } dd { (optional_time(row.approved_at.as_deref(), "Not granted")) }
+            dt { "Granted" } dd { (optional_time(row.approved_at, "Not granted")) }
             dt { "Expires" }
             dd {
-                @match (&row.approved_at, &row.expires_at) {
+                @match (row.approved_at, row.expires_at) {
                     (None, _) => "—",
-                    (Some(_), Some(at)) => (optional_time(Some(at), "—")),
+                    (Some(_), Some(at)) => (time(at)),
                     (Some(_), None) => "Only when you revoke it",
                 }
             }
             dt { "Last used" }
-            dd { (optional_time(grant.usage.as_ref().map(|used| used.last_used_at.as_str()), "Never")) }
+            dd { (optional_time(grant.usage.as_ref().map(|used| parse_time(&used.last_used_at)), "Never")) }
             dt { "Uses" } dd { (grant.usage.as_ref().map_or(0, |used| used.count)) }
             dt { "Remembered" } dd { @if row.remembered { "Yes" } @else { "No" } }
             dt { "Status" } dd { (status_words(grant)) }
@@ -310,15 +309,14 @@ fn not_an_event(entry: &Entry) -> &'static str {
 }
 
 fn status_words(grant: &GrantSummary) -> String {
-    let since = |label: &str| format!("{label} {}", timeline::clock(parse_time(&grant.row.status_since)));
-    match grant.status.as_str() {
-        "active" => "Active".to_owned(),
-        "authorized" => "Approved, not yet collected".to_owned(),
-        "pending" => "Waiting for your answer".to_owned(),
-        "denied" => since("Denied"),
-        "revoked" => since("Revoked"),
-        "expired" => "Expired".to_owned(),
-        other => other.to_owned(),
+    let since = |label: &str| format!("{label} {}", timeline::clock(grant.row.status_since));
+    match grant.status {
+        GrantStatus::Active => "Active".to_owned(),
+        GrantStatus::Authorized => "Approved, not yet collected".to_owned(),
+        GrantStatus::Pending => "Waiting for your answer".to_owned(),
+        GrantStatus::Denied => since("Denied"),
+        GrantStatus::Revoked => since("Revoked"),
+        GrantStatus::Expired => "Expired".to_owned(),
     }
 }
 
@@ -327,9 +325,9 @@ fn time(at: DateTime<Utc>) -> Markup {
     html! { time datetime=(at.to_rfc3339_opts(SecondsFormat::Secs, true)) { (timeline::clock(at)) } }
 }
 
-fn optional_time(at: Option<&str>, otherwise: &str) -> Markup {
+fn optional_time(at: Option<DateTime<Utc>>, otherwise: &str) -> Markup {
     match at {
-        Some(at) => time(parse_time(at)),
+        Some(at) => time(at),
         None => html! { (otherwise) },
     }
 }

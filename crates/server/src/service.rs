@@ -149,7 +149,7 @@ impl Services {
     /// The use cases on `store`, sealing secrets with `secrets`. Starts the task that
     /// records nonces on the current Tokio runtime.
     pub fn new(store: EventStore, secrets: SecretBox) -> Self {
-        let nonces = NonceLedger::start(store.reader().clone());
+        let nonces = NonceLedger::start(store.clone());
         let cores = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
         Self {
             store,

@@ -13,7 +13,6 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
-use grantlog_domain::{ClientId, GrantId};
 use grantlog_projection::tables::{ClientRow, GrantRow};
 use grantlog_store::{EventStore, StoreError};
 
@@ -90,7 +89,7 @@ impl TokenStates {
             kept.tokens_of_stream.clear();
         }
         let (grant, client) = &*state;
-        let streams = [stream_of_grant(&grant.grant_id), stream_of_client(&client.client_id)];
+        let streams = [grant.grant_id.stream_id(), client.client_id.stream_id()];
         for stream in &streams {
             kept.tokens_of_stream.entry(stream.clone()).or_default().insert(token.to_owned());
         }
@@ -146,14 +145,6 @@ impl TokenStates {
     }
 }
 
-fn stream_of_grant(grant_id: &str) -> String {
-    grant_id.parse().map_or_else(|_| format!("grant-{grant_id}"), |id| GrantId::new(id).stream_id())
-}
-
-fn stream_of_client(client_id: &str) -> String {
-    client_id.parse().map_or_else(|_| format!("client-{client_id}"), |id| ClientId::new(id).stream_id())
-}
-
 #[cfg(test)]
 mod tests {
     use grantlog_projection::tables::grant_and_client_by_token;
@@ -201,14 +192,14 @@ mod tests {
         assert!(states.still_holds("access-request-2", &state));
 
         // An event on grant 2's stream drops it, from its client's listing too.
-        let (stream, event) = touching(&stream_of_grant(&state.0.grant_id));
+        let (stream, event) = touching(&state.0.grant_id.stream_id());
         store.append(&stream, ExpectedVersion::Any, &[event]).await.unwrap();
         states.catch_up(&store, head + 1).await.unwrap();
         assert!(!states.still_holds("access-request-2", &state));
         assert_eq!(states.size(), (1, 2));
 
         // An event on the client's stream drops every token of the client.
-        let (stream, event) = touching(&stream_of_client(&state.1.client_id));
+        let (stream, event) = touching(&state.1.client_id.stream_id());
         store.append(&stream, ExpectedVersion::Any, &[event]).await.unwrap();
         states.catch_up(&store, head + 2).await.unwrap();
         assert_eq!(states.size(), (0, 0));

@@ -41,7 +41,7 @@ async fn a_signed_request_gets_temporary_credentials(database: TestDatabase) {
     let store = EventStore::connect(ConnectOptions::new(&database.url)).await.unwrap();
     let grant = grant_by_token(store.reader(), &token).await.unwrap().expect("a pending grant");
     assert_eq!(
-        (grant.status.as_str(), grant.callback.as_str(), grant.requested_scope.as_str()),
+        (grant.status.as_str(), grant.callback.as_str(), grant.requested_scope.to_string().as_str()),
         ("pending", CALLBACK, "photos:read")
     );
     let log =

@@ -39,7 +39,7 @@ async fn access_to_the_harbour(server: &Server, store: &EventStore) -> (GrantId,
     let (token, token_secret) = (reply.param("oauth_token").unwrap(), reply.param("oauth_token_secret").unwrap());
 
     let jane = OwnerId::new(profiles::find_owner_by_username(store.reader(), "jane").await.unwrap().unwrap().owner_id);
-    let id = GrantId::new(grant_by_token(store.reader(), &token).await.unwrap().unwrap().grant_id.parse().unwrap());
+    let id = grant_by_token(store.reader(), &token).await.unwrap().unwrap().grant_id;
     let acting = Actor::Owner(jane.uuid());
     grant(store, id, authenticate(jane, Utc::now()), Utc::now(), acting).await.unwrap();
     let approval = Approve {

@@ -6,7 +6,7 @@
 mod support;
 
 use chrono::Utc;
-use grantlog_domain::{AccessDuration, Actor, GrantId, OwnerId};
+use grantlog_domain::{AccessDuration, Actor, OwnerId};
 use grantlog_oauth1::{SignatureMethod, Signer, Unsigned};
 use grantlog_projection::tables::grant_by_token;
 use grantlog_projection::testing::{approve, authenticate, grant, register_owner};
@@ -57,7 +57,7 @@ impl Flow {
         let (token, secret) = (reply.param("oauth_token").unwrap(), reply.param("oauth_token_secret").unwrap());
         if approved {
             let row = grant_by_token(self.store.reader(), &token).await.unwrap().unwrap();
-            let id = GrantId::new(row.grant_id.parse().unwrap());
+            let id = row.grant_id;
             let jane = Actor::Owner(self.jane.uuid());
             grant(&self.store, id, authenticate(self.jane, Utc::now()), Utc::now(), jane).await.unwrap();
             let approval = approve(self.jane, verifier, AccessDuration::OneHour, false, Utc::now());

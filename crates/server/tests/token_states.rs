@@ -1,7 +1,9 @@
 //! Access tokens' grant and client kept in each process's memory, following the log, on
 //! the real binary, SQLite and PostgreSQL: a revocation committed while requests stream
-//! in refuses every request sent after it, on a process that kept the grant; a cache
-//! smaller than the live tokens still answers each one correctly.
+//! in refuses every request sent after it, on a process that kept the grant; a
+//! suspension refuses the client's every request at once on every process, and a
+//! reinstatement lets its grants work again; a cache smaller than the live tokens still
+//! answers each one correctly.
 
 mod support;
 
@@ -9,9 +11,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use grantlog_domain::{Actor, GrantId, OwnerId, Revoke, Revoker};
-use grantlog_projection::tables::grant_by_token;
-use grantlog_projection::testing::grant;
+use grantlog_domain::{Actor, ClientCommand, Reason, Revoke, Revoker};
+use grantlog_projection::tables::{client_by_key, grant_by_token};
+use grantlog_projection::testing::{context, grant};
+use grantlog_projection::{ClientRecord, execute};
 use grantlog_store::testing::TestDatabase;
 use grantlog_store::{ConnectOptions, EventStore, backend_tests};
 use support::Server;
@@ -33,8 +36,7 @@ fn approved(server: &Server, jane: &mut Browser, photos: &[&str], nonce: &str) -
 /// Revokes the grant of `access_token` as Jane, straight into the log (another writer).
 async fn revoke(store: &EventStore, access_token: &str) {
     let row = grant_by_token(store.reader(), access_token).await.unwrap().unwrap();
-    let owner = OwnerId::new(row.owner_id.unwrap().parse().unwrap());
-    let grant_id = GrantId::new(row.grant_id.parse().unwrap());
+    let (owner, grant_id) = (row.owner_id.unwrap(), row.grant_id);
     let revoke = Revoke { by: Revoker::Owner(owner), reason: None, now: Utc::now() };
     grant(store, grant_id, revoke.into(), Utc::now(), Actor::Owner(owner.uuid())).await.unwrap();
 }
@@ -98,6 +100,39 @@ impl Drop for StopOnDrop<'_> {
     }
 }
 
+/// Suspends or reinstates Beppa as an operator, straight into the log (another writer).
+async fn beppa_standing(store: &EventStore, command: ClientCommand) {
+    let client = client_by_key(store.reader(), "beppa-demo-key").await.unwrap().unwrap();
+    let context = context(Utc::now(), Actor::Admin);
+    execute::<ClientRecord>(store, &client.client_id.stream_id(), &command, &context).await.unwrap();
+}
+
+async fn a_suspended_client_is_refused_at_once_everywhere_and_resumes(database: TestDatabase) {
+    let first = Server::start_with(&database.url, &["--demo"]);
+    let second = first.beside();
+    let mut jane = Browser::new();
+    jane.log_in(&first, "jane", "islay-scotch");
+    let access = approved(&first, &mut jane, &["islay-harbour"], "a");
+    let beppa = beppa(&first);
+    // Both processes hold the token's state in memory.
+    for (n, server) in [&first, &second].into_iter().enumerate() {
+        assert_eq!(beppa.photos(server, &access, &format!("kept-{n}")).status, 200);
+    }
+    let store = EventStore::connect(ConnectOptions::new(&database.url)).await.unwrap();
+    let suspend = ClientCommand::Suspend { reason: Reason::parse("scraping beyond its grant").unwrap() };
+    beppa_standing(&store, suspend).await;
+    for (n, server) in [&first, &second].into_iter().enumerate() {
+        let reply = beppa.photos(server, &access, &format!("suspended-{n}"));
+        assert_eq!((reply.status, reply.param("oauth_problem").as_deref()), (401, Some("consumer_key_rejected")));
+        let reply = beppa.initiate(server, &format!("suspended-initiate-{n}"));
+        assert_eq!((reply.status, reply.param("oauth_problem").as_deref()), (401, Some("consumer_key_rejected")));
+    }
+    beppa_standing(&store, ClientCommand::Reinstate).await;
+    for (n, server) in [&first, &second].into_iter().enumerate() {
+        assert_eq!(beppa.photos(server, &access, &format!("reinstated-{n}")).status, 200, "the grant works again");
+    }
+}
+
 async fn a_cache_smaller_than_the_live_tokens_answers_each_correctly(database: TestDatabase) {
     let server = Server::start_with(&database.url, &["--demo", "--token-cache-size", "2"]);
     let mut jane = Browser::new();
@@ -130,5 +165,6 @@ async fn a_cache_smaller_than_the_live_tokens_answers_each_correctly(database: T
 
 backend_tests!(
     a_revocation_refuses_every_request_sent_after_it_commits,
+    a_suspended_client_is_refused_at_once_everywhere_and_resumes,
     a_cache_smaller_than_the_live_tokens_answers_each_correctly,
 );

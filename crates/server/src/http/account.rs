@@ -83,7 +83,7 @@ pub(super) async fn revoke(
         let revoked = state.services.revoke_grant(owner, &grant_id, Utc::now(), trace_id).await?;
         let mut location = format!("{GRANTS_PAGE}?revoked={}", percent_encode(&grant_id));
         if revoked.forgot {
-            location.push_str(&format!("&forgot={}", percent_encode(&revoked.client_id)));
+            location.push_str(&format!("&forgot={}", percent_encode(&revoked.client_id.to_string())));
         }
         Ok(location)
     })
@@ -155,11 +155,11 @@ impl AppState {
 /// What the grants page confirms, from the names in its query. Ids that are not among
 /// hers are ignored, so the page never echoes what a link says.
 fn confirmation(clients: &[ClientGrants], query: &[(String, String)]) -> Option<String> {
-    let client = |id: Option<&str>| clients.iter().find(|c| Some(c.client.client_id.as_str()) == id);
+    let client = |id: Option<&str>| clients.iter().find(|c| Some(c.client.client_id.to_string().as_str()) == id);
     let forgot = client(value(query, "forgot"));
     let again = |name: &str| format!(" {name} will ask you again next time.");
     if let Some(grant_id) = value(query, "revoked") {
-        let owner = clients.iter().find(|c| c.grants.iter().any(|g| g.row.grant_id == grant_id))?;
+        let owner = clients.iter().find(|c| c.grants.iter().any(|g| g.row.grant_id.to_string() == grant_id))?;
         let name = &owner.client.name;
         let mut text = format!("You revoked {name}'s access. Its next request with that token is refused.");
         if forgot.is_some() {

@@ -19,8 +19,9 @@ use tracing::field::Empty;
 use tracing_actix_web::{RootSpanBuilder, TracingLogger};
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
-use grantlog_domain::OwnerId;
+use grantlog_domain::{OwnerId, Permission};
 use grantlog_oauth1::encoding::parse_form;
+use grantlog_projection::tables::timestamp;
 use grantlog_store::photos;
 use grantlog_store::sessions::Session;
 
@@ -32,6 +33,7 @@ use crate::metrics;
 use crate::oauth::{Checks, RequestError};
 use crate::operators::OperatorTokens;
 use crate::service::Services;
+use crate::signed::Access;
 use client_address::TrustedProxies;
 
 mod account;
@@ -253,16 +255,16 @@ async fn verify(forwarded: web::Json<ForwardedRequest>, state: web::Data<AppStat
     };
     // PLAINTEXT is safe only if the request it came in reached that server over TLS.
     let checks = Checks { plaintext_allowed: forwarded.url.starts_with("https://"), ..state.checks };
-    let verdict = match state.services.access(&incoming, Utc::now(), checks).await {
+    let verdict = match state.services.access(&incoming, None, Utc::now(), checks).await {
         Ok(access) => {
             outcome("valid");
             serde_json::json!({
                 "valid": true,
-                "owner_id": access.owner_id,
+                "owner_id": access.grant.owner_id,
                 "client_key": access.client_key,
-                "scope": access.scope.split(' ').collect::<Vec<_>>(),
-                "resources": access.resources,
-                "expires_at": access.expires_at,
+                "scope": access.grant.scope.permissions().map(|permission| permission.as_str()).collect::<Vec<_>>(),
+                "resources": access.grant.resources,
+                "expires_at": access.grant.expires_at.map(timestamp),
             })
         }
         Err(RequestError::Refused(problem)) => {
@@ -275,15 +277,21 @@ async fn verify(forwarded: web::Json<ForwardedRequest>, state: web::Data<AppStat
     Ok(HttpResponse::Ok().json(verdict))
 }
 
+/// A request for photos: signed with an access token whose grant reads photos now.
+async fn photo_access(request: &HttpRequest, state: &AppState) -> Result<Access, ApiError> {
+    let url = state.signed_url(request);
+    let incoming = incoming(request, &url, &[]);
+    Ok(state.services.access(&incoming, Some(Permission::PhotosRead), Utc::now(), state.checks).await?)
+}
+
 /// `GET /api/photos`: the photos the access token's grant covers.
 async fn photos(request: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let url = state.signed_url(&request);
-    let access = state.services.photo_access(&incoming(&request, &url, &[]), Utc::now(), state.checks).await?;
+    let access = photo_access(&request, &state).await?;
     outcome("access_granted");
-    let owned = state.services.photos(access.owner_id).await.map_err(ApiError::Internal)?;
+    let owned = state.services.photos(access.grant.owner_id.uuid()).await.map_err(ApiError::Internal)?;
     let listed: Vec<serde_json::Value> = owned
         .iter()
-        .filter(|photo| access.resources.contains(&photo.photo_id))
+        .filter(|photo| access.covers(&photo.photo_id))
         .map(|photo| {
             serde_json::json!({
                 "id": photo.photo_id,
@@ -303,11 +311,12 @@ async fn photo(
     id: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let url = state.signed_url(&request);
-    let access = state.services.photo_access(&incoming(&request, &url, &[]), Utc::now(), state.checks).await?;
+    let access = photo_access(&request, &state).await?;
     outcome("access_granted");
-    let found = match access.resources.contains(&id) {
-        true => photos::photo_bytes(state.services.store.reader(), access.owner_id, &id).await.map_err(internal)?,
+    let found = match access.covers(&id) {
+        true => photos::photo_bytes(state.services.store.reader(), access.grant.owner_id.uuid(), &id)
+            .await
+            .map_err(internal)?,
         false => None,
     };
     Ok(match found {
@@ -334,7 +343,7 @@ async fn authorize_page(request: HttpRequest, state: web::Data<AppState>) -> Res
     match state.session(&request, now).await? {
         Some(session) => {
             let owner = OwnerId::new(session.owner_id);
-            let remembered = state.services.remembered(owner, &pending.client.client_id).await;
+            let remembered = state.services.remembered(owner, pending.client.client_id).await;
             if let Some(remembered) = remembered.map_err(ApiError::Internal)? {
                 let trace = trace_id(&request);
                 match state.services.apply_remembered(session.owner_id, &pending, &remembered, now, &trace).await {

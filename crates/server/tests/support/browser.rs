@@ -102,8 +102,15 @@ pub fn now() -> u64 {
     u64::try_from(chrono::Utc::now().timestamp()).unwrap()
 }
 
-/// Temporary credentials (token, secret) for the client (key, secret), with `callback`.
+/// Temporary credentials (token, secret) for the client (key, secret), with [`CALLBACK`].
 pub fn request_token(server: &Server, key: &str, secret: &str, nonce: &str) -> (String, String) {
+    let reply = initiate(server, key, secret, nonce);
+    assert_eq!(reply.status, 200, "{reply:?}");
+    (reply.param("oauth_token").unwrap(), reply.param("oauth_token_secret").unwrap())
+}
+
+/// `POST /oauth/initiate` signed by the client (key, secret), with [`CALLBACK`].
+pub fn initiate(server: &Server, key: &str, secret: &str, nonce: &str) -> Reply {
     let url = server.url("/oauth/initiate");
     let unsigned = Unsigned {
         method: "POST",
@@ -114,9 +121,7 @@ pub fn request_token(server: &Server, key: &str, secret: &str, nonce: &str) -> (
         timestamp: now(),
     };
     let header = Signer::new(key, secret, SignatureMethod::HmacSha1).authorization_header(&unsigned, None).unwrap();
-    let reply = post(&url, Some(&header), "");
-    assert_eq!(reply.status, 200, "{reply:?}");
-    (reply.param("oauth_token").unwrap(), reply.param("oauth_token_secret").unwrap())
+    post(&url, Some(&header), "")
 }
 
 impl Browser {
@@ -175,6 +180,11 @@ impl Client<'_> {
     /// Temporary credentials (token, secret), with [`CALLBACK`].
     pub fn request_token(&self, nonce: &str) -> (String, String) {
         request_token(self.server, &self.key, &self.secret, nonce)
+    }
+
+    /// `POST /oauth/initiate` through `server`, answered as it is.
+    pub fn initiate(&self, server: &Server, nonce: &str) -> Reply {
+        initiate(server, &self.key, &self.secret, nonce)
     }
 
     /// Token credentials for an approved request token.
