@@ -6,7 +6,9 @@
 #
 # Environment: SECONDS_EACH (10), CONNECTIONS (32), THREADS (2), SIGNED_COUNT (400000),
 # GRANTLOG_TEST_POSTGRES_URL (the server to create a database on; PostgreSQL is left out
-# without it). Installs wrk from Debian and a venv for oauthlib under target/ if missing.
+# without it), PROFILE=1 (also records grantlog's CPU with perf while its signed requests
+# run, on each database, and prints where it went per stage: benches/compare/stages.py).
+# Installs wrk from Debian and a venv for oauthlib under target/ if missing.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 seconds=${SECONDS_EACH:-10} connections=${CONNECTIONS:-32} threads=${THREADS:-2}
@@ -42,22 +44,32 @@ measure() {
 }
 
 rows=()
-# One server: $1 label, $2 base URL, $3 credentials.
+profiles=()
+# One server: $1 label, $2 base URL, $3 credentials, $4 the process to profile (optional).
 compare() {
   "$venv/bin/python" benches/compare/presign.py --url "$2/api/photos" --credentials "$3" --count "$count" --out "$work/signed.txt"
   read -r h_rps h_p99 h_bad <<<"$(measure "$2/healthz")"
+  local recording=
+  if [ "${PROFILE:-}" = 1 ] && [ -n "${4:-}" ]; then
+    perf record -q -F 999 -p "$4" -o "$work/perf-$4.data" -- sleep "$seconds" >/dev/null 2>&1 &
+    recording=$!
+  fi
   read -r s_rps s_p99 s_bad <<<"$(measure "$2/api/photos" "$work/signed.txt")"
+  if [ -n "$recording" ]; then
+    wait "$recording" || true
+    profiles+=("$1" "$("$venv/bin/python" benches/compare/stages.py "$work/perf-$4.data")")
+  fi
   rows+=("| $1 | $h_rps | $h_p99 ms | $s_rps | $s_p99 ms | $s_bad | $(awk -v s="$s_rps" -v h="$h_rps" 'BEGIN { printf "%.3f", s / h }') |")
 }
 
 start_grantlog "sqlite://$work/grantlog.db" 18180
-compare "grantlog, SQLite" http://127.0.0.1:18180 "$(target/release/examples/load --base-url http://127.0.0.1:18180 --print-credentials)"
+compare "grantlog, SQLite" http://127.0.0.1:18180 "$(target/release/examples/load --base-url http://127.0.0.1:18180 --print-credentials)" "${pids[-1]}"
 
 if [ -n "${GRANTLOG_TEST_POSTGRES_URL:-}" ]; then
   database="grantlog_compare_$$"
   psql "$GRANTLOG_TEST_POSTGRES_URL" -qc "CREATE DATABASE $database"
   start_grantlog "${GRANTLOG_TEST_POSTGRES_URL%/*}/$database" 18181
-  compare "grantlog, PostgreSQL" http://127.0.0.1:18181 "$(target/release/examples/load --base-url http://127.0.0.1:18181 --print-credentials)"
+  compare "grantlog, PostgreSQL" http://127.0.0.1:18181 "$(target/release/examples/load --base-url http://127.0.0.1:18181 --print-credentials)" "${pids[-1]}"
   kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
   psql "$GRANTLOG_TEST_POSTGRES_URL" -qc "DROP DATABASE $database"
 fi
@@ -76,3 +88,6 @@ echo
 echo "| server | /healthz req/s | /healthz p99 | signed req/s | signed p99 | signed not 2xx | signed / healthz |"
 echo "|---|---|---|---|---|---|---|"
 printf '%s\n' "${rows[@]}"
+for ((i = 0; i < ${#profiles[@]}; i += 2)); do
+  printf '\nWhere %s spent its CPU under the signed load (perf record -F 999, own time per function):\n\n%s\n' "${profiles[i]}" "${profiles[i + 1]}"
+done
