@@ -28,7 +28,7 @@ load base_url="http://127.0.0.1:8080" *args:
 oauthlib-server credentials="beppa-demo-key:beppa-demo-secret:tok-abc123:toksecret-xyz":
     cd benches/python && GRANTLOG_BENCH_CREDENTIALS={{credentials}} gunicorn -w 2 -b 127.0.0.1:18081 oauthlib_server:app
 
-# grantlog (SQLite, and PostgreSQL with GRANTLOG_TEST_POSTGRES_URL) beside oauthlib, measured by wrk replaying requests pre-signed by oauthlib; prints the table (docs/benchmarks.md).
+# grantlog (SQLite, and PostgreSQL with GRANTLOG_TEST_POSTGRES_URL) beside oauthlib, measured by wrk replaying requests pre-signed by oauthlib; prints the table (docs/benchmarks.md). PROFILE=1 adds where grantlog's CPU went, per stage (perf).
 load-compare:
     bash benches/compare/run.sh
 

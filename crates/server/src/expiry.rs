@@ -53,7 +53,7 @@ async fn record_expiry(store: &EventStore, grant_id: &str, now: DateTime<Utc>) -
 
 #[cfg(test)]
 mod tests {
-    use grantlog_domain::{ClientId, Credentials, Event};
+    use grantlog_domain::{ClientId, Credentials, Event, GrantStatus};
     use grantlog_projection::decode;
     use grantlog_projection::tables::grant_by_id;
     use grantlog_projection::testing::{at, grant, issue, register_client, story};
@@ -95,14 +95,14 @@ mod tests {
         let (event, actor, status) = ended(active).await;
         let Event::CredentialsExpired(expired) = event else { panic!("{event:?}") };
         assert_eq!(
-            (expired.credentials, expired.expired_at, actor, status.as_str()),
-            (Credentials::AccessToken, at(19, 10), Actor::System, "expired")
+            (expired.credentials, expired.expired_at, actor, status),
+            (Credentials::AccessToken, at(19, 10), Actor::System, GrantStatus::Expired)
         );
         let (event, _, status) = ended(unused).await;
         let Event::CredentialsExpired(expired) = event else { panic!("{event:?}") };
         assert_eq!(
-            (expired.credentials, expired.expired_at, status.as_str()),
-            (Credentials::RequestToken, at(19, 20), "expired")
+            (expired.credentials, expired.expired_at, status),
+            (Credentials::RequestToken, at(19, 20), GrantStatus::Expired)
         );
         assert!(matches!(ended(revoked).await.0, Event::GrantRevoked(_)), "a revoked grant is left as it ended");
     }
