@@ -34,8 +34,16 @@ pub enum RequestError {
 }
 
 impl From<ProjectionError> for RequestError {
+    /// A domain refusal a client's request can cause is a protocol problem; anything
+    /// else is a failure.
     fn from(error: ProjectionError) -> Self {
-        Self::Failed(error.into())
+        match &error {
+            ProjectionError::Domain(refusal) => match protocol_problem(refusal) {
+                Some(problem) => Self::Refused(problem),
+                None => Self::Failed(error.into()),
+            },
+            _ => Self::Failed(error.into()),
+        }
     }
 }
 
@@ -131,16 +139,10 @@ impl Services {
         let also = self.seal(token_secret_id(&token), &secret);
         let actor = Actor::Client(snapshot.client_id.uuid());
         let context = Context { now, actor, trace_id: Some(trace_id.to_owned()) };
-        match execute_with::<GrantRecord>(&self.store, &grant_id.stream_id(), &command, &context, also).await {
-            Ok(_) => Ok(TemporaryCredentials { token, secret }),
-            Err(ProjectionError::Domain(DomainError::CallbackNotRegistered)) => {
-                Err(ProtocolError::rejected("oauth_callback", "not registered for this client").into())
-            }
-            Err(ProjectionError::Domain(DomainError::ClientSuspended)) => {
-                Err(ProtocolError::ConsumerKeyRejected.into())
-            }
-            Err(error) => Err(error.into()),
-        }
+        execute_with::<GrantRecord>(&self.store, &grant_id.stream_id(), &command, &context, also)
+            .await
+            .map_err(RequestError::from)?;
+        Ok(TemporaryCredentials { token, secret })
     }
 }
 
@@ -170,26 +172,44 @@ impl Services {
         .into();
         let also = self.seal(token_secret_id(&access_token), &secret);
         let context = Context { now, actor: Actor::Client(client_id.uuid()), trace_id: Some(trace_id.to_owned()) };
-        match execute_with::<GrantRecord>(&self.store, &grant_id.stream_id(), &command, &context, also).await {
-            Ok(_) => Ok(TemporaryCredentials { token: access_token, secret }),
-            Err(ProjectionError::Domain(refusal)) => Err(exchange_refusal(&refusal).into()),
-            Err(error) => Err(error.into()),
-        }
+        execute_with::<GrantRecord>(&self.store, &grant_id.stream_id(), &command, &context, also)
+            .await
+            .map_err(RequestError::from)?;
+        Ok(TemporaryCredentials { token: access_token, secret })
     }
 }
 
-/// What a client is told when the domain refuses an exchange.
-pub(crate) fn exchange_refusal(refusal: &DomainError) -> ProtocolError {
-    match refusal {
-        DomainError::VerifierMismatch => ProtocolError::VerifierInvalid,
-        DomainError::AlreadyExchanged => ProtocolError::TokenUsed,
-        DomainError::NotAuthorized => ProtocolError::PermissionUnknown,
-        DomainError::RequestTokenExpired | DomainError::GrantEnded(GrantEnd::Expired) => ProtocolError::TokenExpired,
-        DomainError::GrantEnded(GrantEnd::Denied) => ProtocolError::PermissionDenied,
-        DomainError::GrantEnded(GrantEnd::Revoked) => ProtocolError::TokenRevoked,
-        DomainError::ClientSuspended => ProtocolError::ConsumerKeyRejected,
-        _ => ProtocolError::TokenRejected,
-    }
+/// What a client is told when the domain refuses a command its signed request asked
+/// for: the one mapping, every refusal named. A refusal no client request can cause
+/// (an owner's or an operator's, or a state the checks before the command rule out) is
+/// ours to explain, not the client's: `None`, answered as a failure.
+pub(crate) fn protocol_problem(refusal: &DomainError) -> Option<ProtocolError> {
+    use DomainError as D;
+    Some(match refusal {
+        D::UnknownClient => ProtocolError::ConsumerKeyUnknown,
+        D::ClientSuspended => ProtocolError::ConsumerKeyRejected,
+        D::CallbackNotRegistered => ProtocolError::rejected("oauth_callback", "not registered for this client"),
+        D::UnknownGrant | D::WrongClient | D::NotPermittedToRevoke => ProtocolError::TokenRejected,
+        D::NotAuthorized => ProtocolError::PermissionUnknown,
+        D::AlreadyExchanged => ProtocolError::TokenUsed,
+        D::VerifierMismatch => ProtocolError::VerifierInvalid,
+        D::RequestTokenExpired | D::GrantEnded(GrantEnd::Expired) => ProtocolError::TokenExpired,
+        D::GrantEnded(GrantEnd::Denied) | D::OwnerErased => ProtocolError::PermissionDenied,
+        D::GrantEnded(GrantEnd::Revoked) => ProtocolError::TokenRevoked,
+        D::AlreadyExists
+        | D::UnknownOwner
+        | D::ClientAlreadySuspended
+        | D::ClientNotSuspended
+        | D::InvalidTtl
+        | D::EmptyScope
+        | D::ScopeWidened
+        | D::NoResourcesChosen
+        | D::OwnerNotAuthenticated
+        | D::DifferentOwner
+        | D::AlreadyDecided
+        | D::RememberNeedsConsentPage
+        | D::NothingExpired => return None,
+    })
 }
 
 /// Forgets nonces whose timestamps have left the window: a replay of one would be
@@ -201,4 +221,53 @@ pub async fn prune_nonces(
 ) -> Result<u64, grantlog_store::StoreError> {
     let earliest = now.timestamp().saturating_sub(i64::try_from(checks.timestamp_window).unwrap_or(i64::MAX));
     nonces::forget_before(store.reader(), earliest).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each refusal a client can cause, with the status and `oauth_problem` it is told;
+    /// the others are failures. (`protocol_problem`'s match names every variant, so a
+    /// new one does not compile until it is placed; this pins the answers.)
+    #[test]
+    fn every_domain_refusal_has_one_answer() {
+        use DomainError as D;
+        let cases: [(D, Option<(u16, &str)>); 27] = [
+            (D::UnknownClient, Some((401, "consumer_key_unknown"))),
+            (D::ClientSuspended, Some((401, "consumer_key_rejected"))),
+            (D::CallbackNotRegistered, Some((400, "parameter_rejected"))),
+            (D::UnknownGrant, Some((401, "token_rejected"))),
+            (D::WrongClient, Some((401, "token_rejected"))),
+            (D::NotPermittedToRevoke, Some((401, "token_rejected"))),
+            (D::NotAuthorized, Some((401, "permission_unknown"))),
+            (D::AlreadyExchanged, Some((401, "token_used"))),
+            (D::VerifierMismatch, Some((401, "verifier_invalid"))),
+            (D::RequestTokenExpired, Some((401, "token_expired"))),
+            // An exchange after the approved access ran out (issue #14's case).
+            (D::GrantEnded(GrantEnd::Expired), Some((401, "token_expired"))),
+            (D::GrantEnded(GrantEnd::Denied), Some((401, "permission_denied"))),
+            (D::OwnerErased, Some((401, "permission_denied"))),
+            (D::GrantEnded(GrantEnd::Revoked), Some((401, "token_revoked"))),
+            (D::AlreadyExists, None),
+            (D::UnknownOwner, None),
+            (D::ClientAlreadySuspended, None),
+            (D::ClientNotSuspended, None),
+            (D::InvalidTtl, None),
+            (D::EmptyScope, None),
+            (D::ScopeWidened, None),
+            (D::NoResourcesChosen, None),
+            (D::OwnerNotAuthenticated, None),
+            (D::DifferentOwner, None),
+            (D::AlreadyDecided, None),
+            (D::RememberNeedsConsentPage, None),
+            (D::NothingExpired, None),
+        ];
+        for (refusal, expected) in &cases {
+            let answer = protocol_problem(refusal).map(|problem| (problem.status(), problem.problem()));
+            assert_eq!(answer, *expected, "{refusal:?}");
+            let as_request_error = RequestError::from(ProjectionError::Domain(*refusal));
+            assert_eq!(matches!(as_request_error, RequestError::Failed(_)), expected.is_none(), "{refusal:?}");
+        }
+    }
 }

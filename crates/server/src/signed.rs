@@ -22,7 +22,7 @@ use grantlog_projection::tables::{ClientRow, client_by_key, grant_and_client_by_
 use grantlog_store::nonces::SeenNonce;
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::oauth::{Checks, RequestError, exchange_refusal, token_secret_id};
+use crate::oauth::{Checks, RequestError, token_secret_id};
 use crate::service::{ServiceError, Services, client_secret_id};
 use crate::token_states::TokenState;
 
@@ -185,7 +185,7 @@ impl Services {
         self.check_signature(client, request, Some(token_secret.expose_secret()), now, checks).await?;
         let status = grant.status_at(now);
         match purpose {
-            TokenUse::Exchange => status.exchange(client.active).map_err(|refusal| exchange_refusal(&refusal))?,
+            TokenUse::Exchange => status.exchange(client.active).map_err(ProjectionError::Domain)?,
             TokenUse::Access { needs } => {
                 status.access(client.active).map_err(access_refusal)?;
                 if needs.is_some_and(|needs| !grant.scope.as_ref().is_some_and(|scope| scope.contains(needs))) {
