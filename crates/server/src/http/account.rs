@@ -33,10 +33,10 @@ pub(super) async fn logout(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     if state.posting_session(&request, &form_fields(&body)).await?.is_none() {
-        return Ok(forbidden());
+        return Err(forbidden());
     }
     if let Some(value) = cookie(&request, SESSION_COOKIE) {
-        state.services.logout(value).await.map_err(ApiError::Internal)?;
+        state.services.logout(value).await.map_err(ApiError::from)?;
     }
     outcome("logged_out");
     Ok(HttpResponse::SeeOther()
@@ -49,7 +49,7 @@ pub(super) async fn logout(
 /// and `forgot` in the query name what was just done, for the confirmation.
 pub(super) async fn grants(request: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let Some(session) = state.session(&request, Utc::now()).await? else { return Ok(to_login(&request)) };
-    let clients = state.services.owner_grants(owner(&session), Utc::now()).await.map_err(ApiError::Internal)?;
+    let clients = state.services.owner_grants(owner(&session), Utc::now()).await.map_err(ApiError::from)?;
     let query = parse_form(request.query_string()).unwrap_or_default();
     let notice = confirmation(&clients, &query);
     outcome("grants_shown");
@@ -63,13 +63,9 @@ pub(super) async fn grant(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let Some(session) = state.session(&request, Utc::now()).await? else { return Ok(to_login(&request)) };
-    match state.services.grant_history(owner(&session), &grant_id, Utc::now()).await {
-        Ok(history) => {
-            outcome("history_shown");
-            Ok(html(StatusCode::OK, pages::history(&history, &session.csrf_token)))
-        }
-        Err(error) => refusal(error),
-    }
+    let history = state.services.grant_history(owner(&session), &grant_id, Utc::now()).await?;
+    outcome("history_shown");
+    Ok(html(StatusCode::OK, pages::history(&history, &session.csrf_token)))
 }
 
 /// `POST /account/grants/{id}/revoke`.
@@ -129,14 +125,10 @@ async fn change(
     done: &'static str,
     apply: impl AsyncFnOnce(OwnerId, &str) -> Result<String, AccountError>,
 ) -> Result<HttpResponse, ApiError> {
-    let Some(session) = state.posting_session(request, &form_fields(body)).await? else { return Ok(forbidden()) };
-    match apply(owner(&session), &trace_id(request)).await {
-        Ok(location) => {
-            outcome(done);
-            Ok(see_other(&location))
-        }
-        Err(error) => refusal(error),
-    }
+    let Some(session) = state.posting_session(request, &form_fields(body)).await? else { return Err(forbidden()) };
+    let location = apply(owner(&session), &trace_id(request)).await?;
+    outcome(done);
+    Ok(see_other(&location))
 }
 
 impl AppState {
@@ -186,21 +178,4 @@ fn to_login(request: &HttpRequest) -> HttpResponse {
 
 fn see_other(location: &str) -> HttpResponse {
     HttpResponse::SeeOther().insert_header((header::LOCATION, location)).finish()
-}
-
-/// A grant or client that is not hers is answered as one that does not exist.
-fn refusal(error: AccountError) -> Result<HttpResponse, ApiError> {
-    match error {
-        AccountError::NotFound => {
-            outcome("not_found");
-            let text = "There is no such grant among yours. It may belong to someone else, or never have existed.";
-            Ok(html(StatusCode::NOT_FOUND, pages::message("Not found", text)))
-        }
-        AccountError::Ended => {
-            outcome("already_ended");
-            let text = "This grant had already ended, so there was nothing to revoke. Nothing changed.";
-            Ok(html(StatusCode::CONFLICT, pages::message("Already ended", text)))
-        }
-        AccountError::Failed(error) => Err(ApiError::Internal(error)),
-    }
 }

@@ -7,11 +7,11 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{Server, Service as _, ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::{App, HttpRequest, HttpResponse, HttpServer, ResponseError, web};
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use chrono::Utc;
+use grantlog_oauth1::IncomingRequest;
 use grantlog_oauth1::encoding::percent_encode;
 use grantlog_oauth1::uri::signed_url;
-use grantlog_oauth1::{IncomingRequest, ProtocolError};
 use opentelemetry::trace::TraceContextExt as _;
 use secrecy::{ExposeSecret, SecretString};
 use tracing::Span;
@@ -38,7 +38,11 @@ use client_address::TrustedProxies;
 
 mod account;
 pub mod client_address;
+mod error;
 mod operator;
+
+pub use error::ApiError;
+use error::with_retry_after;
 
 /// Largest request body accepted: OAuth forms are a few hundred bytes.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -288,7 +292,7 @@ async fn photo_access(request: &HttpRequest, state: &AppState) -> Result<Access,
 async fn photos(request: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let access = photo_access(&request, &state).await?;
     outcome("access_granted");
-    let owned = state.services.photos(access.grant.owner_id.uuid()).await.map_err(ApiError::Internal)?;
+    let owned = state.services.photos(access.grant.owner_id.uuid()).await.map_err(ApiError::from)?;
     let listed: Vec<serde_json::Value> = owned
         .iter()
         .filter(|photo| access.covers(&photo.photo_id))
@@ -316,7 +320,7 @@ async fn photo(
     let found = match access.covers(&id) {
         true => photos::photo_bytes(state.services.store.reader(), access.grant.owner_id.uuid(), &id)
             .await
-            .map_err(internal)?,
+            .map_err(ApiError::from)?,
         false => None,
     };
     Ok(match found {
@@ -337,14 +341,14 @@ async fn authorize_page(request: HttpRequest, state: web::Data<AppState>) -> Res
     let query = parse_form(request.query_string()).unwrap_or_default();
     let token = value(&query, "oauth_token").unwrap_or_default();
     let now = Utc::now();
-    let Some(pending) = state.services.pending(token, now).await.map_err(ApiError::Internal)? else {
-        return Ok(gone());
+    let Some(pending) = state.services.pending(token, now).await.map_err(ApiError::from)? else {
+        return Err(gone());
     };
     match state.session(&request, now).await? {
         Some(session) => {
             let owner = OwnerId::new(session.owner_id);
             let remembered = state.services.remembered(owner, pending.client.client_id).await;
-            if let Some(remembered) = remembered.map_err(ApiError::Internal)? {
+            if let Some(remembered) = remembered.map_err(ApiError::from)? {
                 let trace = trace_id(&request);
                 match state.services.apply_remembered(session.owner_id, &pending, &remembered, now, &trace).await {
                     Ok(Some(done)) => {
@@ -353,7 +357,7 @@ async fn authorize_page(request: HttpRequest, state: web::Data<AppState>) -> Res
                     }
                     // It no longer fits, or the request is no longer answerable: ask her.
                     Ok(None) | Err(DecisionError::Invalid(_) | DecisionError::Gone) => {}
-                    Err(DecisionError::Failed(error)) => return Err(ApiError::Internal(error)),
+                    Err(DecisionError::Failed(error)) => return Err(error.into()),
                 }
             }
             outcome("consent_shown");
@@ -372,7 +376,7 @@ async fn login(request: HttpRequest, body: web::Bytes, state: web::Data<AppState
     let form = form_fields(&body);
     let then = login_for(value(&form, "oauth_token"), value(&form, "next"));
     if !cookie(&request, LOGIN_CSRF_COOKIE).is_some_and(|expected| csrf_matches(&form, expected)) {
-        return Ok(forbidden());
+        return Err(forbidden());
     }
     let address = state.client_address(&request);
     let password = SecretString::from(value(&form, "password").unwrap_or_default().to_owned());
@@ -417,7 +421,7 @@ async fn login(request: HttpRequest, body: web::Bytes, state: web::Data<AppState
                 login_page(&state, then, StatusCode::SERVICE_UNAVAILABLE, Some("Too many logins at once. Try again."));
             Ok(with_retry_after(page, 1))
         }
-        Err(LoginError::Failed(error)) => Err(ApiError::Internal(error)),
+        Err(LoginError::Failed(error)) => Err(error.into()),
     }
 }
 
@@ -447,7 +451,7 @@ async fn authorize_decision(
 ) -> Result<HttpResponse, ApiError> {
     let now = Utc::now();
     let form = form_fields(&body);
-    let Some(session) = state.posting_session(&request, &form).await? else { return Ok(forbidden()) };
+    let Some(session) = state.posting_session(&request, &form).await? else { return Err(forbidden()) };
     let decision = Decision {
         token: value(&form, "oauth_token").unwrap_or_default().to_owned(),
         approve: value(&form, "decision") == Some("approve"),
@@ -455,7 +459,7 @@ async fn authorize_decision(
         expires: value(&form, "expires").unwrap_or("1hour").to_owned(),
         remember: value(&form, "remember").is_some(),
     };
-    let pending = state.services.pending(&decision.token, now).await.map_err(ApiError::Internal)?;
+    let pending = state.services.pending(&decision.token, now).await.map_err(ApiError::from)?;
     let approve = decision.approve;
     let decided = state.services.decide(session.owner_id, decision, now, &trace_id(&request)).await;
     if decided.is_ok() {
@@ -467,11 +471,11 @@ async fn authorize_decision(
             outcome("decision_invalid");
             match pending {
                 Some(pending) => consent_page(&state, &pending, &session, StatusCode::BAD_REQUEST, Some(problem)).await,
-                None => Ok(gone()),
+                None => Err(gone()),
             }
         }
-        Err(DecisionError::Gone) => Ok(gone()),
-        Err(DecisionError::Failed(error)) => Err(ApiError::Internal(error)),
+        Err(DecisionError::Gone) => Err(gone()),
+        Err(DecisionError::Failed(error)) => Err(error.into()),
     }
 }
 
@@ -491,7 +495,7 @@ async fn consent_page(
     status: StatusCode,
     error: Option<&str>,
 ) -> Result<HttpResponse, ApiError> {
-    let photos = state.services.photos(session.owner_id).await.map_err(ApiError::Internal)?;
+    let photos = state.services.photos(session.owner_id).await.map_err(ApiError::from)?;
     let choices: Vec<PhotoChoice<'_>> =
         photos.iter().map(|p| PhotoChoice { id: &p.photo_id, title: &p.title }).collect();
     let markup = pages::consent(
@@ -514,15 +518,18 @@ fn login_page(state: &AppState, then: LoginFor<'_>, status: StatusCode, error: O
     response
 }
 
-fn forbidden() -> HttpResponse {
+/// A form without its session's CSRF token.
+fn forbidden() -> ApiError {
     outcome("forbidden");
-    html(StatusCode::FORBIDDEN, pages::message("Forbidden", "The form was stale or forged. Go back and try again."))
+    let text = "The form was stale or forged. Go back and try again.";
+    ApiError::Page { status: StatusCode::FORBIDDEN, title: "Forbidden", text }
 }
 
-fn gone() -> HttpResponse {
+/// A request token that is unknown, expired or already answered.
+fn gone() -> ApiError {
     outcome("unknown_request");
     let text = "This request is unknown, has expired, or was already answered. Start again from the application.";
-    html(StatusCode::BAD_REQUEST, pages::message("Request not found", text))
+    ApiError::Page { status: StatusCode::BAD_REQUEST, title: "Request not found", text }
 }
 
 async fn stylesheet() -> HttpResponse {
@@ -568,11 +575,6 @@ fn form_fields(body: &[u8]) -> Vec<(String, String)> {
     std::str::from_utf8(body).ok().and_then(|text| parse_form(text).ok()).unwrap_or_default()
 }
 
-fn with_retry_after(mut response: HttpResponse, seconds: i64) -> HttpResponse {
-    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-    response
-}
-
 /// Whether a form carries the expected CSRF token, compared in constant time so that
 /// the answer's timing tells nothing about how much of a guess was right.
 fn csrf_matches(form: &[(String, String)], expected: &str) -> bool {
@@ -597,7 +599,7 @@ impl AppState {
     /// The owner's session, if the request carries a live one.
     async fn session(&self, request: &HttpRequest, now: chrono::DateTime<Utc>) -> Result<Option<Session>, ApiError> {
         match cookie(request, SESSION_COOKIE) {
-            Some(value) => self.services.session(value, now).await.map_err(ApiError::Internal),
+            Some(value) => self.services.session(value, now).await.map_err(ApiError::from),
             None => Ok(None),
         }
     }
@@ -607,10 +609,6 @@ impl AppState {
         let secure = if self.public_url.starts_with("https://") { "; Secure" } else { "" };
         format!("{name}={value}; Path={path}; HttpOnly; SameSite={same_site}{secure}")
     }
-}
-
-fn internal(error: grantlog_store::StoreError) -> ApiError {
-    ApiError::Internal(error.into())
 }
 
 /// The request's W3C trace id, which every event it causes carries: its span's, which
@@ -696,7 +694,8 @@ impl RootSpanBuilder for RequestSpan {
                 span.record("oauth.outcome", "failed");
                 metrics::outcome("failed");
             }
-            None => {}
+            // Their handlers recorded what happened.
+            Some(ApiError::Page { .. } | ApiError::Operator { .. }) | None => {}
         }
     }
 }
@@ -740,70 +739,4 @@ fn encode_form(pairs: &[(&str, &str)]) -> String {
         .map(|(name, value)| format!("{}={}", percent_encode(name), percent_encode(value)))
         .collect::<Vec<_>>()
         .join("&")
-}
-
-/// Every error a handler returns, mapped to a response in one place.
-#[derive(Debug, thiserror::Error)]
-pub enum ApiError {
-    /// An OAuth problem: 400 or 401 with Problem Reporting parameters.
-    #[error(transparent)]
-    Protocol(#[from] ProtocolError),
-    /// Too many requests of one kind from one client: 429 with `Retry-After`.
-    #[error("{reason}")]
-    TooMany {
-        /// Seconds until it may try again.
-        retry_after: i64,
-        /// What it asked too often for, in words.
-        reason: String,
-    },
-    /// Our failure: logged with its cause, answered with a bare 500.
-    #[error("internal error")]
-    Internal(#[source] crate::service::ServiceError),
-}
-
-impl From<RequestError> for ApiError {
-    fn from(error: RequestError) -> Self {
-        match error {
-            RequestError::Refused(problem) => Self::Protocol(problem),
-            too_many @ RequestError::TooMany { retry_after } => {
-                Self::TooMany { retry_after, reason: too_many.to_string() }
-            }
-            RequestError::Failed(failure) => Self::Internal(failure),
-        }
-    }
-}
-
-impl ResponseError for ApiError {
-    fn status_code(&self) -> StatusCode {
-        match self {
-            Self::Protocol(problem) => StatusCode::from_u16(problem.status()).unwrap_or(StatusCode::BAD_REQUEST),
-            Self::TooMany { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
-    }
-
-    fn error_response(&self) -> HttpResponse {
-        match self {
-            Self::Protocol(problem) => {
-                let report = problem.report();
-                let pairs: Vec<(&str, &str)> = report.iter().map(|(name, value)| (*name, value.as_str())).collect();
-                let mut response = HttpResponse::build(self.status_code());
-                if problem.status() == 401 {
-                    response.insert_header((
-                        header::WWW_AUTHENTICATE,
-                        format!("OAuth realm=\"{REALM}\", oauth_problem=\"{}\"", problem.problem()),
-                    ));
-                }
-                response.content_type("application/x-www-form-urlencoded").body(encode_form(&pairs))
-            }
-            Self::TooMany { retry_after, reason } => with_retry_after(
-                HttpResponse::TooManyRequests().content_type("text/plain").body(format!("{reason}\n")),
-                *retry_after,
-            ),
-            Self::Internal(cause) => {
-                tracing::error!(error = %cause, "request failed");
-                HttpResponse::InternalServerError().content_type("text/plain").body("internal error\n")
-            }
-        }
-    }
 }

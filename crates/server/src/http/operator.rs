@@ -10,7 +10,7 @@ use grantlog_oauth1::encoding::parse_form;
 use grantlog_store::{Head, StoreError, Violation};
 use secrecy::ExposeSecret as _;
 
-use super::{AppState, outcome, value};
+use super::{ApiError, AppState, outcome, value};
 use crate::audit::{Moment, ReplayError, replay_grants};
 use crate::export::event_json;
 use crate::operators::Role;
@@ -36,16 +36,13 @@ pub(super) async fn register_client(
     request: HttpRequest,
     body: web::Bytes,
     state: web::Data<AppState>,
-) -> HttpResponse {
-    if let Some(refused) = refuse_unless(&state, &request, Role::Admin) {
-        return refused;
-    }
-    let registration: ClientRegistration = match serde_json::from_slice(&body) {
-        Ok(registration) => registration,
-        Err(error) => return problem(StatusCode::BAD_REQUEST, &format!("invalid JSON: {error}")),
-    };
+) -> Result<HttpResponse, ApiError> {
+    require(&state, &request, Role::Admin)?;
+    let registration: ClientRegistration = serde_json::from_slice(&body)
+        .map_err(|error| ApiError::operator(StatusCode::BAD_REQUEST, format!("invalid JSON: {error}")))?;
     if registration.callback_urls.is_empty() {
-        return problem(StatusCode::BAD_REQUEST, "callback_urls: give at least one (oob is always allowed)");
+        let message = "callback_urls: give at least one (oob is always allowed)";
+        return Err(ApiError::operator(StatusCode::BAD_REQUEST, message));
     }
     let new = NewClient {
         name: registration.name,
@@ -53,89 +50,78 @@ pub(super) async fn register_client(
         homepage: registration.homepage,
         rsa_public_key: registration.rsa_public_key,
     };
-    match state.services.register_client(new, Actor::Admin).await {
-        Ok(issued) => {
-            outcome("client_registered");
-            // The secret is in this answer and nowhere else: no cache may keep it.
-            HttpResponse::Created().insert_header((header::CACHE_CONTROL, "no-store")).json(serde_json::json!({
-                "client_id": issued.client_id,
-                "client_key": issued.client_key,
-                "client_secret": issued.client_secret.expose_secret(),
-            }))
+    let issued = state.services.register_client(new, Actor::Admin).await.map_err(|error| match error {
+        ServiceError::Invalid(_) | ServiceError::UnusableRsaKey => {
+            ApiError::operator(StatusCode::BAD_REQUEST, error.to_string())
         }
-        Err(error @ (ServiceError::Invalid(_) | ServiceError::UnusableRsaKey)) => {
-            problem(StatusCode::BAD_REQUEST, &error.to_string())
-        }
-        Err(error) => failed(&error),
-    }
+        error => ApiError::from(error),
+    })?;
+    outcome("client_registered");
+    // The secret is in this answer and nowhere else: no cache may keep it.
+    Ok(HttpResponse::Created().insert_header((header::CACHE_CONTROL, "no-store")).json(serde_json::json!({
+        "client_id": issued.client_id,
+        "client_key": issued.client_key,
+        "client_secret": issued.client_secret.expose_secret(),
+    })))
 }
 
 /// `GET /audit/events?after=N&limit=M`: up to `limit` (default 1,000, at most 10,000)
 /// events after position `after` (default 0), each with its whole envelope as `grantlog
 /// audit export` writes it, and where to go on from.
-pub(super) async fn events(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    if let Some(refused) = refuse_unless(&state, &request, Role::Auditor) {
-        return refused;
-    }
+pub(super) async fn events(request: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    require(&state, &request, Role::Auditor)?;
     let query = parse_form(request.query_string()).unwrap_or_default();
     // Positions are stored as signed 64-bit integers: larger numbers are no position.
     let number = |name: &str, default: u64| {
         value(&query, name).map_or(Some(default), |text| text.parse::<i64>().ok().and_then(|n| u64::try_from(n).ok()))
     };
     let (Some(after), Some(limit)) = (number("after", 0), number("limit", 1_000)) else {
-        return problem(StatusCode::BAD_REQUEST, "after and limit are whole numbers from 0 to 2^63-1");
+        let message = "after and limit are whole numbers from 0 to 2^63-1";
+        return Err(ApiError::operator(StatusCode::BAD_REQUEST, message));
     };
     // Up to the recorded head, and nothing from a log with rows past it.
-    let head = match state.services.store.sealed_head().await {
-        Ok(head) => head,
-        Err(StoreError::Tampered(violation)) => return tampered(&violation),
-        Err(error) => return failed(&error),
-    };
+    let head = state.services.store.sealed_head().await.map_err(|error| match error {
+        StoreError::Tampered(violation) => tampered(&violation),
+        error => ApiError::from(error),
+    })?;
     let limit = u32::try_from(limit).unwrap_or(u32::MAX).clamp(1, MAX_EVENTS_PER_PAGE);
-    let page = match state.services.store.read_up_to(after, head.position, limit).await {
-        Ok(page) => page,
-        Err(error) => return failed(&error),
-    };
-    let listed: Result<Vec<serde_json::Value>, _> = page.iter().map(event_json).collect();
-    let Ok(listed) = listed else { return problem(StatusCode::INTERNAL_SERVER_ERROR, "an event would not serialize") };
+    let page = state.services.store.read_up_to(after, head.position, limit).await?;
+    let listed =
+        page.iter().map(event_json).collect::<Result<Vec<serde_json::Value>, _>>().map_err(ApiError::failed)?;
     outcome("events_listed");
     let next_after = page.last().map_or(after, |event| event.position);
-    HttpResponse::Ok().json(serde_json::json!({ "events": listed, "next_after": next_after, "head": head.position }))
+    Ok(HttpResponse::Ok()
+        .json(serde_json::json!({ "events": listed, "next_after": next_after, "head": head.position })))
 }
 
 /// `GET /audit/verify[?expect_head=POSITION:HASH]`: the whole chain walked, as
 /// `grantlog audit verify` does. Always 200: the verdict is in the body.
-pub(super) async fn verify(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    if let Some(refused) = refuse_unless(&state, &request, Role::Auditor) {
-        return refused;
-    }
+pub(super) async fn verify(request: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    require(&state, &request, Role::Auditor)?;
     let query = parse_form(request.query_string()).unwrap_or_default();
-    let expect_head = match value(&query, "expect_head").map(str::parse::<Head>).transpose() {
-        Ok(head) => head,
-        Err(_) => return problem(StatusCode::BAD_REQUEST, "expect_head is POSITION:HASH"),
-    };
-    match state.services.store.verify_chain(expect_head).await {
-        Ok(Ok(report)) => {
+    let expect_head = value(&query, "expect_head")
+        .map(str::parse::<Head>)
+        .transpose()
+        .map_err(|_| ApiError::operator(StatusCode::BAD_REQUEST, "expect_head is POSITION:HASH"))?;
+    Ok(match state.services.store.verify_chain(expect_head).await? {
+        Ok(report) => {
             outcome("log_verified");
             HttpResponse::Ok().json(serde_json::json!({
                 "ok": true, "events": report.events, "head": report.head.to_string()
             }))
         }
-        Ok(Err(violation)) => {
+        Err(violation) => {
             outcome("log_violated");
             HttpResponse::Ok().json(serde_json::json!({ "ok": false, "violation": violation.to_string() }))
         }
-        Err(error) => failed(&error),
-    }
+    })
 }
 
 /// `GET /audit/replay?as_of=RFC3339` (or `position=N`), optionally `owner=` (username
 /// or owner id) and `client=` (consumer key): the grants as they stood then, as
 /// `grantlog audit replay --json` prints them.
-pub(super) async fn replay(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    if let Some(refused) = refuse_unless(&state, &request, Role::Auditor) {
-        return refused;
-    }
+pub(super) async fn replay(request: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    require(&state, &request, Role::Auditor)?;
     let query = parse_form(request.query_string()).unwrap_or_default();
     let moment = match (value(&query, "as_of"), value(&query, "position")) {
         (Some(as_of), None) => as_of.parse().map(Moment::Time).ok(),
@@ -143,48 +129,36 @@ pub(super) async fn replay(request: HttpRequest, state: web::Data<AppState>) -> 
         _ => None,
     };
     let Some(moment) = moment else {
-        return problem(StatusCode::BAD_REQUEST, "give as_of (RFC 3339) or position (a whole number), not both");
+        let message = "give as_of (RFC 3339) or position (a whole number), not both";
+        return Err(ApiError::operator(StatusCode::BAD_REQUEST, message));
     };
     let client = value(&query, "client").map(str::to_owned);
-    match replay_grants(&state.services.store, moment, value(&query, "owner"), client).await {
-        Ok(grants) => {
-            outcome("replayed");
-            HttpResponse::Ok().json(grants)
-        }
-        Err(ReplayError::Failed(error)) => match error.chain().find_map(|cause| cause.downcast_ref::<Violation>()) {
-            Some(violation) => tampered(violation),
-            None => failed(&format!("{error:#}")),
+    let grants = replay_grants(&state.services.store, moment, value(&query, "owner"), client).await.map_err(
+        |error| match error {
+            ReplayError::Failed(error) => match error.chain().find_map(|cause| cause.downcast_ref::<Violation>()) {
+                Some(violation) => tampered(violation),
+                None => ApiError::failed(error),
+            },
+            // Past the end of the log, or an owner nobody is: the question's fault.
+            question => ApiError::operator(StatusCode::BAD_REQUEST, question.to_string()),
         },
-        // Past the end of the log, or an owner nobody is: the question's fault.
-        Err(question) => problem(StatusCode::BAD_REQUEST, &question.to_string()),
-    }
+    )?;
+    outcome("replayed");
+    Ok(HttpResponse::Ok().json(grants))
 }
 
-/// `None` when the request carries `role`'s token; otherwise the 401 to answer.
-fn refuse_unless(state: &AppState, request: &HttpRequest, role: Role) -> Option<HttpResponse> {
+/// Refuses (401) a request without `role`'s bearer token.
+fn require(state: &AppState, request: &HttpRequest, role: Role) -> Result<(), ApiError> {
     let authorization = request.headers().get(header::AUTHORIZATION).and_then(|value| value.to_str().ok());
     if state.operators.allows(role, authorization) {
-        return None;
+        return Ok(());
     }
     outcome("operator_refused");
-    let mut refused = problem(StatusCode::UNAUTHORIZED, "a valid bearer token for this API is required");
-    refused
-        .headers_mut()
-        .insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer realm=\"grantlog\""));
-    Some(refused)
-}
-
-fn problem(status: StatusCode, message: &str) -> HttpResponse {
-    HttpResponse::build(status).json(serde_json::json!({ "error": message }))
+    Err(ApiError::operator(StatusCode::UNAUTHORIZED, "a valid bearer token for this API is required"))
 }
 
 /// The log fails verification: no answer from it can be trusted (409, naming why).
-fn tampered(violation: &Violation) -> HttpResponse {
+fn tampered(violation: &Violation) -> ApiError {
     outcome("log_violated");
-    problem(StatusCode::CONFLICT, &format!("the event log fails verification: {violation}"))
-}
-
-fn failed(error: &dyn std::fmt::Display) -> HttpResponse {
-    tracing::error!(%error, "operator request failed");
-    problem(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+    ApiError::operator(StatusCode::CONFLICT, format!("the event log fails verification: {violation}"))
 }

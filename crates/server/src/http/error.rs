@@ -1,0 +1,162 @@
+//! The one path from an error to a response. Every handler returns [`ApiError`]; each
+//! surface's refusals are a variant of it (an OAuth problem, a page refusal, an
+//! operator's problem, a rate limit) and its failures one more; one `ResponseError`
+//! impl answers them all.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use grantlog_oauth1::ProtocolError;
+
+use super::{REALM, encode_form, html, outcome};
+use crate::account::AccountError;
+use crate::oauth::RequestError;
+use crate::pages;
+use crate::service::ServiceError;
+
+/// A failure's cause, kept for the log.
+pub type Cause = Box<dyn std::error::Error + Send + Sync>;
+
+/// Every error a handler returns.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// An OAuth problem: 400 or 401 with Problem Reporting parameters.
+    #[error(transparent)]
+    Protocol(#[from] ProtocolError),
+    /// Too many requests of one kind from one client: 429 with `Retry-After`.
+    #[error("{reason}")]
+    TooMany {
+        /// Seconds until it may try again.
+        retry_after: i64,
+        /// What it asked too often for, in words.
+        reason: String,
+    },
+    /// A refusal on the owner's pages: a page saying what happened and that nothing
+    /// changed.
+    #[error("{title}")]
+    Page {
+        /// 404, 409, …
+        status: StatusCode,
+        /// The page's heading.
+        title: &'static str,
+        /// What happened, in words.
+        text: &'static str,
+    },
+    /// A refusal on the operators' JSON APIs: `{"error": message}`; a 401 names the
+    /// bearer scheme.
+    #[error("{message}")]
+    Operator {
+        /// 400, 401, 409, …
+        status: StatusCode,
+        /// What was wrong with the request.
+        message: String,
+    },
+    /// Our failure: logged with its cause, answered with a bare 500.
+    #[error("internal error")]
+    Internal(#[source] Cause),
+}
+
+impl ApiError {
+    /// An operator's request refused with `status`.
+    pub fn operator(status: StatusCode, message: impl Into<String>) -> Self {
+        Self::Operator { status, message: message.into() }
+    }
+
+    /// Our failure, from any error.
+    pub fn failed(cause: impl Into<Cause>) -> Self {
+        Self::Internal(cause.into())
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(error: ServiceError) -> Self {
+        Self::failed(error)
+    }
+}
+
+impl From<grantlog_store::StoreError> for ApiError {
+    fn from(error: grantlog_store::StoreError) -> Self {
+        Self::failed(error)
+    }
+}
+
+impl From<RequestError> for ApiError {
+    fn from(error: RequestError) -> Self {
+        match error {
+            RequestError::Refused(problem) => Self::Protocol(problem),
+            too_many @ RequestError::TooMany { retry_after } => {
+                Self::TooMany { retry_after, reason: too_many.to_string() }
+            }
+            RequestError::Failed(failure) => Self::failed(failure),
+        }
+    }
+}
+
+/// A grant or client that is not hers is answered as one that does not exist.
+impl From<AccountError> for ApiError {
+    fn from(error: AccountError) -> Self {
+        match error {
+            AccountError::NotFound => {
+                outcome("not_found");
+                let text = "There is no such grant among yours. It may belong to someone else, or never have existed.";
+                Self::Page { status: StatusCode::NOT_FOUND, title: "Not found", text }
+            }
+            AccountError::Ended => {
+                outcome("already_ended");
+                let text = "This grant had already ended, so there was nothing to revoke. Nothing changed.";
+                Self::Page { status: StatusCode::CONFLICT, title: "Already ended", text }
+            }
+            AccountError::Failed(error) => Self::failed(error),
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::Protocol(problem) => StatusCode::from_u16(problem.status()).unwrap_or(StatusCode::BAD_REQUEST),
+            Self::TooMany { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Page { status, .. } | Self::Operator { status, .. } => *status,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        match self {
+            Self::Protocol(problem) => {
+                let report = problem.report();
+                let pairs: Vec<(&str, &str)> = report.iter().map(|(name, value)| (*name, value.as_str())).collect();
+                let mut response = HttpResponse::build(self.status_code());
+                if problem.status() == 401 {
+                    response.insert_header((
+                        header::WWW_AUTHENTICATE,
+                        format!("OAuth realm=\"{REALM}\", oauth_problem=\"{}\"", problem.problem()),
+                    ));
+                }
+                response.content_type("application/x-www-form-urlencoded").body(encode_form(&pairs))
+            }
+            Self::TooMany { retry_after, reason } => with_retry_after(
+                HttpResponse::TooManyRequests().content_type("text/plain").body(format!("{reason}\n")),
+                *retry_after,
+            ),
+            Self::Page { status, title, text } => html(*status, pages::message(title, text)),
+            Self::Operator { status, message } => {
+                let mut response = HttpResponse::build(*status);
+                if *status == StatusCode::UNAUTHORIZED {
+                    response.insert_header((header::WWW_AUTHENTICATE, format!("Bearer realm=\"{REALM}\"")));
+                }
+                response.json(serde_json::json!({ "error": message }))
+            }
+            Self::Internal(cause) => {
+                tracing::error!(error = %cause, "request failed");
+                HttpResponse::InternalServerError().content_type("text/plain").body("internal error\n")
+            }
+        }
+    }
+}
+
+/// `response` with `Retry-After: seconds`.
+pub(super) fn with_retry_after(mut response: HttpResponse, seconds: i64) -> HttpResponse {
+    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    response
+}
