@@ -216,7 +216,9 @@ impl GrantStatus {
     /// Whether an access token of a grant with this status (at the request's instant)
     /// gives access, given whether its client is active. Refused in this order:
     /// revoked, expired, not (yet or ever) an access token, client suspended — so a
-    /// revoked token says "revoked" even when its client is also suspended.
+    /// revoked token says "revoked" even when its client is also suspended. (The server
+    /// refuses a suspended client's every request before it looks at the grant, with
+    /// `consumer_key_rejected`.)
     pub fn access(self, client_active: bool) -> Result<(), AccessError> {
         match self {
             Self::Revoked => Err(AccessError::Revoked),

@@ -29,8 +29,8 @@ type Waiting = (SeenNonce, oneshot::Sender<Result<Answer, Arc<StoreError>>>);
 pub struct Answer {
     /// Whether the nonce was new (false: a replay).
     pub fresh: bool,
-    /// The log's head as of after the nonce was written: a revocation committed before
-    /// the request's batch began is at or below it.
+    /// The log's head as of the batch's beginning: a revocation committed before the
+    /// request's batch began is at or below it.
     pub head: u64,
 }
 
@@ -129,6 +129,28 @@ mod tests {
 
     fn nonce(text: &str) -> SeenNonce {
         SeenNonce { client_key: "beppa".to_owned(), token: String::new(), timestamp: 100, nonce: text.to_owned() }
+    }
+
+    /// Batches in flight at once (PostgreSQL): more nonces than four batches hold, among
+    /// them forty copies of one, all sent at once. Each unique one is new; of the copies,
+    /// wherever their batches landed, exactly one.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn copies_spread_over_batches_in_flight_are_new_once() {
+        let Some(database) = TestDatabase::postgres().await else { return };
+        let ledger = NonceLedger::start(database.store().await);
+        let mut sent = tokio::task::JoinSet::new();
+        for n in 0..(BATCH_MOST * 4) {
+            let unique = ledger.clone();
+            sent.spawn(async move { (true, unique.remember(nonce(&format!("unique-{n}"))).await.unwrap().fresh) });
+            if n % 50 == 0 {
+                let copy = ledger.clone();
+                sent.spawn(async move { (false, copy.remember(nonce("copy")).await.unwrap().fresh) });
+            }
+        }
+        let answers = sent.join_all().await;
+        assert!(answers.iter().filter(|(unique, _)| *unique).all(|(_, fresh)| *fresh), "every unique nonce is new");
+        let copies: Vec<bool> = answers.iter().filter(|(unique, _)| !unique).map(|(_, fresh)| *fresh).collect();
+        assert_eq!((copies.len(), copies.iter().filter(|fresh| **fresh).count()), (41, 1));
     }
 
     /// PostgreSQL refuses NUL in text, so a nonce holding one fails its statement (the

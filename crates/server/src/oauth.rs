@@ -182,7 +182,8 @@ impl Services {
 /// What a client is told when the domain refuses a command its signed request asked
 /// for: the one mapping, every refusal named. A refusal no client request can cause
 /// (an owner's or an operator's, or a state the checks before the command rule out) is
-/// ours to explain, not the client's: `None`, answered as a failure.
+/// ours to explain, not the client's: `None`, answered as a failure. A new refusal a
+/// client can cause must get its problem here, or clients see a 500.
 pub(crate) fn protocol_problem(refusal: &DomainError) -> Option<ProtocolError> {
     use DomainError as D;
     Some(match refusal {
