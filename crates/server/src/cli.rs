@@ -318,6 +318,9 @@ async fn serve(services: Services, args: ServeArgs) -> anyhow::Result<Outcome> {
     served
 }
 
+/// Long because it is the server's life in order — catch up, seed, start the background
+/// tasks, serve, then stop them and write what is held — and each step's failure says
+/// which step failed. (Issue #14 moves the background tasks into `Application`.)
 async fn serve_traced(mut services: Services, args: ServeArgs) -> anyhow::Result<Outcome> {
     let most = usize::try_from(args.token_cache_size).unwrap_or(usize::MAX);
     services.token_states = std::sync::Arc::new(crate::token_states::TokenStates::new(most));

@@ -73,7 +73,8 @@ pub struct Approved {
 
 /// Steps 1 to 4 of the story over HTTP against `base`, a server with the demo's cast:
 /// Beppa gets a request token, Jane logs in and approves both photos for one hour
-/// through the forms, Beppa exchanges the verifier. `say` hears each step told.
+/// through the forms, Beppa exchanges the verifier. `say` hears each step told. Long
+/// because it is the story's four steps in order, each told as it happens.
 pub fn approve_through_the_pages(base: &str, say: &mut dyn FnMut(&str)) -> anyhow::Result<Approved> {
     let agent = agent();
     let beppa = Signer::new(demo::CLIENT_KEY, demo::CLIENT_SECRET, SignatureMethod::HmacSha1);

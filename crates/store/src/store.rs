@@ -216,6 +216,9 @@ impl EventStore {
         self.append_streams(appends, Box::new(|_, _| Box::pin(async { Ok(()) }))).await
     }
 
+    /// The one append: head lock, version checks, hashes, rows, the inline hook and the
+    /// commit in one transaction. Long because splitting it would pass the open
+    /// transaction and the running hash between pieces that mean nothing alone.
     async fn append_streams(
         &self,
         appends: &[StreamAppend<'_>],
@@ -414,7 +417,8 @@ impl EventStore {
 
     /// Walks the whole log from position 1, recomputing every hash, and checks the end
     /// against the head the database records and, if given, against `anchor` — a head
-    /// recorded earlier outside the database. Returns the first violation found.
+    /// recorded earlier outside the database. Returns the first violation found. Long
+    /// because it is one walk with its checks in the order an auditor reads them.
     pub async fn verify_chain(&self, anchor: Option<Head>) -> Result<Result<ChainReport, Violation>, StoreError> {
         let (recorded_head, beyond) = self.head_and_beyond().await?;
         let mut previous = ChainHash::GENESIS;

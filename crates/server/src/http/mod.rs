@@ -108,7 +108,8 @@ impl std::fmt::Debug for Application {
 
 impl Application {
     /// Binds `listener` and builds the server; port 0 lets the OS choose (tests).
-    /// `public_url` defaults to `http://` and the bound address.
+    /// `public_url` defaults to `http://` and the bound address. Long because it holds
+    /// the route table, which reads best whole.
     pub fn build(
         listener: TcpListener,
         services: Services,
