@@ -7,14 +7,11 @@ use clap::{Args, Parser, Subcommand};
 use grantlog_domain::Actor;
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::expiry::{record_expiries, wipe_ended_secrets};
 use crate::http::Application;
 use crate::http::client_address::{ForwardedHeader, TrustedProxies};
-use crate::oauth::{Checks, prune_nonces};
+use crate::oauth::Checks;
 use crate::operators::OperatorTokens;
-use crate::owner::prune_logins;
 use crate::service::{NewClient, Services, demo};
-use crate::usage::{FLUSH_EVERY, UsageCounter};
 use grantlog_projection::replay::{render_json, render_text};
 use grantlog_projection::{catch_up, rebuild};
 
@@ -318,9 +315,6 @@ async fn serve(services: Services, args: ServeArgs) -> anyhow::Result<Outcome> {
     served
 }
 
-/// Long because it is the server's life in order — catch up, seed, start the background
-/// tasks, serve, then stop them and write what is held — and each step's failure says
-/// which step failed. (Issue #14 moves the background tasks into `Application`.)
 async fn serve_traced(mut services: Services, args: ServeArgs) -> anyhow::Result<Outcome> {
     let most = usize::try_from(args.token_cache_size).unwrap_or(usize::MAX);
     services.token_states = std::sync::Arc::new(crate::token_states::TokenStates::new(most));
@@ -343,78 +337,14 @@ async fn serve_traced(mut services: Services, args: ServeArgs) -> anyhow::Result
         initiates_per_minute: args.initiate_limit,
         ..Checks::default()
     };
-    // Every minute: nonces, sessions and failed-login counters need keeping only while
-    // they count, and expiries are recorded in the log (in force by the clock anyway).
-    let store = services.store.clone();
-    tokio::spawn(async move {
-        let mut every_minute = tokio::time::interval(std::time::Duration::from_secs(60));
-        loop {
-            every_minute.tick().await;
-            if let Err(error) = prune_nonces(&store, chrono::Utc::now(), checks).await {
-                tracing::warn!(%error, "pruning nonces failed");
-            }
-            if let Err(error) = prune_logins(&store, chrono::Utc::now()).await {
-                tracing::warn!(%error, "pruning sessions and failed-login counters failed");
-            }
-            match record_expiries(&store, chrono::Utc::now()).await {
-                Ok(0) => {}
-                Ok(recorded) => tracing::info!(recorded, "recorded expired grants"),
-                Err(error) => tracing::warn!(%error, "recording expired grants failed; the next sweep tries again"),
-            }
-            match wipe_ended_secrets(&store, chrono::Utc::now()).await {
-                Ok(0) => {}
-                Ok(wiped) => tracing::info!(wiped, "wiped the secrets of ended credentials"),
-                Err(error) => {
-                    tracing::warn!(%error, "wiping ended credentials' secrets failed; the next sweep tries again")
-                }
-            }
-        }
-    });
-    let (store, usage) = (services.store.clone(), services.usage.clone());
-    let (stop_flushing, stopped) = tokio::sync::oneshot::channel::<()>();
-    let flusher = tokio::spawn(async move {
-        let mut every_second = tokio::time::interval(FLUSH_EVERY);
-        tokio::pin!(stopped);
-        loop {
-            // A flush under way is never cut short: the stop is seen between flushes.
-            tokio::select! {
-                _ = every_second.tick() => {
-                    if let Err(error) = usage.flush(store.reader()).await {
-                        tracing::warn!(%error, "writing use counts failed; kept for the next try");
-                    }
-                }
-                _ = &mut stopped => break,
-            }
-        }
-    });
-    let (store, usage) = (services.store.clone(), services.usage.clone());
     let operators = operator_tokens(args.demo, args.admin_token, args.auditor_token)?;
     let proxies = TrustedProxies::new(args.trusted_proxies, args.forwarded_header);
     let application = Application::build(listener, services, args.public_url, checks, operators, proxies)
         .context("Failed to start the server")?;
     // Tests and scripts read this line to learn the port.
     println!("grantlog listening on http://{}", application.address());
-    let served = application.run().await.context("The server stopped with an error");
-    // The flusher may have stopped already if it panicked; either way it is done.
-    let _ = stop_flushing.send(());
-    let _ = flusher.await;
-    write_last_use_counts(&usage, &store).await?;
-    served?;
+    application.run().await?;
     Ok(Outcome::Success)
-}
-
-/// Writes the use counts still held once the server has stopped. Connections the
-/// stopped workers opened died with their runtimes; the pool drops each one that
-/// fails, so a later try gets a connection opened here (at most one per pooled one).
-async fn write_last_use_counts(usage: &UsageCounter, store: &EventStore) -> anyhow::Result<()> {
-    let mut tries = store.reader().size() + 1;
-    loop {
-        match usage.flush(store.reader()).await {
-            Ok(()) => return Ok(()),
-            Err(_) if tries > 1 => tries -= 1,
-            Err(error) => return Err(error).context("Failed to write the last use counts"),
-        }
-    }
 }
 
 /// The operators' tokens as given; in demo mode, fresh ones (printed) for those not given.

@@ -6,6 +6,7 @@
 
 pub mod account;
 pub mod audit;
+pub mod background;
 pub mod cli;
 pub mod demo;
 pub mod expiry;

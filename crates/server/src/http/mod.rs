@@ -3,6 +3,8 @@
 
 use std::net::{SocketAddr, TcpListener};
 
+use anyhow::Context as _;
+
 use actix_web::body::MessageBody;
 use actix_web::dev::{Server, Service as _, ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
@@ -29,6 +31,7 @@ use crate::owner::{Decision, DecisionError, LoginError, Outcome, Pending};
 use crate::pages::{self, LoginFor, PhotoChoice};
 use crate::service::random_token;
 
+use crate::background::Background;
 use crate::metrics;
 use crate::oauth::{Checks, RequestError};
 use crate::operators::OperatorTokens;
@@ -94,10 +97,13 @@ impl AppState {
     }
 }
 
-/// A bound, not yet running server.
+/// A bound, not yet running server, and what it runs beside it.
 pub struct Application {
     server: Server,
     address: SocketAddr,
+    store: grantlog_store::EventStore,
+    usage: std::sync::Arc<crate::usage::UsageCounter>,
+    checks: Checks,
 }
 
 impl std::fmt::Debug for Application {
@@ -121,6 +127,7 @@ impl Application {
         let address = listener.local_addr()?;
         let public_url = public_url.unwrap_or_else(|| format!("http://{address}"));
         let checks = Checks { plaintext_allowed: public_url.starts_with("https://"), ..checks };
+        let (store, usage) = (services.store.clone(), services.usage.clone());
         let state = AppState { services, public_url, checks, operators, trusted_proxies };
         let server = HttpServer::new(move || {
             App::new()
@@ -170,7 +177,7 @@ impl Application {
         })
         .listen(listener)?
         .run();
-        Ok(Self { server, address })
+        Ok(Self { server, address, store, usage, checks })
     }
 
     /// Where it listens.
@@ -178,9 +185,14 @@ impl Application {
         self.address
     }
 
-    /// Serves until stopped (SIGINT or SIGTERM).
-    pub async fn run(self) -> std::io::Result<()> {
-        self.server.await
+    /// Serves until stopped (SIGINT or SIGTERM), with the background tasks
+    /// ([`Background`]) running beside it; once stopped, stops them and writes the use
+    /// counts still held.
+    pub async fn run(self) -> anyhow::Result<()> {
+        let background = Background::start(self.store, self.usage, self.checks);
+        let served = self.server.await.context("The server stopped with an error");
+        background.stop().await?;
+        served
     }
 }
 
