@@ -84,6 +84,17 @@ impl Access {
 }
 
 impl Services {
+    /// The photo `id` (content type and bytes) if `access` covers it and it exists; a
+    /// photo the grant does not cover is answered exactly like one that does not exist.
+    pub async fn covered_photo(&self, access: &Access, id: &str) -> Result<Option<(String, Vec<u8>)>, ServiceError> {
+        if !access.covers(id) {
+            return Ok(None);
+        }
+        Ok(grantlog_store::photos::photo_bytes(self.store.reader(), access.grant.owner_id.uuid(), id).await?)
+    }
+}
+
+impl Services {
     /// A request signed with client credentials alone, checked and its nonce recorded;
     /// answers it and its client.
     pub async fn signed_by_client(

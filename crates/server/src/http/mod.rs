@@ -24,7 +24,6 @@ use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 use grantlog_domain::{OwnerId, Permission};
 use grantlog_oauth1::encoding::parse_form;
 use grantlog_projection::tables::timestamp;
-use grantlog_store::photos;
 use grantlog_store::sessions::Session;
 
 use crate::owner::{Decision, DecisionError, LoginError, Outcome, Pending};

@@ -38,13 +38,7 @@ pub(super) async fn photo(
 ) -> Result<HttpResponse, ApiError> {
     let access = photo_access(&request, &state).await?;
     outcome("access_granted");
-    let found = match access.covers(&id) {
-        true => photos::photo_bytes(state.services.store.reader(), access.grant.owner_id.uuid(), &id)
-            .await
-            .map_err(ApiError::from)?,
-        false => None,
-    };
-    Ok(match found {
+    Ok(match state.services.covered_photo(&access, &id).await? {
         Some((content_type, bytes)) => HttpResponse::Ok().content_type(content_type).body(bytes),
         None => HttpResponse::NotFound().content_type("text/plain").body("no such photo\n"),
     })
