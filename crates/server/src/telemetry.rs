@@ -1,10 +1,12 @@
 //! Logs and traces. Log lines go to stderr, filtered by `GRANTLOG_LOG`. Every HTTP
-//! request is one OpenTelemetry span (see `http::RequestSpan`) whose trace id is the
+//! request is one OpenTelemetry span (see [`RequestSpan`]) whose trace id is the
 //! one its events record; a W3C `traceparent` from the caller continues its trace.
 //! Spans are exported over OTLP/HTTP (protobuf) when `GRANTLOG_OTLP_ENDPOINT` is set.
 
 use std::time::Duration;
 
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
 use anyhow::Context as _;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_http::{Bytes, HttpClient, HttpError, Request, Response};
@@ -12,9 +14,16 @@ use opentelemetry_otlp::{Protocol, WithExportConfig as _, WithHttpConfig as _};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
+use tracing::Span;
+use tracing::field::Empty;
+use tracing_actix_web::RootSpanBuilder;
+use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 use tracing_subscriber::{EnvFilter, Layer as _};
+
+use crate::http::ApiError;
+use crate::metrics;
 
 /// The installed tracer; [`Telemetry::shutdown`] flushes spans not yet exported.
 #[derive(Debug)]
@@ -102,5 +111,74 @@ mod tests {
         assert_eq!(traces_url("http://collector:4318"), "http://collector:4318/v1/traces");
         assert_eq!(traces_url("http://collector:4318/"), "http://collector:4318/v1/traces");
         assert_eq!(traces_url("http://collector:4318/v1/traces"), "http://collector:4318/v1/traces");
+    }
+}
+
+/// The span of one request: method, route, path, status and the OAuth outcome. Never
+/// the query string (a signed query carries OAuth parameters), a header or a body.
+#[derive(Debug)]
+pub struct RequestSpan;
+
+impl RootSpanBuilder for RequestSpan {
+    fn on_request_start(request: &ServiceRequest) -> Span {
+        let route = request.match_pattern().unwrap_or_else(|| "unmatched".to_owned());
+        let span = tracing::info_span!(
+            "HTTP request",
+            otel.name = %format!("{} {route}", request.method()),
+            otel.kind = "server",
+            otel.status_code = Empty,
+            http.request.method = %request.method(),
+            http.route = %route,
+            url.path = %request.path(),
+            http.response.status_code = Empty,
+            oauth.outcome = Empty,
+            oauth.problem = Empty,
+        );
+        let parent = opentelemetry::global::get_text_map_propagator(|propagator| {
+            propagator.extract(&RequestHeaders(request.headers()))
+        });
+        // Fails only when no tracer is installed; the span then has no trace to join.
+        let _ = span.set_parent(parent);
+        span
+    }
+
+    fn on_request_end<B: MessageBody>(span: Span, outcome: &Result<ServiceResponse<B>, actix_web::Error>) {
+        let (status, error) = match outcome {
+            Ok(response) => (response.status(), response.response().error()),
+            Err(error) => (error.as_response_error().status_code(), Some(error)),
+        };
+        // As i64: the OpenTelemetry layer turns unsigned integers into strings.
+        span.record("http.response.status_code", i64::from(status.as_u16()));
+        span.record("otel.status_code", if status.is_server_error() { "ERROR" } else { "OK" });
+        match error.and_then(|error| error.as_error::<ApiError>()) {
+            Some(ApiError::Protocol(problem)) => {
+                span.record("oauth.outcome", "refused");
+                span.record("oauth.problem", problem.problem());
+                metrics::outcome("refused");
+            }
+            Some(ApiError::TooMany { .. }) => {
+                span.record("oauth.outcome", "rate_limited");
+                metrics::outcome("rate_limited");
+            }
+            Some(ApiError::Internal(_)) => {
+                span.record("oauth.outcome", "failed");
+                metrics::outcome("failed");
+            }
+            // Their handlers recorded what happened.
+            Some(ApiError::Page { .. } | ApiError::Operator { .. }) | None => {}
+        }
+    }
+}
+
+/// Request headers as the trace-context propagator reads them.
+struct RequestHeaders<'a>(&'a actix_web::http::header::HeaderMap);
+
+impl opentelemetry::propagation::Extractor for RequestHeaders<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|value| value.to_str().ok())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(|name| name.as_str()).collect()
     }
 }

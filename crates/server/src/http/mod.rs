@@ -5,8 +5,7 @@ use std::net::{SocketAddr, TcpListener};
 
 use anyhow::Context as _;
 
-use actix_web::body::MessageBody;
-use actix_web::dev::{Server, Service as _, ServiceRequest, ServiceResponse};
+use actix_web::dev::{Server, Service as _};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
@@ -17,8 +16,7 @@ use grantlog_oauth1::uri::signed_url;
 use opentelemetry::trace::TraceContextExt as _;
 use secrecy::{ExposeSecret, SecretString};
 use tracing::Span;
-use tracing::field::Empty;
-use tracing_actix_web::{RootSpanBuilder, TracingLogger};
+use tracing_actix_web::TracingLogger;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 use grantlog_domain::{OwnerId, Permission};
@@ -36,6 +34,7 @@ use crate::oauth::{Checks, RequestError};
 use crate::operators::OperatorTokens;
 use crate::service::Services;
 use crate::signed::Access;
+use crate::telemetry::RequestSpan;
 use client_address::TrustedProxies;
 
 mod account;
@@ -276,73 +275,4 @@ fn trace_id(request: &HttpRequest) -> String {
 fn outcome(what: &'static str) {
     Span::current().record("oauth.outcome", what);
     metrics::outcome(what);
-}
-
-/// The span of one request: method, route, path, status and the OAuth outcome. Never
-/// the query string (a signed query carries OAuth parameters), a header or a body.
-#[derive(Debug)]
-pub struct RequestSpan;
-
-impl RootSpanBuilder for RequestSpan {
-    fn on_request_start(request: &ServiceRequest) -> Span {
-        let route = request.match_pattern().unwrap_or_else(|| "unmatched".to_owned());
-        let span = tracing::info_span!(
-            "HTTP request",
-            otel.name = %format!("{} {route}", request.method()),
-            otel.kind = "server",
-            otel.status_code = Empty,
-            http.request.method = %request.method(),
-            http.route = %route,
-            url.path = %request.path(),
-            http.response.status_code = Empty,
-            oauth.outcome = Empty,
-            oauth.problem = Empty,
-        );
-        let parent = opentelemetry::global::get_text_map_propagator(|propagator| {
-            propagator.extract(&RequestHeaders(request.headers()))
-        });
-        // Fails only when no tracer is installed; the span then has no trace to join.
-        let _ = span.set_parent(parent);
-        span
-    }
-
-    fn on_request_end<B: MessageBody>(span: Span, outcome: &Result<ServiceResponse<B>, actix_web::Error>) {
-        let (status, error) = match outcome {
-            Ok(response) => (response.status(), response.response().error()),
-            Err(error) => (error.as_response_error().status_code(), Some(error)),
-        };
-        // As i64: the OpenTelemetry layer turns unsigned integers into strings.
-        span.record("http.response.status_code", i64::from(status.as_u16()));
-        span.record("otel.status_code", if status.is_server_error() { "ERROR" } else { "OK" });
-        match error.and_then(|error| error.as_error::<ApiError>()) {
-            Some(ApiError::Protocol(problem)) => {
-                span.record("oauth.outcome", "refused");
-                span.record("oauth.problem", problem.problem());
-                metrics::outcome("refused");
-            }
-            Some(ApiError::TooMany { .. }) => {
-                span.record("oauth.outcome", "rate_limited");
-                metrics::outcome("rate_limited");
-            }
-            Some(ApiError::Internal(_)) => {
-                span.record("oauth.outcome", "failed");
-                metrics::outcome("failed");
-            }
-            // Their handlers recorded what happened.
-            Some(ApiError::Page { .. } | ApiError::Operator { .. }) | None => {}
-        }
-    }
-}
-
-/// Request headers as the trace-context propagator reads them.
-struct RequestHeaders<'a>(&'a actix_web::http::header::HeaderMap);
-
-impl opentelemetry::propagation::Extractor for RequestHeaders<'_> {
-    fn get(&self, key: &str) -> Option<&str> {
-        self.0.get(key).and_then(|value| value.to_str().ok())
-    }
-
-    fn keys(&self) -> Vec<&str> {
-        self.0.keys().map(|name| name.as_str()).collect()
-    }
 }
