@@ -11,10 +11,9 @@ use grantlog_domain::OwnerId;
 use grantlog_oauth1::encoding::{parse_form, percent_encode};
 use grantlog_store::sessions::Session;
 
-use super::{
-    ApiError, AppState, GRANTS_PAGE, SESSION_COOKIE, cookie, csrf_matches, expire_cookie, forbidden, form_fields, html,
-    login_for, login_page, outcome, trace_id, value,
-};
+use super::login::{login_for, login_page};
+use super::page::{cookie, csrf_matches, expire_cookie, forbidden, form_fields, html, value};
+use super::{ApiError, AppState, GRANTS_PAGE, SESSION_COOKIE, outcome, trace_id};
 use crate::account::{AccountError, ClientGrants};
 use crate::pages;
 

@@ -1,6 +1,18 @@
 //! The consent page: the owner sees what a client asks for and approves or denies it.
 
-use super::*;
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::Utc;
+use grantlog_domain::OwnerId;
+use grantlog_oauth1::encoding::parse_form;
+use grantlog_store::sessions::Session;
+
+use super::login::login_page;
+use super::page::{forbidden, form_fields, html, origin, page_with_form_targets, value};
+use super::{ApiError, AppState, outcome, trace_id};
+use crate::owner::{Decision, DecisionError, Outcome, Pending};
+use crate::pages;
+use crate::pages::{LoginFor, PhotoChoice};
 
 /// `GET /oauth/authorize?oauth_token=…`: the login form, or the consent page for a
 /// logged-in owner. Any `oauth_callback` here is ignored: the callback is the one

@@ -8,7 +8,9 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use grantlog_oauth1::ProtocolError;
 
-use super::{REALM, encode_form, html, outcome};
+use super::oauth::encode_form;
+use super::page::html;
+use super::{REALM, outcome};
 use crate::account::AccountError;
 use crate::oauth::RequestError;
 use crate::pages;

@@ -1,6 +1,19 @@
 //! The login form, for the consent page and the owner's account pages.
 
-use super::*;
+use actix_web::http::header::HeaderValue;
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::Utc;
+use grantlog_oauth1::encoding::percent_encode;
+use secrecy::{ExposeSecret as _, SecretString};
+
+use super::error::with_retry_after;
+use super::page::{cookie, csrf_matches, expire_cookie, forbidden, form_fields, html, value};
+use super::{ApiError, AppState, GRANTS_PAGE, SESSION_COOKIE, outcome};
+use crate::owner::LoginError;
+use crate::pages;
+use crate::pages::LoginFor;
+use crate::service::random_token;
 
 pub(super) const LOGIN_CSRF_COOKIE: &str = "grantlog_login_csrf";
 

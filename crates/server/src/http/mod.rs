@@ -6,34 +6,21 @@ use std::net::{SocketAddr, TcpListener};
 use anyhow::Context as _;
 
 use actix_web::dev::{Server, Service as _};
-use actix_web::http::StatusCode;
-use actix_web::http::header::{self, HeaderValue};
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use chrono::Utc;
-use grantlog_oauth1::IncomingRequest;
-use grantlog_oauth1::encoding::percent_encode;
 use grantlog_oauth1::uri::signed_url;
 use opentelemetry::trace::TraceContextExt as _;
-use secrecy::{ExposeSecret, SecretString};
 use tracing::Span;
 use tracing_actix_web::TracingLogger;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
-use grantlog_domain::{OwnerId, Permission};
-use grantlog_oauth1::encoding::parse_form;
-use grantlog_projection::tables::timestamp;
 use grantlog_store::sessions::Session;
-
-use crate::owner::{Decision, DecisionError, LoginError, Outcome, Pending};
-use crate::pages::{self, LoginFor, PhotoChoice};
-use crate::service::random_token;
 
 use crate::background::Background;
 use crate::metrics;
-use crate::oauth::{Checks, RequestError};
+use crate::oauth::Checks;
 use crate::operators::OperatorTokens;
 use crate::service::Services;
-use crate::signed::Access;
 use crate::telemetry::RequestSpan;
 use client_address::TrustedProxies;
 
@@ -47,14 +34,7 @@ mod operator;
 mod page;
 mod resources;
 
-use consent::*;
-use login::*;
-use oauth::*;
-use page::*;
-use resources::*;
-
 pub use error::ApiError;
-use error::with_retry_after;
 
 /// Largest request body accepted: OAuth forms are a few hundred bytes.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -151,13 +131,13 @@ impl Application {
                 .route("/healthz", web::get().to(healthz))
                 .route("/readyz", web::get().to(readyz))
                 .route("/metrics", web::get().to(metrics_page))
-                .route("/oauth/initiate", web::post().to(initiate))
-                .route("/oauth/token", web::post().to(token))
-                .route("/oauth/verify", web::post().to(verify))
-                .route("/oauth/authorize", web::get().to(authorize_page))
-                .route("/oauth/authorize", web::post().to(authorize_decision))
+                .route("/oauth/initiate", web::post().to(oauth::initiate))
+                .route("/oauth/token", web::post().to(oauth::token))
+                .route("/oauth/verify", web::post().to(oauth::verify))
+                .route("/oauth/authorize", web::get().to(consent::authorize_page))
+                .route("/oauth/authorize", web::post().to(consent::authorize_decision))
                 .route("/login", web::get().to(account::login_form))
-                .route("/login", web::post().to(login))
+                .route("/login", web::post().to(login::login))
                 .route("/logout", web::post().to(account::logout))
                 .route(GRANTS_PAGE, web::get().to(account::grants))
                 .route("/account/grants/{id}", web::get().to(account::grant))
@@ -168,9 +148,9 @@ impl Application {
                 .route("/audit/events", web::get().to(operator::events))
                 .route("/audit/verify", web::get().to(operator::verify))
                 .route("/audit/replay", web::get().to(operator::replay))
-                .route("/static/grantlog.css", web::get().to(stylesheet))
-                .route("/api/photos", web::get().to(photos))
-                .route("/api/photos/{id}", web::get().to(photo))
+                .route("/static/grantlog.css", web::get().to(page::stylesheet))
+                .route("/api/photos", web::get().to(resources::photos))
+                .route("/api/photos/{id}", web::get().to(resources::photo))
                 .default_service(web::to(not_found))
         })
         .listen(listener)?
@@ -231,7 +211,7 @@ const GRANTS_PAGE: &str = "/account/grants";
 impl AppState {
     /// The owner's session, if the request carries a live one.
     async fn session(&self, request: &HttpRequest, now: chrono::DateTime<Utc>) -> Result<Option<Session>, ApiError> {
-        match cookie(request, SESSION_COOKIE) {
+        match page::cookie(request, SESSION_COOKIE) {
             Some(value) => self.services.session(value, now).await.map_err(ApiError::from),
             None => Ok(None),
         }

@@ -2,7 +2,18 @@
 //! and `/oauth/verify` for other resource servers. Each parses the HTTP request into what
 //! the protocol needs and calls one use case.
 
-use super::*;
+use actix_web::http::header;
+use actix_web::http::header::HeaderValue;
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::Utc;
+use grantlog_oauth1::IncomingRequest;
+use grantlog_oauth1::encoding::percent_encode;
+use grantlog_projection::tables::timestamp;
+use secrecy::ExposeSecret as _;
+use tracing::Span;
+
+use super::{ApiError, AppState, outcome, trace_id};
+use crate::oauth::{Checks, RequestError};
 
 /// `POST /oauth/initiate`.
 pub(super) async fn initiate(

@@ -10,7 +10,8 @@ use grantlog_oauth1::encoding::parse_form;
 use grantlog_store::{Head, StoreError, Violation};
 use secrecy::ExposeSecret as _;
 
-use super::{ApiError, AppState, outcome, value};
+use super::page::value;
+use super::{ApiError, AppState, outcome};
 use crate::audit::{Moment, ReplayError, replay_grants};
 use crate::export::event_json;
 use crate::operators::Role;

@@ -1,7 +1,12 @@
 //! What every HTML page carries (CSP, no framing, no caching), the stylesheet, cookies,
 //! forms and their CSRF check.
 
-use super::*;
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse};
+use grantlog_oauth1::encoding::parse_form;
+
+use super::{ApiError, outcome};
+use crate::pages;
 
 /// A form without its session's CSRF token.
 pub(super) fn forbidden() -> ApiError {

@@ -1,6 +1,13 @@
 //! The protected resources: the photos an access token's grant covers.
 
-use super::*;
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::Utc;
+use grantlog_domain::Permission;
+use grantlog_oauth1::encoding::percent_encode;
+
+use super::oauth::incoming;
+use super::{ApiError, AppState, outcome};
+use crate::signed::Access;
 
 /// A request for photos: signed with an access token whose grant reads photos now.
 pub(super) async fn photo_access(request: &HttpRequest, state: &AppState) -> Result<Access, ApiError> {
