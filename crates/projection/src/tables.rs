@@ -503,10 +503,7 @@ pub struct Counts {
 pub async fn counts(pool: &AnyPool) -> Result<Counts, ProjectionError> {
     let clients = sqlx::query("SELECT COUNT(*) AS n FROM clients").fetch_one(pool).await?.try_get("n")?;
     let rows = sqlx::query("SELECT status, COUNT(*) AS n FROM grants GROUP BY status").fetch_all(pool).await?;
-    let status = |row: &AnyRow| {
-        let name: String = row.try_get("status")?;
-        GrantStatus::parse(&name).ok_or_else(|| damaged("status", "not a grant status"))
-    };
+    let status = |row: &AnyRow| stored_status(&row.try_get::<String, _>("status")?);
     let grants_by_status =
         rows.iter().map(|row| Ok((status(row)?, row.try_get("n")?))).collect::<Result<_, sqlx::Error>>()?;
     Ok(Counts { clients, grants_by_status })
@@ -561,7 +558,7 @@ fn grant_row(row: &AnyRow) -> Result<GrantRow, sqlx::Error> {
             .map(|duration| parsed("duration", AccessDuration::parse(&duration)))
             .transpose()?,
         remembered: row.try_get::<i64, _>("remembered")? != 0,
-        status: GrantStatus::parse(&text("status")?).ok_or_else(|| damaged("status", "not a grant status"))?,
+        status: stored_status(&text("status")?)?,
         status_since: instant("status_since", &text("status_since")?)?,
         expires_at: optional_instant("expires_at")?,
         issued_at: instant("issued_at", &text("issued_at")?)?,
@@ -573,6 +570,11 @@ fn grant_row(row: &AnyRow) -> Result<GrantRow, sqlx::Error> {
 /// A column's value, or the column named as damaged.
 fn parsed<T, E: std::fmt::Display>(column: &str, value: Result<T, E>) -> Result<T, sqlx::Error> {
     value.map_err(|error| damaged(column, error))
+}
+
+/// A stored grant status.
+fn stored_status(name: &str) -> Result<GrantStatus, sqlx::Error> {
+    GrantStatus::parse(name).ok_or_else(|| damaged("status", "not a grant status"))
 }
 
 /// A stored instant.
