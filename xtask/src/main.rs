@@ -54,7 +54,7 @@ impl Prerequisite {
     }
 }
 
-// The tests each prerequisite serves, by name (crates/server/tests/story.rs, browser.rs
+// The tests each prerequisite serves, by name (crates/server/tests/app/story.rs, browser.rs
 // and tests/oauthlib_interop.rs).
 const PYTHON_TESTS: &[&str] = &["oauthlib"];
 const NODE_TESTS: &[&str] = &["node_oauth_1_0a_runs_the_story"];

@@ -252,6 +252,15 @@ impl Cli {
         store.close().await;
         outcome
     }
+
+    /// A `serve` command built but not yet serving, without the tracer `serve` installs
+    /// for the whole process: tests run it in-process, several at once.
+    pub async fn application(self) -> anyhow::Result<Application> {
+        let Command::Serve(args) = self.command else { anyhow::bail!("not a serve command") };
+        let options = ConnectOptions { create_if_missing: true, ..ConnectOptions::new(&self.database.database_url) };
+        let store = EventStore::connect(options).await.context("Failed to open the database")?;
+        application(services(store, &self.database).await?, args).await
+    }
 }
 
 async fn run(store: &EventStore, database: &DatabaseArgs, command: Command) -> anyhow::Result<Outcome> {
@@ -315,7 +324,17 @@ async fn serve(services: Services, args: ServeArgs) -> anyhow::Result<Outcome> {
     served
 }
 
-async fn serve_traced(mut services: Services, args: ServeArgs) -> anyhow::Result<Outcome> {
+async fn serve_traced(services: Services, args: ServeArgs) -> anyhow::Result<Outcome> {
+    let application = application(services, args).await?;
+    // Tests and scripts read this line to learn the port.
+    println!("grantlog listening on http://{}", application.address());
+    application.run().await?;
+    Ok(Outcome::Success)
+}
+
+/// `serve` up to the moment it serves: read models caught up, the demo seeded, the port
+/// bound.
+async fn application(mut services: Services, args: ServeArgs) -> anyhow::Result<Application> {
     let most = usize::try_from(args.token_cache_size).unwrap_or(usize::MAX);
     services.token_states = std::sync::Arc::new(crate::token_states::TokenStates::new(most));
     catch_up(&services.store).await.context("Failed to bring the read models up to date")?;
@@ -339,12 +358,8 @@ async fn serve_traced(mut services: Services, args: ServeArgs) -> anyhow::Result
     };
     let operators = operator_tokens(args.demo, args.admin_token, args.auditor_token)?;
     let proxies = TrustedProxies::new(args.trusted_proxies, args.forwarded_header);
-    let application = Application::build(listener, services, args.public_url, checks, operators, proxies)
-        .context("Failed to start the server")?;
-    // Tests and scripts read this line to learn the port.
-    println!("grantlog listening on http://{}", application.address());
-    application.run().await?;
-    Ok(Outcome::Success)
+    Application::build(listener, services, args.public_url, checks, operators, proxies)
+        .context("Failed to start the server")
 }
 
 /// The operators' tokens as given; in demo mode, fresh ones (printed) for those not given.

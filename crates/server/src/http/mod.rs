@@ -163,6 +163,11 @@ impl Application {
         self.address
     }
 
+    /// What stops it from another thread (the in-process tests' servers).
+    pub fn stop_handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
     /// Serves until stopped (SIGINT or SIGTERM), with the background tasks
     /// ([`Background`]) running beside it; once stopped, stops them and writes the use
     /// counts still held.

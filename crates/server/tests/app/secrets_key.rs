@@ -2,12 +2,10 @@
 //! PostgreSQL: every client secret and token secret still signs under the new key, the
 //! old key opens nothing any more, and the log records the rotation by key ids alone.
 
-mod support;
-
+use crate::support::Server;
+use crate::support::browser::{Browser, Client};
 use grantlog_store::testing::TestDatabase;
 use grantlog_store::{ConnectOptions, EventStore, SecretBox, backend_tests};
-use support::Server;
-use support::browser::{Browser, Client};
 
 fn key_path() -> tempfile::TempPath {
     let path = tempfile::NamedTempFile::new().unwrap().into_temp_path();
@@ -16,7 +14,7 @@ fn key_path() -> tempfile::TempPath {
 }
 
 async fn after_rotate_key_every_client_and_token_still_signs(database: TestDatabase) {
-    let mut before = Server::start_with(&database.url, &["--demo"]);
+    let mut before = Server::process(&database.url, &["--demo"]);
     let beppa = Client { server: &before, key: "beppa-demo-key".into(), secret: "beppa-demo-secret".into() };
     let request = beppa.request_token("r-1");
     let mut jane = Browser::new();
@@ -57,13 +55,13 @@ async fn after_rotate_key_every_client_and_token_still_signs(database: TestDatab
         body: &[],
         extra: &[("oauth_callback", "oob")],
         nonce: "r-stale",
-        timestamp: support::browser::now(),
+        timestamp: crate::support::browser::now(),
     };
     let signed =
         grantlog_oauth1::Signer::new(key.as_str(), secret.as_str(), grantlog_oauth1::SignatureMethod::HmacSha1)
             .authorization_header(&unsigned, None)
             .unwrap();
-    assert_eq!(support::post(&url, Some(&signed), "").status, 500);
+    assert_eq!(crate::support::post(&url, Some(&signed), "").status, 500);
     drop(forgotten);
 
     // The old key opens nothing now: a server given it is refused before it serves.
@@ -71,7 +69,7 @@ async fn after_rotate_key_every_client_and_token_still_signs(database: TestDatab
     assert_eq!(refused.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&refused.stderr).contains(&format!("sealed with key {new_id}")));
 
-    let after = Server::start_with_key(&database.url, &[], new_key);
+    let after = Server::process_with_key(&database.url, &[], new_key);
     let beppa = Client { server: &after, key, secret };
     assert_eq!(beppa.photos(&after, &access, "r-4").status, 200, "the token secret unseals under the new key");
     let (token, _) = beppa.request_token("r-5");

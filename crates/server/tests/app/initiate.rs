@@ -2,14 +2,12 @@
 //! credentials for a well-signed request, and each refusal with its status and
 //! `oauth_problem`, none of which writes anything.
 
-mod support;
-
+use crate::support::{Server, post, post_with};
 use grantlog_oauth1::{SignatureMethod, Signer, Unsigned};
 use grantlog_projection::tables::{Tables, grant_by_token};
 use grantlog_server::oauth::{Checks, prune_nonces};
 use grantlog_store::testing::TestDatabase;
 use grantlog_store::{ConnectOptions, EventStore, backend_tests};
-use support::{Server, post, post_with};
 
 const CALLBACK: &str = "http://127.0.0.1:9/ready";
 
@@ -237,7 +235,7 @@ async fn a_client_asks_for_temporary_credentials_at_most_so_often(database: Test
         assert_eq!(ask(&first, &key, "not-its-secret", &format!("f-{n}")).status, 401);
     }
     // Sent at once, spread over two processes: five get credentials, the rest wait.
-    let replies: Vec<support::Reply> = std::thread::scope(|scope| {
+    let replies: Vec<crate::support::Reply> = std::thread::scope(|scope| {
         let asks: Vec<_> = (0..12)
             .map(|n| {
                 let (server, key, secret) = (if n % 2 == 0 { &first } else { &second }, &key, &secret);

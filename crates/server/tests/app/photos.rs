@@ -3,8 +3,7 @@
 //! moment she revokes it. (Approval is recorded straight through the domain until the
 //! consent page exists.)
 
-mod support;
-
+use crate::support::{Reply, Server, get, post};
 use chrono::Utc;
 use grantlog_domain::{
     AccessDuration, Actor, Approve, ConsentMethod, ConsentText, Fingerprint, GrantId, OwnerId, ResourceId, Revoke,
@@ -15,7 +14,6 @@ use grantlog_projection::tables::grant_by_token;
 use grantlog_projection::testing::{authenticate, grant};
 use grantlog_store::testing::TestDatabase;
 use grantlog_store::{ConnectOptions, EventStore, backend_tests, profiles};
-use support::{Reply, Server, get, post};
 
 const KEY: &str = "beppa-demo-key";
 const SECRET: &str = "beppa-demo-secret";
@@ -109,7 +107,7 @@ async fn the_token_shows_exactly_the_chosen_photos_until_revoked(database: TestD
     let harbour = server.url("/api/photos/islay-harbour");
     let image = get(&harbour, &header(&beppa, "GET", &harbour, &[], "p-2"));
     assert_eq!((image.status, image.content_type.as_deref()), (200, Some("image/png")));
-    assert_eq!(image.bytes, include_bytes!("../demo/islay-harbour.png"));
+    assert_eq!(image.bytes, include_bytes!("../../demo/islay-harbour.png"));
     let distillery = server.url("/api/photos/islay-distillery");
     assert_eq!(get(&distillery, &header(&beppa, "GET", &distillery, &[], "p-3")).status, 404, "not shared");
 

@@ -3,15 +3,13 @@
 //! (and see an edit named) and replay grants as of a moment; each API wants its own
 //! bearer token, and without one configured it refuses everyone.
 
-mod support;
-
 use std::process::Command;
 
+use crate::support::Server;
+use crate::support::browser::{Browser, Client};
 use grantlog_store::testing::TestDatabase;
 use grantlog_store::{ConnectOptions, EventStore, backend_tests};
 use serde_json::{Value, json};
-use support::Server;
-use support::browser::{Browser, Client};
 
 const ADMIN: &str = "admin-token-for-the-tests-0123456789abcdef";
 const AUDITOR: &str = "auditor-token-for-the-tests-0123456789abcd";
@@ -34,11 +32,7 @@ fn call(method: &str, url: &str, token: Option<&str>, body: Option<&str>) -> (u1
 }
 
 fn with_tokens(database: &TestDatabase) -> Server {
-    Server::start_with_env(
-        &database.url,
-        &["--demo"],
-        &[("GRANTLOG_ADMIN_TOKEN", ADMIN), ("GRANTLOG_AUDITOR_TOKEN", AUDITOR)],
-    )
+    Server::start_with(&database.url, &["--demo", "--admin-token", ADMIN, "--auditor-token", AUDITOR])
 }
 
 async fn an_admin_registers_a_client_that_can_sign_at_once(database: TestDatabase) {

@@ -4,14 +4,12 @@
 //! --demo` on SQLite and PostgreSQL. Each client checks every step itself
 //! (`tests/clients/README.md`) and exits non-zero on the first that misbehaves.
 
-mod support;
-
 use std::process::Command;
 
+use crate::support::Server;
 use grantlog_store::backend_tests;
 use grantlog_store::testing::TestDatabase;
 use grantlog_tests::{node_client, python, run_client, workspace_root};
-use support::Server;
 
 const ALL_PASSED: &str = "13 passed, 0 failed";
 

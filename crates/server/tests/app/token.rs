@@ -3,8 +3,7 @@
 //! with its `oauth_problem`. (Approval is recorded straight through the domain until
 //! the consent page exists.)
 
-mod support;
-
+use crate::support::{Reply, Server, get, post};
 use chrono::Utc;
 use grantlog_domain::{AccessDuration, Actor, OwnerId};
 use grantlog_oauth1::{SignatureMethod, Signer, Unsigned};
@@ -12,7 +11,6 @@ use grantlog_projection::tables::grant_by_token;
 use grantlog_projection::testing::{approve, authenticate, grant, register_owner};
 use grantlog_store::testing::TestDatabase;
 use grantlog_store::{ConnectOptions, EventStore, backend_tests};
-use support::{Reply, Server, get, post};
 
 fn now() -> u64 {
     u64::try_from(Utc::now().timestamp()).unwrap()

@@ -11,13 +11,10 @@ use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
-use grantlog_server::http::Application;
-use grantlog_server::http::client_address::TrustedProxies;
-use grantlog_server::oauth::Checks;
-use grantlog_server::operators::OperatorTokens;
-use grantlog_server::service::Services;
 use grantlog_store::testing::TestDatabase;
-use grantlog_store::{ConnectOptions, EventStore, SecretBox, backend_tests};
+use grantlog_store::{ConnectOptions, EventStore, backend_tests};
+
+use crate::support::Server;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 
@@ -384,16 +381,11 @@ fn cases() -> u32 {
 }
 
 async fn no_request_makes_the_server_fail(database: TestDatabase) {
-    let store = EventStore::connect(ConnectOptions::new(&database.url)).await.unwrap();
-    store.migrate().await.unwrap();
-    let services = Services::new(store.clone(), SecretBox::from_key(&[9; 32]));
-    services.seed_demo().await.unwrap();
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let operators = OperatorTokens::new(Some(ADMIN), Some(AUDITOR)).unwrap();
-    let trusted = TrustedProxies::new(vec![TrustedProxies::parse_network("127.0.0.1").unwrap()], Default::default());
-    let application = Application::build(listener, services, None, Checks::default(), operators, trusted).unwrap();
-    let address = application.address();
-    let server = tokio::spawn(application.run());
+    let server = Server::start_with(
+        &database.url,
+        &["--demo", "--admin-token", ADMIN, "--auditor-token", AUDITOR, "--trusted-proxy", "127.0.0.1"],
+    );
+    let address: SocketAddr = server.base_url.trim_start_matches("http://").parse().unwrap();
 
     let outcome = tokio::task::spawn_blocking(move || {
         // Found by hand or by earlier runs: each once, every run, before the random ones.
@@ -414,11 +406,10 @@ async fn no_request_makes_the_server_fail(database: TestDatabase) {
     })
     .await
     .unwrap();
-    server.abort();
+    drop(server);
     if let Err(failure) = outcome {
         panic!("{failure}");
     }
-    // A new pool: connections the server's workers opened died with their runtimes.
     let store = EventStore::connect(ConnectOptions::new(&database.url)).await.unwrap();
     assert!(store.verify_chain(None).await.unwrap().is_ok(), "the log still verifies");
 }

@@ -9,12 +9,11 @@
 //! HTTP listener that keeps each export's body; the bodies are decoded with the OTLP
 //! protobuf definitions (`opentelemetry-proto`), as a collector would.
 
-mod support;
-
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::{TcpListener, TcpStream};
 use std::sync::mpsc;
 
+use crate::support::{Server, get, post_with};
 use grantlog_oauth1::{SignatureMethod, Signer, Unsigned};
 use grantlog_projection::tables::grant_by_token;
 use grantlog_store::testing::TestDatabase;
@@ -24,7 +23,6 @@ use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use opentelemetry_proto::tonic::trace::v1::Span;
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 use prost::Message as _;
-use support::{Server, get, post_with};
 
 /// One export as the collector received it: request line and body.
 type Export = (String, Vec<u8>);
@@ -86,7 +84,7 @@ fn hex(bytes: &[u8]) -> String {
 
 async fn each_request_is_one_exported_span_with_its_outcome(database: TestDatabase) {
     let (endpoint, exports) = collector();
-    let mut server = Server::start_with_env(&database.url, &[], &[("GRANTLOG_OTLP_ENDPOINT", &endpoint)]);
+    let mut server = Server::process_with_env(&database.url, &[], &[("GRANTLOG_OTLP_ENDPOINT", &endpoint)]);
     let (key, secret) = server.add_client("http://127.0.0.1:*");
     let url = server.url("/oauth/initiate");
     let sign = |secret: &str, nonce: &str| {

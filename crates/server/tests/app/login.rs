@@ -2,13 +2,11 @@
 //! it: guesses sent all at once, from one address that others share, through a proxy,
 //! with a forged `X-Forwarded-For`, with names too long or holding a NUL.
 
-mod support;
-
+use crate::support::Server;
+use crate::support::browser::{Browser, Page, hidden};
 use grantlog_store::testing::TestDatabase;
 use grantlog_store::{ConnectOptions, EventStore, backend_tests};
 use sqlx::Row as _;
-use support::Server;
-use support::browser::{Browser, Page, hidden};
 
 const GUESSES: usize = 40;
 

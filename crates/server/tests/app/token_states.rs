@@ -5,11 +5,11 @@
 //! reinstatement lets its grants work again; a cache smaller than the live tokens still
 //! answers each one correctly.
 
-mod support;
-
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::support::Server;
+use crate::support::browser::{Browser, Client};
 use chrono::Utc;
 use grantlog_domain::{Actor, ClientCommand, Reason, Revoke, Revoker};
 use grantlog_projection::tables::{client_by_key, grant_by_token};
@@ -17,8 +17,6 @@ use grantlog_projection::testing::{context, grant};
 use grantlog_projection::{ClientRecord, execute};
 use grantlog_store::testing::TestDatabase;
 use grantlog_store::{ConnectOptions, EventStore, backend_tests};
-use support::Server;
-use support::browser::{Browser, Client};
 
 fn beppa(server: &Server) -> Client<'_> {
     Client { server, key: "beppa-demo-key".to_owned(), secret: "beppa-demo-secret".to_owned() }

@@ -4,13 +4,11 @@
 //! decision off; forms without the CSRF token change nothing; nobody sees another
 //! owner's grants; markup in names stays text; pages forbid framing and script.
 
-mod support;
-
+use crate::support::Server;
+use crate::support::browser::{Browser, Client, Page};
 use grantlog_store::photos::{Photo, insert_photo};
 use grantlog_store::testing::TestDatabase;
 use grantlog_store::{ConnectOptions, EventStore, backend_tests};
-use support::Server;
-use support::browser::{Browser, Client, Page};
 
 const HARBOUR: &str = "Port Ellen harbour at dawn";
 const DISTILLERY: &str = "The distillery's warehouses";
@@ -207,7 +205,7 @@ async fn a_remembered_decision_skips_the_prompt_until_she_turns_it_off(database:
     let second = beppa.request_token("r-2");
     let skipped = jane.get(&server.url(&format!("/oauth/authorize?oauth_token={}", second.0)));
     assert_eq!(skipped.status, 302, "{}", skipped.body);
-    let access = beppa.exchange(&second, &support::browser::verifier(&skipped), "x-2");
+    let access = beppa.exchange(&second, &crate::support::browser::verifier(&skipped), "x-2");
     assert_eq!(beppa.photos(&server, &access, "p-1").status, 200);
 
     let page = jane.get(&server.url("/account/grants"));

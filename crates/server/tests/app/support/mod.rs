@@ -1,46 +1,62 @@
-//! The real `grantlog` binary, serving on a loopback port of its own choosing.
+//! grantlog serving on a loopback port of its own choosing: in this process (as
+//! zero2prod's `spawn_app`), or as the real `grantlog serve` process where the process
+//! boundary is the point (two nodes, signals, per-process metrics, environment).
 
-// Each test binary uses part of this module; the rest would read as dead code there.
+// Each test module uses part of this module; the rest would read as dead code there.
 #![allow(dead_code)]
 
 pub mod browser;
 
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 
-/// A `grantlog serve` process, stopped when dropped.
+use clap::Parser as _;
+use grantlog_server::cli::Cli;
+
+/// A running server, stopped when dropped.
 pub struct Server {
-    child: Child,
+    running: Running,
     /// `http://127.0.0.1:PORT`.
     pub base_url: String,
     /// The database it serves.
     pub database_url: String,
-    key_file: std::sync::Arc<tempfile::TempPath>,
+    key_file: Arc<tempfile::TempPath>,
+}
+
+enum Running {
+    /// `grantlog serve`'s own code on a thread of this process, with its own runtime.
+    InProcess { stop: actix_web::dev::ServerHandle, thread: Option<std::thread::JoinHandle<()>> },
+    /// A `grantlog serve` process.
+    Process(Child),
 }
 
 impl Server {
-    /// Starts `grantlog serve --bind 127.0.0.1:0` on `database_url` and waits for it to
-    /// say where it listens.
+    /// Serves `database_url` in this process on `127.0.0.1:0`, with a fresh secrets key.
     pub fn start(database_url: &str) -> Self {
         Self::start_with(database_url, &[])
     }
 
-    /// Like [`Server::start`], with more `serve` arguments (`--demo`).
+    /// Like [`Server::start`], with more `serve` arguments (`--demo`), parsed as the
+    /// binary parses them.
     pub fn start_with(database_url: &str, serve_args: &[&str]) -> Self {
-        Self::start_with_env(database_url, serve_args, &[])
+        Self::in_process(database_url, serve_args, Arc::new(new_key_file()))
     }
 
-    /// Like [`Server::start_with`], with more environment variables.
-    pub fn start_with_env(database_url: &str, serve_args: &[&str], env: &[(&str, &str)]) -> Self {
-        let key_file = tempfile::NamedTempFile::new().expect("a key file name").into_temp_path();
-        std::fs::remove_file(&key_file).expect("grantlog creates the key itself");
-        Self::spawn(database_url, serve_args, env, std::sync::Arc::new(key_file))
+    /// A `grantlog serve` process on `database_url`, with more `serve` arguments.
+    pub fn process(database_url: &str, serve_args: &[&str]) -> Self {
+        Self::process_with_env(database_url, serve_args, &[])
     }
 
-    /// Like [`Server::start_with`], with the secrets key in `key_file` (which
-    /// `grantlog` creates when missing).
-    pub fn start_with_key(database_url: &str, serve_args: &[&str], key_file: tempfile::TempPath) -> Self {
-        Self::spawn(database_url, serve_args, &[], std::sync::Arc::new(key_file))
+    /// Like [`Server::process`], with more environment variables.
+    pub fn process_with_env(database_url: &str, serve_args: &[&str], env: &[(&str, &str)]) -> Self {
+        Self::spawn(database_url, serve_args, env, Arc::new(new_key_file()))
+    }
+
+    /// Like [`Server::process`], with the secrets key in `key_file` (which `grantlog`
+    /// creates when missing).
+    pub fn process_with_key(database_url: &str, serve_args: &[&str], key_file: tempfile::TempPath) -> Self {
+        Self::spawn(database_url, serve_args, &[], Arc::new(key_file))
     }
 
     /// The secrets key file it was started with.
@@ -65,12 +81,36 @@ impl Server {
         Self::spawn(&self.database_url, serve_args, &[], self.key_file.clone())
     }
 
-    fn spawn(
-        database_url: &str,
-        serve_args: &[&str],
-        env: &[(&str, &str)],
-        key_file: std::sync::Arc<tempfile::TempPath>,
-    ) -> Self {
+    fn in_process(database_url: &str, serve_args: &[&str], key_file: Arc<tempfile::TempPath>) -> Self {
+        let key_path = key_file.to_str().expect("a UTF-8 temporary path").to_owned();
+        let arguments = ["grantlog", "--database-url", database_url, "--secrets-key-file", &key_path, "serve"]
+            .into_iter()
+            .chain(["--bind", "127.0.0.1:0"])
+            .chain(serve_args.iter().copied());
+        let cli = Cli::try_parse_from(arguments).expect("serve arguments");
+        let (started, built) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+            runtime.block_on(async move {
+                let application = match cli.application().await {
+                    Ok(application) => application,
+                    Err(error) => return started.send(Err(format!("{error:#}"))).unwrap(),
+                };
+                started.send(Ok((application.address(), application.stop_handle()))).unwrap();
+                application.run().await.expect("the server stops cleanly");
+            });
+        });
+        let (address, stop) =
+            built.recv().expect("the server thread answers").unwrap_or_else(|error| panic!("{error}"));
+        Self {
+            running: Running::InProcess { stop, thread: Some(thread) },
+            base_url: format!("http://{address}"),
+            database_url: database_url.to_owned(),
+            key_file,
+        }
+    }
+
+    fn spawn(database_url: &str, serve_args: &[&str], env: &[(&str, &str)], key_file: Arc<tempfile::TempPath>) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_grantlog"))
             .args(["serve", "--bind", "127.0.0.1:0"])
             .args(serve_args)
@@ -91,7 +131,7 @@ impl Server {
             .strip_prefix("grantlog listening on ")
             .unwrap_or_else(|| panic!("unexpected: {line}"))
             .to_owned();
-        Self { child, base_url, database_url: database_url.to_owned(), key_file }
+        Self { running: Running::Process(child), base_url, database_url: database_url.to_owned(), key_file }
     }
 
     /// Runs another `grantlog` command against the same database and key.
@@ -133,11 +173,13 @@ impl Server {
         (printed["client_key"].as_str().unwrap().to_owned(), printed["client_secret"].as_str().unwrap().to_owned())
     }
 
-    /// Stops it as an operator would (SIGTERM) and waits for it to exit.
+    /// Stops a `grantlog serve` process as an operator would (SIGTERM) and waits for it
+    /// to exit.
     pub fn terminate(&mut self) -> std::process::ExitStatus {
-        let sent = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().expect("running kill");
+        let Running::Process(child) = &mut self.running else { panic!("only a process can be sent a signal") };
+        let sent = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("running kill");
         assert!(sent.success(), "kill -TERM failed");
-        self.child.wait().expect("waiting for grantlog to exit")
+        child.wait().expect("waiting for grantlog to exit")
     }
 
     /// `base_url` joined with `path`.
@@ -146,10 +188,28 @@ impl Server {
     }
 }
 
+/// A key file name, not yet a file: grantlog creates the key.
+fn new_key_file() -> tempfile::TempPath {
+    let key_file = tempfile::NamedTempFile::new().expect("a key file name").into_temp_path();
+    std::fs::remove_file(&key_file).expect("grantlog creates the key itself");
+    key_file
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        match &mut self.running {
+            Running::InProcess { stop, thread } => {
+                // The command is sent at the call; the returned future only waits for it.
+                drop(stop.stop(false));
+                if let Some(thread) = thread.take() {
+                    let _ = thread.join();
+                }
+            }
+            Running::Process(child) => {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
     }
 }
 

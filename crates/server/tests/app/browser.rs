@@ -8,15 +8,13 @@
 //! (`tests/browser/README.md`) and writes the screenshots this test then looks at, under
 //! `target/screenshots/<backend>/`.
 
-mod support;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::support::Server;
 use grantlog_store::backend_tests;
 use grantlog_store::testing::{Kind, TestDatabase};
 use grantlog_tests::{browser_harness, prerequisites, run_client, workspace_root};
-use support::Server;
 
 const ALL_PASSED: &str = "14 passed, 0 failed";
 const SCREENSHOTS: [&str; 4] = ["login.png", "consent.png", "grants.png", "timeline.png"];

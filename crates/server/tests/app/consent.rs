@@ -3,14 +3,12 @@
 //! client's name stays text, every page forbids framing and script, and a callback
 //! slipped into the authorize URL is ignored.
 
-mod support;
-
+use crate::support::browser::{Browser, CALLBACK, hidden, now, request_token};
+use crate::support::{Server, post};
 use grantlog_oauth1::encoding::parse_form;
 use grantlog_oauth1::{SignatureMethod, Signer, Unsigned};
 use grantlog_store::backend_tests;
 use grantlog_store::testing::TestDatabase;
-use support::browser::{Browser, CALLBACK, hidden, now, request_token};
-use support::{Server, post};
 
 async fn owner_pages_refuse_strangers_escape_names_and_send_denials_back(database: TestDatabase) {
     let server = Server::start_with(&database.url, &["--demo"]);

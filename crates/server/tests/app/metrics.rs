@@ -2,12 +2,10 @@
 //! requests by route and status, their durations, the outcomes the traces name, and
 //! the log's and read models' counts as every process sees them; no id or secret.
 
-mod support;
-
 use std::io::{Read as _, Write as _};
 
-use support::browser::{Browser, Client};
-use support::{Server, post};
+use crate::support::browser::{Browser, Client};
+use crate::support::{Server, post};
 
 fn scrape(server: &Server) -> (String, String) {
     let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
@@ -23,7 +21,8 @@ fn sample(text: &str, name: &str) -> Option<f64> {
 }
 
 async fn metrics_count_requests_outcomes_and_the_log(database: grantlog_store::testing::TestDatabase) {
-    let server = Server::start_with(&database.url, &["--demo"]);
+    // Counters are per process: this test needs one to itself.
+    let server = Server::process(&database.url, &["--demo"]);
     let second = server.beside();
     let beppa = Client { server: &server, key: "beppa-demo-key".into(), secret: "beppa-demo-secret".into() };
     let mut jane = Browser::new();

@@ -1,0 +1,22 @@
+//! grantlog's server tests in one binary: one link instead of one per file. Most run
+//! the server in this process (`support::Server::start`, as zero2prod's `spawn_app`) on
+//! a fresh database each; the process boundary is kept where it is the point: the CLI,
+//! two nodes, signals, per-process metrics, the tracer's environment.
+
+mod support;
+
+mod account;
+mod browser;
+mod cli;
+mod consent;
+mod fuzz;
+mod initiate;
+mod login;
+mod metrics;
+mod operators;
+mod photos;
+mod secrets_key;
+mod story;
+mod telemetry;
+mod token;
+mod token_states;
