@@ -1,4 +1,5 @@
-//! Remembered decisions: which one, if any, is in force for an (owner, client) pair.
+//! What the owner is shown on the consent page, and remembered decisions: which one, if
+//! any, is in force for an (owner, client) pair.
 //!
 //! An owner who ticks "remember" on the consent page asks grantlog to apply the same
 //! choice to the client's later requests without asking. The decision lives in that
@@ -8,7 +9,22 @@
 //! order, so the rule is stated in positions.
 
 use crate::event::AuthorizationApproved;
-use crate::values::ConsentMethod;
+use crate::values::{ConsentMethod, ConsentText};
+
+/// The version of the consent page's wording: change it with the wording. Every approval
+/// records it with the hash of the exact text shown ([`consent_shown`]).
+pub const CONSENT_TEXT_VERSION: &str = "v1";
+
+/// What the owner is shown and agrees to when `client_name` asks.
+pub fn consent_wording(client_name: &str) -> String {
+    format!("{client_name} asks for read-only access to the photos you choose, for the time you choose.")
+}
+
+/// The record, for the approval event, of having shown [`consent_wording`].
+pub fn consent_shown(client_name: &str) -> ConsentText {
+    ConsentText::shown(CONSENT_TEXT_VERSION, &consent_wording(client_name))
+        .expect("CONSENT_TEXT_VERSION is a valid version")
+}
 
 /// The remembered decision in force for one (owner, client) pair: the latest approval
 /// made on the consent page with `remembered: true`, unless a withdrawal for the pair

@@ -70,6 +70,9 @@ pub enum DomainError {
     /// An approval chose no resources.
     #[error("no resources were chosen")]
     NoResourcesChosen,
+    /// An approval chose a resource that is not the approving owner's.
+    #[error("a chosen resource is not the owner's")]
+    NotTheOwnersResource,
     /// The request token's expiry has passed (the owner's decision must precede it; an
     /// exchange after it is refused as [`GrantEnd::Expired`]).
     #[error("the request token has expired")]

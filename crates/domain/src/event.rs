@@ -582,7 +582,8 @@ mod tests {
         }
     }
 
-    /// One event of every type, with optional fields both filled and empty.
+    /// One event of every type, with optional fields both filled and empty. Long: one
+    /// literal per event type, read best as one list.
     fn samples() -> Vec<Event> {
         vec![
             ClientRegistered {

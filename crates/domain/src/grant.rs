@@ -71,8 +71,10 @@ pub struct Approve {
     pub owner_id: OwnerId,
     /// The permissions granted: non-empty, within the requested scope.
     pub scope: Scope,
-    /// The resources chosen: at least one. The caller checks they are the owner's.
+    /// The resources chosen: at least one, each among `owners_resources`.
     pub resources: Vec<ResourceId>,
+    /// The approving owner's resources as the caller read them at the decision.
+    pub owners_resources: Vec<ResourceId>,
     /// How long access lasts, counted from `now`.
     pub duration: AccessDuration,
     /// Whether to remember this decision for the client (consent page only).
@@ -595,6 +597,9 @@ fn approve(grant: &Grant, command: &Approve) -> Result<Vec<Event>, DomainError> 
     if resources.is_empty() {
         return Err(DomainError::NoResourcesChosen);
     }
+    if !all_hers(&resources, &command.owners_resources) {
+        return Err(DomainError::NotTheOwnersResource);
+    }
     if command.remembered && command.method != ConsentMethod::ConsentPage {
         return Err(DomainError::RememberNeedsConsentPage);
     }
@@ -614,6 +619,13 @@ fn approve(grant: &Grant, command: &Approve) -> Result<Vec<Event>, DomainError> 
         .into(),
         VerifierIssued { grant_id: grant.grant_id(), verifier_fingerprint: command.verifier_fingerprint }.into(),
     ])
+}
+
+/// Whether every one of `chosen` is among `hers`: an owner grants access to her own
+/// resources only, whether she chooses them on the consent page or a remembered decision
+/// chooses them again.
+pub fn all_hers(chosen: &[ResourceId], hers: &[ResourceId]) -> bool {
+    chosen.iter().all(|resource| hers.contains(resource))
 }
 
 fn deny(grant: &Grant, command: &Deny) -> Result<Vec<Event>, DomainError> {
@@ -745,6 +757,7 @@ mod tests {
             owner_id: JANE,
             scope: read(),
             resources: photos(&["photo-1", "photo-2"]),
+            owners_resources: photos(&["photo-1", "photo-2", "photo-3"]),
             duration: AccessDuration::OneHour,
             remembered: false,
             method: ConsentMethod::ConsentPage,
@@ -1001,6 +1014,16 @@ mod tests {
         given::<GrantState>(&pending())
             .when(Approve { resources: vec![], ..approve() })
             .then_refused(DomainError::NoResourcesChosen);
+    }
+
+    #[test]
+    fn only_the_owners_own_resources_can_be_chosen() {
+        given::<GrantState>(&pending())
+            .when(Approve { resources: photos(&["photo-1", "someone-elses"]), ..approve() })
+            .then_refused(DomainError::NotTheOwnersResource);
+        given::<GrantState>(&pending())
+            .when(Approve { owners_resources: vec![], ..approve() })
+            .then_refused(DomainError::NotTheOwnersResource);
     }
 
     #[test]

@@ -21,6 +21,7 @@ mod aggregate;
 mod callback;
 mod client;
 mod consent;
+mod credentials;
 mod error;
 mod event;
 mod grant;
@@ -35,7 +36,11 @@ pub use actor::Actor;
 pub use aggregate::Aggregate;
 pub use callback::{Callback, CallbackPattern, CallbackUrl, Homepage};
 pub use client::{Client, ClientCommand, ClientSnapshot, ClientState};
-pub use consent::remembered_decision;
+pub use consent::{CONSENT_TEXT_VERSION, consent_shown, consent_wording, remembered_decision};
+pub use credentials::{
+    LOCKOUT_WINDOW, LoginCounter, MAX_FAILED_LOGINS, MAX_FAILED_LOGINS_PER_ADDRESS, MAX_USERNAME_LEN, MIN_PASSWORD_LEN,
+    SESSION_LIFETIME, Username, is_acceptable_password, lockout_window_start, login_counters,
+};
 pub use error::{AccessError, DomainError, GrantEnd};
 pub use event::{
     AuthorizationApproved, AuthorizationDenied, CatalogueEntry, ClientRegistered, ClientReinstated,
@@ -45,7 +50,7 @@ pub use event::{
 };
 pub use grant::{
     AccessGrant, Approve, Deny, ExchangeVerifier, Expire, Grant, GrantCommand, GrantState, GrantStatus,
-    IssueTemporaryCredentials, RecordOwnerAuthenticated, Revoke,
+    IssueTemporaryCredentials, RecordOwnerAuthenticated, Revoke, all_hers,
 };
 pub use ids::{ClientId, GrantId, OwnerId};
 pub use owner::{Owner, OwnerCommand, OwnerState};

@@ -129,6 +129,7 @@ fn command(step: &Step, now: DateTime<Utc>, index: usize, verifier: &str) -> Gra
             owner_id: OWNERS[*owner],
             scope: scope(*choice),
             resources: (0..*resources).map(|n| ResourceId::parse(&format!("photo-{}", n % 2)).unwrap()).collect(),
+            owners_resources: ["photo-0", "photo-1"].map(|id| ResourceId::parse(id).unwrap()).to_vec(),
             duration: AccessDuration::ALL[*duration],
             remembered: *remembered,
             method: if *remembered_decision {

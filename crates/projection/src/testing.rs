@@ -91,6 +91,7 @@ pub fn approve(
         owner_id,
         scope: Scope::parse("photos:read").unwrap(),
         resources: vec![ResourceId::parse("islay-1").unwrap(), ResourceId::parse("islay-2").unwrap()],
+        owners_resources: vec![ResourceId::parse("islay-1").unwrap(), ResourceId::parse("islay-2").unwrap()],
         duration,
         remembered,
         method: ConsentMethod::ConsentPage,

@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail};
 use clap::Parser;
 use grantlog_oauth1::Signer;
+use grantlog_server::demo;
 use grantlog_server::demo::{Approved, agent, approve_through_the_pages, signed_header};
-use grantlog_server::service::demo;
 use secrecy::ExposeSecret as _;
 
 /// Load a running `grantlog serve --demo` and report throughput and latency.

@@ -1,12 +1,12 @@
 //! What auditors ask of the log, for the command line (`grantlog audit …`) and the
-//! auditor API (`/audit/…`) alike.
+//! auditor API (`/audit/…`) alike: [`Audit`] needs the log alone, not the secrets key.
 
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use grantlog_domain::OwnerId;
 use grantlog_projection::replay::{Filter, ReplayedGrant, replay};
 use grantlog_projection::{Horizon, fold};
-use grantlog_store::{EventStore, profiles};
+use grantlog_store::{ChainReport, EventStore, Head, RecordedEvent, StoreError, Violation, profiles};
 
 /// A moment in the log's history.
 #[derive(Debug, Clone, Copy)]
@@ -36,9 +36,63 @@ pub enum ReplayError {
     Failed(#[from] anyhow::Error),
 }
 
-/// The grants as they stood at `moment`: all, or one owner's (a username, or an owner
-/// id for erased owners) and/or one client's (by consumer key).
-pub async fn replay_grants(
+/// The auditors' use cases on one log.
+#[derive(Debug, Clone)]
+pub struct Audit {
+    store: EventStore,
+}
+
+/// A page of the log, and where the log's head is.
+#[derive(Debug)]
+pub struct EventsPage {
+    /// Up to the page's limit of events, in log order.
+    pub events: Vec<RecordedEvent>,
+    /// The recorded head's position.
+    pub head: u64,
+}
+
+impl Audit {
+    /// The use cases on `store`.
+    pub fn new(store: EventStore) -> Self {
+        Self { store }
+    }
+
+    /// Up to `limit` events after position `after`, never past the recorded head; a log
+    /// with rows past its head is refused ([`StoreError::Tampered`]).
+    pub async fn events(&self, after: u64, limit: u32) -> Result<EventsPage, StoreError> {
+        let head = self.store.sealed_head().await?;
+        let events = self.store.read_up_to(after, head.position, limit).await?;
+        Ok(EventsPage { events, head: head.position })
+    }
+
+    /// The whole chain walked; with `expect_head`, also that the log still holds it.
+    pub async fn verify(&self, expect_head: Option<Head>) -> Result<Result<ChainReport, Violation>, StoreError> {
+        self.store.verify_chain(expect_head).await
+    }
+
+    /// The chain's head.
+    pub async fn head(&self) -> Result<Head, StoreError> {
+        self.store.head().await
+    }
+
+    /// The grants as they stood at `moment`: all, or one owner's (a username, or an
+    /// owner id for erased owners) and/or one client's (by consumer key).
+    pub async fn replay(
+        &self,
+        moment: Moment,
+        owner: Option<&str>,
+        client_key: Option<String>,
+    ) -> Result<Vec<ReplayedGrant>, ReplayError> {
+        replay_grants(&self.store, moment, owner, client_key).await
+    }
+
+    /// Every event to `out` in `format`; returns how many.
+    pub async fn export(&self, format: crate::export::Format, out: impl std::io::Write) -> anyhow::Result<u64> {
+        crate::export::export(&self.store, format, out).await
+    }
+}
+
+async fn replay_grants(
     store: &EventStore,
     moment: Moment,
     owner: Option<&str>,

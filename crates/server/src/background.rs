@@ -16,8 +16,8 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::expiry::{record_expiries, wipe_ended_secrets};
-use crate::oauth::{Checks, prune_nonces};
-use crate::owner::prune_logins;
+use crate::services::login::prune_logins;
+use crate::services::oauth::{Checks, prune_nonces};
 use crate::usage::{FLUSH_EVERY, UsageCounter};
 
 /// The tasks while they run.
@@ -81,7 +81,7 @@ async fn flush_every_second(store: EventStore, usage: Arc<UsageCounter>, stopped
         // A flush under way is never cut short: the stop is seen between flushes.
         tokio::select! {
             _ = every_second.tick() => {
-                if let Err(error) = usage.flush(store.reader()).await {
+                if let Err(error) = usage.flush(store.side_tables()).await {
                     tracing::warn!(%error, "writing use counts failed; kept for the next try");
                 }
             }
@@ -96,7 +96,7 @@ async fn flush_every_second(store: EventStore, usage: Arc<UsageCounter>, stopped
 async fn write_last_use_counts(usage: &UsageCounter, store: &EventStore) -> anyhow::Result<()> {
     let mut tries = store.reader().size() + 1;
     loop {
-        match usage.flush(store.reader()).await {
+        match usage.flush(store.side_tables()).await {
             Ok(()) => return Ok(()),
             Err(_) if tries > 1 => tries -= 1,
             Err(error) => return Err(error).context("Failed to write the last use counts"),

@@ -7,15 +7,16 @@ use clap::{Args, Parser, Subcommand};
 use grantlog_domain::Actor;
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::demo;
 use crate::http::Application;
 use crate::http::client_address::{ForwardedHeader, TrustedProxies};
-use crate::oauth::Checks;
 use crate::operators::OperatorTokens;
-use crate::service::{NewClient, Services, demo};
+use crate::services::oauth::Checks;
+use crate::services::{NewClient, Services};
 use grantlog_projection::replay::{render_json, render_text};
 use grantlog_projection::{catch_up, rebuild};
 
-use crate::audit::Moment;
+use crate::audit::{Audit, Moment};
 use grantlog_store::{ConnectOptions, EventStore, Head, SecretBox, redact_password};
 
 /// grantlog: an event-sourced OAuth 1.0a authorization server.
@@ -280,7 +281,7 @@ async fn run(store: &EventStore, database: &DatabaseArgs, command: Command) -> a
                 "re-sealed {resealed} secrets under key {} (was {}); start grantlog with --secrets-key-file {}; \
                  keep the old key only for backups taken before this",
                 new.key_id(),
-                services.secrets.key_id(),
+                services.secrets_key_id(),
                 new_key_file.display()
             );
         }
@@ -290,7 +291,7 @@ async fn run(store: &EventStore, database: &DatabaseArgs, command: Command) -> a
             println!("database migrated; read models at position {}", caught_up.position);
         }
         Command::Audit(AuditCommand::Verify { expect_head }) => {
-            match store.verify_chain(expect_head).await.context("Failed to read the event log")? {
+            match Audit::new(store.clone()).verify(expect_head).await.context("Failed to read the event log")? {
                 Ok(report) => println!("ok: {} events verified, head {}", report.events, report.head),
                 Err(violation) => {
                     eprintln!("grantlog: event log verification failed: {violation}");
@@ -299,11 +300,11 @@ async fn run(store: &EventStore, database: &DatabaseArgs, command: Command) -> a
             }
         }
         Command::Audit(AuditCommand::Head) => {
-            println!("{}", store.head().await.context("Failed to read the chain head")?);
+            println!("{}", Audit::new(store.clone()).head().await.context("Failed to read the chain head")?);
         }
         Command::Audit(AuditCommand::Replay(args)) => print!("{}", replay_grants(store, args).await?),
         Command::Audit(AuditCommand::Export { format }) => {
-            crate::export::export(store, format, std::io::stdout().lock()).await?;
+            Audit::new(store.clone()).export(format, std::io::stdout().lock()).await?;
         }
         Command::Projection(ProjectionCommand::Rebuild) => {
             let rebuilt = rebuild(store).await.context("Failed to rebuild the read models")?;
@@ -334,10 +335,10 @@ async fn serve_traced(services: Services, args: ServeArgs) -> anyhow::Result<Out
 
 /// `serve` up to the moment it serves: read models caught up, the demo seeded, the port
 /// bound.
-async fn application(mut services: Services, args: ServeArgs) -> anyhow::Result<Application> {
+async fn application(services: Services, args: ServeArgs) -> anyhow::Result<Application> {
     let most = usize::try_from(args.token_cache_size).unwrap_or(usize::MAX);
-    services.token_states = std::sync::Arc::new(crate::token_states::TokenStates::new(most));
-    catch_up(&services.store).await.context("Failed to bring the read models up to date")?;
+    let services = services.with_token_cache(most);
+    services.catch_up().await.context("Failed to bring the read models up to date")?;
     if args.demo {
         services.seed_demo().await.context("Failed to seed the demo")?;
         eprintln!(
@@ -366,7 +367,7 @@ async fn application(mut services: Services, args: ServeArgs) -> anyhow::Result<
 fn operator_tokens(demo: bool, admin: Option<String>, auditor: Option<String>) -> anyhow::Result<OperatorTokens> {
     let made = |given: Option<String>, role: &str| match given {
         None if demo => {
-            let token = crate::service::random_token(32);
+            let token = crate::services::random_token(32);
             eprintln!("demo: {role} token {token}");
             Some(token)
         }
@@ -425,6 +426,6 @@ async fn replay_grants(store: &EventStore, args: ReplayArgs) -> anyhow::Result<S
         (None, Some(position)) => Moment::Position(position),
         (None, None) => unreachable!("clap requires --as-of or --position"),
     };
-    let grants = crate::audit::replay_grants(store, moment, args.owner.as_deref(), args.client).await?;
+    let grants = Audit::new(store.clone()).replay(moment, args.owner.as_deref(), args.client).await?;
     Ok(if args.json { render_json(&grants) } else { render_text(&grants) })
 }

@@ -11,9 +11,25 @@ use grantlog_store::{ConnectOptions, EventStore, SecretBox};
 use secrecy::SecretString;
 
 use crate::http::Application;
-use crate::oauth::Checks;
 use crate::operators::OperatorTokens;
-use crate::service::{Services, demo};
+use crate::services::Services;
+use crate::services::oauth::Checks;
+
+// The seed story's cast, as `grantlog serve --demo` creates it.
+
+/// Jane's login.
+pub const OWNER: &str = "jane";
+/// Jane's password.
+pub const PASSWORD: &str = "islay-scotch";
+/// Beppa's consumer key.
+pub const CLIENT_KEY: &str = "beppa-demo-key";
+/// Beppa's shared secret.
+pub const CLIENT_SECRET: &str = "beppa-demo-secret";
+/// Jane's two private photos: id, title, PNG bytes.
+pub const PHOTOS: [(&str, &str, &[u8]); 2] = [
+    ("islay-harbour", "Port Ellen harbour at dawn", include_bytes!("../demo/islay-harbour.png")),
+    ("islay-distillery", "The distillery's warehouses", include_bytes!("../demo/islay-distillery.png")),
+];
 
 /// The callback Beppa names; nothing needs to listen there.
 const CALLBACK: &str = "http://127.0.0.1:9/ready";
@@ -34,7 +50,7 @@ pub async fn run() -> anyhow::Result<()> {
     let server = tokio::spawn(application.run());
 
     println!("Faji, a photo site, runs at {base}. Jane keeps two private photos there.");
-    println!("Beppa Prints holds client credentials from Faji ({}).", demo::CLIENT_KEY);
+    println!("Beppa Prints holds client credentials from Faji ({}).", CLIENT_KEY);
     let grant_token = tokio::task::spawn_blocking(move || story(&base)).await??;
 
     let grant = grantlog_projection::tables::grant_by_token(store.reader(), &grant_token)
@@ -77,7 +93,7 @@ pub struct Approved {
 /// because it is the story's four steps in order, each told as it happens.
 pub fn approve_through_the_pages(base: &str, say: &mut dyn FnMut(&str)) -> anyhow::Result<Approved> {
     let agent = agent();
-    let beppa = Signer::new(demo::CLIENT_KEY, demo::CLIENT_SECRET, SignatureMethod::HmacSha1);
+    let beppa = Signer::new(CLIENT_KEY, CLIENT_SECRET, SignatureMethod::HmacSha1);
 
     say("\n1. Jane asks Beppa to print her photos. Beppa asks Faji for temporary credentials.");
     let initiate = format!("{base}/oauth/initiate");
@@ -93,8 +109,8 @@ pub fn approve_through_the_pages(base: &str, say: &mut dyn FnMut(&str)) -> anyho
     let login_form = [
         ("csrf_token", hidden(&login, "csrf_token")?),
         ("oauth_token", token.clone()),
-        ("username", demo::OWNER.to_owned()),
-        ("password", demo::PASSWORD.to_owned()),
+        ("username", OWNER.to_owned()),
+        ("password", PASSWORD.to_owned()),
     ];
     let response = agent
         .post(format!("{base}/login"))
@@ -109,7 +125,7 @@ pub fn approve_through_the_pages(base: &str, say: &mut dyn FnMut(&str)) -> anyho
     say("3. Faji shows Jane who asks and what for: read-only access to her photos, for one hour.");
     let consent = page(agent.get(&authorize).header("Cookie", cookie_header(&cookies)).call()?, &mut cookies)?;
     let mut decision = vec![("csrf_token", hidden(&consent, "csrf_token")?), ("oauth_token", token.clone())];
-    decision.extend(demo::PHOTOS.iter().map(|(id, _, _)| ("photos", (*id).to_owned())));
+    decision.extend(PHOTOS.iter().map(|(id, _, _)| ("photos", (*id).to_owned())));
     decision.extend([("expires", "1hour".to_owned()), ("decision", "approve".to_owned())]);
     let response = agent
         .post(format!("{base}/oauth/authorize"))
@@ -177,7 +193,7 @@ pub fn agent() -> ureq::Agent {
 /// The `Authorization` header of a request signed now, with a fresh nonce.
 pub fn signed_header(signer: &Signer, method: &str, url: &str, extra: &[(&str, &str)]) -> anyhow::Result<String> {
     let timestamp = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
-    let nonce = crate::service::random_token(16);
+    let nonce = crate::services::random_token(16);
     let unsigned = Unsigned { method, url, body: &[], extra, nonce: &nonce, timestamp };
     Ok(signer.authorization_header(&unsigned, None)?)
 }

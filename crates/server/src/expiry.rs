@@ -10,7 +10,7 @@ use grantlog_projection::tables::{grants_due_to_expire, wipe_ended_token_secrets
 use grantlog_projection::{Context, GrantRecord, ProjectionError, execute};
 use grantlog_store::{EventStore, StoreError};
 
-use crate::oauth::TOKEN_SECRET_PREFIX;
+use crate::services::oauth::TOKEN_SECRET_PREFIX;
 
 /// The most grants one sweep records; a backlog takes several sweeps.
 const SWEEP_MOST: u32 = 1_000;
@@ -125,7 +125,7 @@ mod tests {
         }
         let mut connection = store.reader().acquire().await.unwrap();
         for token in &tokens {
-            sealer.put(&mut connection, &crate::oauth::token_secret_id(token), "secret").await.unwrap();
+            sealer.put(&mut connection, &crate::services::oauth::token_secret_id(token), "secret").await.unwrap();
         }
         drop(connection);
         let kept = || {
@@ -133,7 +133,12 @@ mod tests {
             async move {
                 let mut kept = Vec::new();
                 for token in ["request-1", "access-request-1", "request-2", "access-request-2", "request-3"] {
-                    if sealer.get(store.reader(), &crate::oauth::token_secret_id(token)).await.unwrap().is_some() {
+                    if sealer
+                        .get(store.reader(), &crate::services::oauth::token_secret_id(token))
+                        .await
+                        .unwrap()
+                        .is_some()
+                    {
                         kept.push(token);
                     }
                 }

@@ -4,7 +4,6 @@
 //!
 //! May depend on every other grantlog crate; nothing depends on it.
 
-pub mod account;
 pub mod audit;
 pub mod background;
 pub mod cli;
@@ -14,15 +13,12 @@ pub mod export;
 pub mod http;
 pub mod metrics;
 pub mod nonce_ledger;
-pub mod oauth;
 pub mod operators;
-pub mod owner;
 pub mod pages;
 pub mod photo_lists;
 pub mod rsa_keys;
 pub mod secret_cache;
-pub mod service;
-pub mod signed;
+pub mod services;
 pub mod telemetry;
 pub mod timeline;
 pub mod token_states;

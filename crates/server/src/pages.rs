@@ -3,12 +3,12 @@
 //! show as text.
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use grantlog_domain::GrantStatus;
+use grantlog_domain::{GrantStatus, consent_wording};
 use grantlog_projection::tables::ClientRow;
 use maud::{DOCTYPE, Markup, html};
 
-use crate::account::{ClientGrants, GrantHistory, GrantSummary, Remembered};
-use crate::owner::consent_text;
+use crate::services::account::{ClientGrants, GrantHistory, GrantSummary, Remembered};
+
 use crate::timeline::{self, Entry, parse_time};
 
 /// The stylesheet, served at `/static/grantlog.css`.
@@ -106,7 +106,7 @@ pub fn consent(
         html! {
             h1 { (client_name) " wants to see your photos" }
             @if let Some(homepage) = homepage { p { "Its website: " a href=(homepage) rel="noopener noreferrer" { (homepage) } } }
-            p { (consent_text(client_name)) " It cannot change or delete anything, and it never learns your password." }
+            p { (consent_wording(client_name)) " It cannot change or delete anything, and it never learns your password." }
             @if let Some(error) = error { p.error role="alert" { (error) } }
             form method="post" action="/oauth/authorize" {
                 input type="hidden" name="csrf_token" value=(csrf_token);

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use grantlog_store::photos::{Photo, photos_of};
-use grantlog_store::{AnyPool, StoreError};
+use grantlog_store::{SideTables, StoreError};
 use uuid::Uuid;
 
 /// How many owners' lists are kept; past it the cache starts again empty.
@@ -21,7 +21,7 @@ pub struct PhotoLists {
 
 impl PhotoLists {
     /// `owner`'s photos, by id.
-    pub async fn of(&self, pool: &AnyPool, owner: Uuid) -> Result<Arc<[Photo]>, StoreError> {
+    pub async fn of(&self, pool: &SideTables, owner: Uuid) -> Result<Arc<[Photo]>, StoreError> {
         if let Some(list) = self.lists().get(&owner) {
             return Ok(list.clone());
         }

@@ -9,7 +9,7 @@ use std::collections::hash_map::Entry;
 use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
-use grantlog_store::AnyPool;
+use grantlog_store::SideTables;
 use grantlog_store::StoreError;
 use grantlog_store::usage::{Uses, record_uses};
 
@@ -45,7 +45,7 @@ impl UsageCounter {
     /// in the database. Counts taken for writing stay in `writing` until their commit
     /// is acknowledged, so a failed write, or a flush whose caller went away mid-write,
     /// leaves them for the next flush (their batch id keeps them from counting twice).
-    pub async fn flush(&self, pool: &AnyPool) -> Result<(), StoreError> {
+    pub async fn flush(&self, pool: &SideTables) -> Result<(), StoreError> {
         let mut unwritten = self.writing.lock().await;
         if let Some(batch) = unwritten.as_ref() {
             record_uses(pool, batch.id, &batch.uses, Utc::now()).await?;
@@ -98,7 +98,7 @@ mod tests {
 
     /// Another writer's open transaction that has added one use of grant `g`: a flush
     /// of `g` waits on it until it commits.
-    async fn holding_the_row_of_g(pool: &AnyPool) -> sqlx::Transaction<'static, sqlx::Any> {
+    async fn holding_the_row_of_g(pool: &grantlog_store::AnyPool) -> sqlx::Transaction<'static, sqlx::Any> {
         let mut other_writer = pool.begin().await.unwrap();
         sqlx::query("INSERT INTO grant_usage VALUES ('g', 1, '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')")
             .execute(&mut *other_writer)
@@ -109,17 +109,17 @@ mod tests {
 
     async fn what_an_abandoned_flush_held_is_written_by_the_next(database: TestDatabase) {
         let store = database.store().await;
-        let pool = store.reader().clone();
+        let (pool, tables) = (store.reader().clone(), store.side_tables().clone());
         let counter = UsageCounter::default();
         counter.count("g", Utc::now());
         // Stalled behind another writer, the flush is dropped mid-write, as actix drops a
         // page's handler when its visitor goes away.
         let other_writer = holding_the_row_of_g(&pool).await;
-        let abandoned = tokio::time::timeout(std::time::Duration::from_millis(200), counter.flush(&pool)).await;
+        let abandoned = tokio::time::timeout(std::time::Duration::from_millis(200), counter.flush(&tables)).await;
         assert!(abandoned.is_err(), "the flush was still waiting");
         other_writer.commit().await.unwrap();
-        counter.flush(&pool).await.unwrap();
-        assert_eq!(usage_of(&pool, &["g".to_owned()]).await.unwrap()["g"].count, 2);
+        counter.flush(&tables).await.unwrap();
+        assert_eq!(usage_of(&tables, &["g".to_owned()]).await.unwrap()["g"].count, 2);
     }
 
     async fn what_a_failed_flush_held_is_written_by_the_next(database: TestDatabase) {
@@ -128,31 +128,31 @@ mod tests {
         closed.close().await;
         let counter = UsageCounter::default();
         counter.count("g", Utc::now());
-        assert!(counter.flush(closed.reader()).await.is_err());
+        assert!(counter.flush(closed.side_tables()).await.is_err());
         counter.count("g", Utc::now());
-        counter.flush(store.reader()).await.unwrap();
-        assert_eq!(usage_of(store.reader(), &["g".to_owned()]).await.unwrap()["g"].count, 2);
-        counter.flush(store.reader()).await.unwrap();
-        assert_eq!(usage_of(store.reader(), &["g".to_owned()]).await.unwrap()["g"].count, 2, "written once");
+        counter.flush(store.side_tables()).await.unwrap();
+        assert_eq!(usage_of(store.side_tables(), &["g".to_owned()]).await.unwrap()["g"].count, 2);
+        counter.flush(store.side_tables()).await.unwrap();
+        assert_eq!(usage_of(store.side_tables(), &["g".to_owned()]).await.unwrap()["g"].count, 2, "written once");
     }
 
     async fn a_flush_returns_only_once_what_another_flush_took_is_written(database: TestDatabase) {
         let store = database.store().await;
-        let pool = store.reader().clone();
+        let (pool, tables) = (store.reader().clone(), store.side_tables().clone());
         let counter = Arc::new(UsageCounter::default());
         counter.count("g", Utc::now());
         // Another writer's open transaction on the same row stalls the first flush
         // with the count taken out of memory but not yet written.
         let other_writer = holding_the_row_of_g(&pool).await;
         let first = tokio::spawn({
-            let (counter, pool) = (counter.clone(), pool.clone());
-            async move { counter.flush(&pool).await }
+            let (counter, tables) = (counter.clone(), tables.clone());
+            async move { counter.flush(&tables).await }
         });
         while !counter.pending().is_empty() {
             tokio::task::yield_now().await;
         }
 
-        let second = counter.flush(&pool);
+        let second = counter.flush(&tables);
         tokio::pin!(second);
         tokio::select! {
             biased;
@@ -161,7 +161,7 @@ mod tests {
         }
         other_writer.commit().await.unwrap();
         second.await.unwrap();
-        assert_eq!(usage_of(&pool, &["g".to_owned()]).await.unwrap()["g"].count, 2);
+        assert_eq!(usage_of(&tables, &["g".to_owned()]).await.unwrap()["g"].count, 2);
         first.await.unwrap().unwrap();
     }
 

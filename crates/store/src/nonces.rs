@@ -2,8 +2,9 @@
 
 use std::collections::HashSet;
 
-use sqlx::{AnyPool, Row};
+use sqlx::Row;
 
+use crate::SideTables;
 use crate::error::StoreError;
 use crate::store::{Backend, EventStore, statement_chunks, values_placeholders};
 
@@ -96,7 +97,7 @@ async fn head_now(store: &EventStore) -> Result<i64, StoreError> {
 
 /// Forgets nonces with timestamps before `earliest` (seconds since the epoch); returns
 /// how many.
-pub async fn forget_before(pool: &AnyPool, earliest: i64) -> Result<u64, StoreError> {
-    let result = sqlx::query("DELETE FROM nonces WHERE timestamp < $1").bind(earliest).execute(pool).await?;
+pub async fn forget_before(tables: &SideTables, earliest: i64) -> Result<u64, StoreError> {
+    let result = sqlx::query("DELETE FROM nonces WHERE timestamp < $1").bind(earliest).execute(&tables.pool).await?;
     Ok(result.rows_affected())
 }

@@ -1,9 +1,10 @@
 //! Owners' photos: the resources the demo's resource server (Faji) protects. Kept in the
 //! same database for the demo; not events.
 
-use sqlx::{AnyPool, Row};
+use sqlx::Row;
 use uuid::Uuid;
 
+use crate::SideTables;
 use crate::error::StoreError;
 
 /// A photo's description, without its bytes.
@@ -20,24 +21,24 @@ pub struct Photo {
 }
 
 /// Stores a photo.
-pub async fn insert_photo(pool: &AnyPool, photo: &Photo, bytes: &[u8]) -> Result<(), StoreError> {
+pub async fn insert_photo(tables: &SideTables, photo: &Photo, bytes: &[u8]) -> Result<(), StoreError> {
     sqlx::query("INSERT INTO photos (photo_id, owner_id, title, content_type, bytes) VALUES ($1, $2, $3, $4, $5)")
         .bind(&photo.photo_id)
         .bind(photo.owner_id.to_string())
         .bind(&photo.title)
         .bind(&photo.content_type)
         .bind(bytes.to_vec())
-        .execute(pool)
+        .execute(&tables.pool)
         .await?;
     Ok(())
 }
 
 /// An owner's photos, by id.
-pub async fn photos_of(pool: &AnyPool, owner_id: Uuid) -> Result<Vec<Photo>, StoreError> {
+pub async fn photos_of(tables: &SideTables, owner_id: Uuid) -> Result<Vec<Photo>, StoreError> {
     let rows =
         sqlx::query("SELECT photo_id, owner_id, title, content_type FROM photos WHERE owner_id = $1 ORDER BY photo_id")
             .bind(owner_id.to_string())
-            .fetch_all(pool)
+            .fetch_all(&tables.pool)
             .await?;
     rows.iter()
         .map(|row| {
@@ -56,14 +57,14 @@ pub async fn photos_of(pool: &AnyPool, owner_id: Uuid) -> Result<Vec<Photo>, Sto
 
 /// One of an owner's photos with its bytes, if it is theirs.
 pub async fn photo_bytes(
-    pool: &AnyPool,
+    tables: &SideTables,
     owner_id: Uuid,
     photo_id: &str,
 ) -> Result<Option<(String, Vec<u8>)>, StoreError> {
     let row = sqlx::query("SELECT content_type, bytes FROM photos WHERE owner_id = $1 AND photo_id = $2")
         .bind(owner_id.to_string())
         .bind(photo_id)
-        .fetch_optional(pool)
+        .fetch_optional(&tables.pool)
         .await?;
     row.map(|row| Ok((row.try_get("content_type")?, row.try_get("bytes")?))).transpose()
 }

@@ -1,9 +1,10 @@
 //! Owners' login sessions, by the SHA-256 of the cookie's random id.
 
 use chrono::{DateTime, Utc};
-use sqlx::{AnyPool, Row};
+use sqlx::Row;
 use uuid::Uuid;
 
+use crate::SideTables;
 use crate::error::StoreError;
 use crate::event::format_timestamp;
 
@@ -25,7 +26,7 @@ impl std::fmt::Debug for Session {
 
 /// Starts a session under `id_hash` until `expires_at`.
 pub async fn start(
-    pool: &AnyPool,
+    tables: &SideTables,
     id_hash: &str,
     session: &Session,
     expires_at: DateTime<Utc>,
@@ -35,17 +36,17 @@ pub async fn start(
         .bind(session.owner_id.to_string())
         .bind(&session.csrf_token)
         .bind(format_timestamp(&expires_at))
-        .execute(pool)
+        .execute(&tables.pool)
         .await?;
     Ok(())
 }
 
 /// The session under `id_hash`, if it has not expired at `now`.
-pub async fn find(pool: &AnyPool, id_hash: &str, now: DateTime<Utc>) -> Result<Option<Session>, StoreError> {
+pub async fn find(tables: &SideTables, id_hash: &str, now: DateTime<Utc>) -> Result<Option<Session>, StoreError> {
     let row = sqlx::query("SELECT owner_id, csrf_token FROM sessions WHERE id_hash = $1 AND expires_at > $2")
         .bind(id_hash)
         .bind(format_timestamp(&now))
-        .fetch_optional(pool)
+        .fetch_optional(&tables.pool)
         .await?;
     row.map(|row| {
         let owner: String = row.try_get("owner_id")?;
@@ -58,14 +59,16 @@ pub async fn find(pool: &AnyPool, id_hash: &str, now: DateTime<Utc>) -> Result<O
 }
 
 /// Ends the session under `id_hash`.
-pub async fn end(pool: &AnyPool, id_hash: &str) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM sessions WHERE id_hash = $1").bind(id_hash).execute(pool).await?;
+pub async fn end(tables: &SideTables, id_hash: &str) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM sessions WHERE id_hash = $1").bind(id_hash).execute(&tables.pool).await?;
     Ok(())
 }
 
 /// Deletes the sessions that expired before `now`; returns how many.
-pub async fn prune(pool: &AnyPool, now: DateTime<Utc>) -> Result<u64, StoreError> {
-    let result =
-        sqlx::query("DELETE FROM sessions WHERE expires_at <= $1").bind(format_timestamp(&now)).execute(pool).await?;
+pub async fn prune(tables: &SideTables, now: DateTime<Utc>) -> Result<u64, StoreError> {
+    let result = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+        .bind(format_timestamp(&now))
+        .execute(&tables.pool)
+        .await?;
     Ok(result.rows_affected())
 }

@@ -38,6 +38,17 @@ pub enum Backend {
     Postgres,
 }
 
+/// The operational tables beside the log: nonces seen, owners' sessions, failed-login
+/// counters, use counts and the demo's photos. What they hold is not history: it is
+/// written directly, records no event and takes no chain lock; their modules
+/// ([`crate::nonces`], [`crate::sessions`], [`crate::throttle`], [`crate::usage`],
+/// [`crate::photos`]) hold every statement, and take this rather than a pool so that
+/// nothing else writes through the readers' pool.
+#[derive(Debug, Clone)]
+pub struct SideTables {
+    pub(crate) pool: AnyPool,
+}
+
 /// Where the store's database is, and how many connections to open.
 #[derive(Clone)]
 pub struct ConnectOptions {
@@ -111,6 +122,7 @@ struct Inner {
     /// SQLite: the single writer connection. PostgreSQL: the same pool as `reader`.
     writer: AnyPool,
     reader: AnyPool,
+    side_tables: SideTables,
     /// The newest position this process knows to be committed.
     committed: watch::Sender<u64>,
     listener: OnceCell<()>,
@@ -150,6 +162,7 @@ impl EventStore {
                 backend,
                 url,
                 writer,
+                side_tables: SideTables { pool: reader.clone() },
                 reader,
                 committed: watch::Sender::new(0),
                 listener: OnceCell::new(),
@@ -176,6 +189,11 @@ impl EventStore {
     /// The pool for reads (projections' queries). Writes go through [`EventStore::append_with`].
     pub fn reader(&self) -> &AnyPool {
         &self.inner.reader
+    }
+
+    /// The operational tables beside the log, written directly (no event, no chain lock).
+    pub fn side_tables(&self) -> &SideTables {
+        &self.inner.side_tables
     }
 
     /// Closes every connection.

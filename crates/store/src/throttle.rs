@@ -6,8 +6,9 @@
 //! password was right, or it was never checked) is released again.
 
 use chrono::{DateTime, TimeDelta, Utc};
-use sqlx::{AnyPool, Row};
+use sqlx::Row;
 
+use crate::SideTables;
 use crate::error::StoreError;
 use crate::event::format_timestamp;
 
@@ -31,7 +32,7 @@ impl Reserved {
 /// Counts an attempt for `key` at `now`, starting a new window when the last one began
 /// before `window_start`, and returns the count with it.
 pub async fn reserve(
-    pool: &AnyPool,
+    tables: &SideTables,
     key: &str,
     now: DateTime<Utc>,
     window_start: DateTime<Utc>,
@@ -46,7 +47,7 @@ pub async fn reserve(
     .bind(key)
     .bind(format_timestamp(&now))
     .bind(format_timestamp(&window_start))
-    .fetch_one(pool)
+    .fetch_one(&tables.pool)
     .await?;
     let since: String = row.try_get("since")?;
     Ok(Reserved {
@@ -59,29 +60,29 @@ pub async fn reserve(
 
 /// Takes back an attempt reserved for `key` in the window that began `since` and that
 /// was not a failure; nothing if that window has since been replaced by a new one.
-pub async fn release(pool: &AnyPool, key: &str, since: DateTime<Utc>) -> Result<(), StoreError> {
+pub async fn release(tables: &SideTables, key: &str, since: DateTime<Utc>) -> Result<(), StoreError> {
     sqlx::query(
         "UPDATE login_failures SET failures = failures - 1 WHERE throttle_key = $1 AND since = $2 AND failures > 0",
     )
     .bind(key)
     .bind(format_timestamp(&since))
-    .execute(pool)
+    .execute(&tables.pool)
     .await?;
     Ok(())
 }
 
 /// Forgets `key`'s failures (after a successful login).
-pub async fn clear(pool: &AnyPool, key: &str) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM login_failures WHERE throttle_key = $1").bind(key).execute(pool).await?;
+pub async fn clear(tables: &SideTables, key: &str) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM login_failures WHERE throttle_key = $1").bind(key).execute(&tables.pool).await?;
     Ok(())
 }
 
 /// Deletes the counters whose window began before `window_start` (they count nothing
 /// any more); returns how many.
-pub async fn prune(pool: &AnyPool, window_start: DateTime<Utc>) -> Result<u64, StoreError> {
+pub async fn prune(tables: &SideTables, window_start: DateTime<Utc>) -> Result<u64, StoreError> {
     let result = sqlx::query("DELETE FROM login_failures WHERE since < $1")
         .bind(format_timestamp(&window_start))
-        .execute(pool)
+        .execute(&tables.pool)
         .await?;
     Ok(result.rows_affected())
 }

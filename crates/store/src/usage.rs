@@ -5,8 +5,9 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use sqlx::{AnyPool, Row};
+use sqlx::Row;
 
+use crate::SideTables;
 use crate::error::StoreError;
 use crate::event::format_timestamp;
 
@@ -41,12 +42,12 @@ const BATCHES_KEPT_FOR: chrono::TimeDelta = chrono::TimeDelta::hours(1);
 /// batch with that id was added already: a batch whose write failed is retried under
 /// the same id, and the failure may have come after its commit landed.
 pub async fn record_uses(
-    pool: &AnyPool,
+    tables: &SideTables,
     batch_id: uuid::Uuid,
     uses: &[Uses],
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    let mut transaction = pool.begin().await?;
+    let mut transaction = tables.pool.begin().await?;
     let first_time = sqlx::query(
         "INSERT INTO grant_usage_batches (batch_id, written_at) VALUES ($1, $2) ON CONFLICT (batch_id) DO NOTHING",
     )
@@ -84,7 +85,7 @@ pub async fn record_uses(
 }
 
 /// The use of those of `grant_ids` that were used, by grant id.
-pub async fn usage_of(pool: &AnyPool, grant_ids: &[String]) -> Result<HashMap<String, Usage>, StoreError> {
+pub async fn usage_of(tables: &SideTables, grant_ids: &[String]) -> Result<HashMap<String, Usage>, StoreError> {
     let mut found = HashMap::new();
     // A few hundred ids per statement keeps well inside every driver's bind limit.
     for chunk in grant_ids.chunks(500) {
@@ -97,7 +98,7 @@ pub async fn usage_of(pool: &AnyPool, grant_ids: &[String]) -> Result<HashMap<St
         for grant_id in chunk {
             query = query.bind(grant_id);
         }
-        for row in query.fetch_all(pool).await? {
+        for row in query.fetch_all(&tables.pool).await? {
             found.insert(row.try_get("grant_id")?, usage(&row)?);
         }
     }
@@ -105,10 +106,10 @@ pub async fn usage_of(pool: &AnyPool, grant_ids: &[String]) -> Result<HashMap<St
 }
 
 /// The use of one grant, if it was used.
-pub async fn usage_of_grant(pool: &AnyPool, grant_id: &str) -> Result<Option<Usage>, StoreError> {
+pub async fn usage_of_grant(tables: &SideTables, grant_id: &str) -> Result<Option<Usage>, StoreError> {
     let row = sqlx::query("SELECT use_count, first_used_at, last_used_at FROM grant_usage WHERE grant_id = $1")
         .bind(grant_id)
-        .fetch_optional(pool)
+        .fetch_optional(&tables.pool)
         .await?;
     Ok(row.as_ref().map(usage).transpose()?)
 }

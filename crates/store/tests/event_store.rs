@@ -170,7 +170,7 @@ async fn a_row_past_the_head_fails_verify_and_every_whole_log_reader(database: T
 async fn login_attempts_are_reserved_released_and_pruned_with_sessions(database: TestDatabase) {
     use grantlog_store::{sessions, throttle};
     let store = database.store().await;
-    let pool = store.reader();
+    let pool = store.side_tables();
     let at = |minute: u32| Utc.with_ymd_and_hms(2026, 12, 2, 9, minute, 0).unwrap();
     let window = chrono::TimeDelta::minutes(15);
     let reserve = |minute: u32| throttle::reserve(pool, "account 127.0.0.1 jane", at(minute), at(minute) - window);
@@ -185,7 +185,9 @@ async fn login_attempts_are_reserved_released_and_pruned_with_sessions(database:
     let at_once: Vec<_> = (0..40)
         .map(|_| {
             let store = store.clone();
-            tokio::spawn(async move { throttle::reserve(store.reader(), "address 127.0.0.1", at(21), at(6)).await })
+            tokio::spawn(
+                async move { throttle::reserve(store.side_tables(), "address 127.0.0.1", at(21), at(6)).await },
+            )
         })
         .collect();
     let mut counts = BTreeSet::new();
@@ -466,14 +468,14 @@ async fn a_batch_of_use_counts_is_added_once_however_often_it_is_retried(databas
     let at = |second: i64| Utc.timestamp_opt(1_795_600_000 + second, 0).unwrap();
     let uses = |count, first, last| [Uses { grant_id: "g".to_owned(), count, first: at(first), last: at(last) }];
     let batch = uuid::Uuid::new_v4();
-    record_uses(store.reader(), batch, &uses(3, 10, 20), at(30)).await.unwrap();
+    record_uses(store.side_tables(), batch, &uses(3, 10, 20), at(30)).await.unwrap();
     // The same batch again, as after a commit that landed but was not acknowledged.
-    record_uses(store.reader(), batch, &uses(3, 10, 20), at(31)).await.unwrap();
-    let once = usage_of_grant(store.reader(), "g").await.unwrap().unwrap();
+    record_uses(store.side_tables(), batch, &uses(3, 10, 20), at(31)).await.unwrap();
+    let once = usage_of_grant(store.side_tables(), "g").await.unwrap().unwrap();
     assert_eq!((once.count, once.first_used_at.as_str()), (3, "2026-11-25T09:46:50.000000Z"));
 
-    record_uses(store.reader(), uuid::Uuid::new_v4(), &uses(2, 5, 40), at(50)).await.unwrap();
-    let added = usage_of_grant(store.reader(), "g").await.unwrap().unwrap();
+    record_uses(store.side_tables(), uuid::Uuid::new_v4(), &uses(2, 5, 40), at(50)).await.unwrap();
+    let added = usage_of_grant(store.side_tables(), "g").await.unwrap().unwrap();
     assert_eq!(
         (added.count, added.first_used_at.as_str(), added.last_used_at.as_str()),
         (5, "2026-11-25T09:46:45.000000Z", "2026-11-25T09:47:20.000000Z")
@@ -487,7 +489,7 @@ async fn a_batch_of_use_counts_is_added_once_however_often_it_is_retried(databas
         }
     };
     assert_eq!(remembered(&store).await, 2);
-    record_uses(store.reader(), uuid::Uuid::new_v4(), &uses(1, 3_700, 3_700), at(3_700)).await.unwrap();
+    record_uses(store.side_tables(), uuid::Uuid::new_v4(), &uses(1, 3_700, 3_700), at(3_700)).await.unwrap();
     assert_eq!(remembered(&store).await, 1);
 }
 
@@ -518,7 +520,7 @@ async fn nonces_are_accepted_once_within_a_batch_and_across_batches(database: Te
     assert!(fresh(&many).await.into_iter().all(|fresh| !fresh));
 
     // Pruned past the window, a nonce is new again (its timestamp is refused first).
-    assert_eq!(forget_before(store.reader(), 101).await.unwrap(), 3);
+    assert_eq!(forget_before(store.side_tables(), 101).await.unwrap(), 3);
     assert_eq!(fresh(&first[..2]).await, [true, true]);
 
     // The head a batch answers counts every event committed before it, whether the

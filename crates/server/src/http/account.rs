@@ -14,8 +14,8 @@ use grantlog_store::sessions::Session;
 use super::login::{login_for, login_page};
 use super::page::{cookie, csrf_matches, expire_cookie, forbidden, form_fields, html, value};
 use super::{ApiError, AppState, GRANTS_PAGE, SESSION_COOKIE, outcome, trace_id};
-use crate::account::{AccountError, ClientGrants};
 use crate::pages;
+use crate::services::account::{AccountError, ClientGrants};
 
 /// `GET /login`: the login form, leading on to `next` (an account page) or to a
 /// request's consent page (`oauth_token`).

@@ -10,9 +10,9 @@ use grantlog_store::sessions::Session;
 use super::login::login_page;
 use super::page::{forbidden, form_fields, html, origin, page_with_form_targets, value};
 use super::{ApiError, AppState, outcome, trace_id};
-use crate::owner::{Decision, DecisionError, Outcome, Pending};
 use crate::pages;
 use crate::pages::{LoginFor, PhotoChoice};
+use crate::services::consent::{Decision, DecisionError, Outcome, Pending};
 
 /// `GET /oauth/authorize?oauth_token=…`: the login form, or the consent page for a
 /// logged-in owner. Any `oauth_callback` here is ignored: the callback is the one

@@ -11,10 +11,10 @@ use grantlog_oauth1::ProtocolError;
 use super::oauth::encode_form;
 use super::page::html;
 use super::{REALM, outcome};
-use crate::account::AccountError;
-use crate::oauth::RequestError;
 use crate::pages;
-use crate::service::ServiceError;
+use crate::services::ServiceError;
+use crate::services::account::AccountError;
+use crate::services::oauth::RequestError;
 
 /// A failure's cause, kept for the log.
 pub type Cause = Box<dyn std::error::Error + Send + Sync>;

@@ -10,10 +10,10 @@ use secrecy::{ExposeSecret as _, SecretString};
 use super::error::with_retry_after;
 use super::page::{cookie, csrf_matches, expire_cookie, forbidden, form_fields, html, value};
 use super::{ApiError, AppState, GRANTS_PAGE, SESSION_COOKIE, outcome};
-use crate::owner::LoginError;
 use crate::pages;
 use crate::pages::LoginFor;
-use crate::service::random_token;
+use crate::services::login::LoginError;
+use crate::services::random_token;
 
 pub(super) const LOGIN_CSRF_COOKIE: &str = "grantlog_login_csrf";
 

@@ -16,11 +16,10 @@ use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 use grantlog_store::sessions::Session;
 
-use crate::background::Background;
 use crate::metrics;
-use crate::oauth::Checks;
 use crate::operators::OperatorTokens;
-use crate::service::Services;
+use crate::services::Services;
+use crate::services::oauth::Checks;
 use crate::telemetry::RequestSpan;
 use client_address::TrustedProxies;
 
@@ -79,8 +78,7 @@ impl AppState {
 pub struct Application {
     server: Server,
     address: SocketAddr,
-    store: grantlog_store::EventStore,
-    usage: std::sync::Arc<crate::usage::UsageCounter>,
+    services: Services,
     checks: Checks,
 }
 
@@ -105,8 +103,7 @@ impl Application {
         let address = listener.local_addr()?;
         let public_url = public_url.unwrap_or_else(|| format!("http://{address}"));
         let checks = Checks { plaintext_allowed: public_url.starts_with("https://"), ..checks };
-        let (store, usage) = (services.store.clone(), services.usage.clone());
-        let state = AppState { services, public_url, checks, operators, trusted_proxies };
+        let state = AppState { services: services.clone(), public_url, checks, operators, trusted_proxies };
         let server = HttpServer::new(move || {
             App::new()
                 .wrap_fn(|request, service| {
@@ -155,7 +152,7 @@ impl Application {
         })
         .listen(listener)?
         .run();
-        Ok(Self { server, address, store, usage, checks })
+        Ok(Self { server, address, services, checks })
     }
 
     /// Where it listens.
@@ -169,10 +166,10 @@ impl Application {
     }
 
     /// Serves until stopped (SIGINT or SIGTERM), with the background tasks
-    /// ([`Background`]) running beside it; once stopped, stops them and writes the use
+    /// ([`crate::background::Background`]) running beside it; once stopped, stops them and writes the use
     /// counts still held.
     pub async fn run(self) -> anyhow::Result<()> {
-        let background = Background::start(self.store, self.usage, self.checks);
+        let background = self.services.start_background(self.checks);
         let served = self.server.await.context("The server stopped with an error");
         background.stop().await?;
         served
@@ -190,7 +187,7 @@ async fn healthz() -> HttpResponse {
 
 /// Ready when the database answers.
 async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    match state.services.store.head().await {
+    match state.services.ready().await {
         Ok(_) => HttpResponse::Ok().content_type("text/plain").body("ready\n"),
         Err(error) => {
             tracing::error!(%error, "readiness check failed");
@@ -201,7 +198,7 @@ async fn readyz(state: web::Data<AppState>) -> HttpResponse {
 
 /// `GET /metrics`: OpenMetrics text for Prometheus.
 async fn metrics_page(state: web::Data<AppState>) -> HttpResponse {
-    match metrics::scrape(&state.services.store).await {
+    match state.services.metrics().await {
         Ok(text) => HttpResponse::Ok().content_type(metrics::CONTENT_TYPE).body(text),
         Err(error) => {
             tracing::error!(%error, "reading the metrics failed");

@@ -13,7 +13,7 @@ use secrecy::ExposeSecret as _;
 use tracing::Span;
 
 use super::{ApiError, AppState, outcome, trace_id};
-use crate::oauth::{Checks, RequestError};
+use crate::services::oauth::{Checks, RequestError};
 
 /// `POST /oauth/initiate`.
 pub(super) async fn initiate(

@@ -12,10 +12,10 @@ use secrecy::ExposeSecret as _;
 
 use super::page::value;
 use super::{ApiError, AppState, outcome};
-use crate::audit::{Moment, ReplayError, replay_grants};
+use crate::audit::{Moment, ReplayError};
 use crate::export::event_json;
 use crate::operators::Role;
-use crate::service::{NewClient, ServiceError};
+use crate::services::{NewClient, ServiceError};
 
 /// The most events one `GET /audit/events` returns.
 const MAX_EVENTS_PER_PAGE: u32 = 10_000;
@@ -81,18 +81,16 @@ pub(super) async fn events(request: HttpRequest, state: web::Data<AppState>) -> 
         return Err(ApiError::operator(StatusCode::BAD_REQUEST, message));
     };
     // Up to the recorded head, and nothing from a log with rows past it.
-    let head = state.services.store.sealed_head().await.map_err(|error| match error {
+    let limit = u32::try_from(limit).unwrap_or(u32::MAX).clamp(1, MAX_EVENTS_PER_PAGE);
+    let page = state.services.audit().events(after, limit).await.map_err(|error| match error {
         StoreError::Tampered(violation) => tampered(&violation),
         error => ApiError::from(error),
     })?;
-    let limit = u32::try_from(limit).unwrap_or(u32::MAX).clamp(1, MAX_EVENTS_PER_PAGE);
-    let page = state.services.store.read_up_to(after, head.position, limit).await?;
     let listed =
-        page.iter().map(event_json).collect::<Result<Vec<serde_json::Value>, _>>().map_err(ApiError::failed)?;
+        page.events.iter().map(event_json).collect::<Result<Vec<serde_json::Value>, _>>().map_err(ApiError::failed)?;
     outcome("events_listed");
-    let next_after = page.last().map_or(after, |event| event.position);
-    Ok(HttpResponse::Ok()
-        .json(serde_json::json!({ "events": listed, "next_after": next_after, "head": head.position })))
+    let next_after = page.events.last().map_or(after, |event| event.position);
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "events": listed, "next_after": next_after, "head": page.head })))
 }
 
 /// `GET /audit/verify[?expect_head=POSITION:HASH]`: the whole chain walked, as
@@ -104,7 +102,7 @@ pub(super) async fn verify(request: HttpRequest, state: web::Data<AppState>) -> 
         .map(str::parse::<Head>)
         .transpose()
         .map_err(|_| ApiError::operator(StatusCode::BAD_REQUEST, "expect_head is POSITION:HASH"))?;
-    Ok(match state.services.store.verify_chain(expect_head).await? {
+    Ok(match state.services.audit().verify(expect_head).await? {
         Ok(report) => {
             outcome("log_verified");
             HttpResponse::Ok().json(serde_json::json!({
@@ -134,16 +132,15 @@ pub(super) async fn replay(request: HttpRequest, state: web::Data<AppState>) -> 
         return Err(ApiError::operator(StatusCode::BAD_REQUEST, message));
     };
     let client = value(&query, "client").map(str::to_owned);
-    let grants = replay_grants(&state.services.store, moment, value(&query, "owner"), client).await.map_err(
-        |error| match error {
+    let grants =
+        state.services.audit().replay(moment, value(&query, "owner"), client).await.map_err(|error| match error {
             ReplayError::Failed(error) => match error.chain().find_map(|cause| cause.downcast_ref::<Violation>()) {
                 Some(violation) => tampered(violation),
                 None => ApiError::failed(error),
             },
             // Past the end of the log, or an owner nobody is: the question's fault.
             question => ApiError::operator(StatusCode::BAD_REQUEST, question.to_string()),
-        },
-    )?;
+        })?;
     outcome("replayed");
     Ok(HttpResponse::Ok().json(grants))
 }

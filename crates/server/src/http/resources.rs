@@ -7,7 +7,7 @@ use grantlog_oauth1::encoding::percent_encode;
 
 use super::oauth::incoming;
 use super::{ApiError, AppState, outcome};
-use crate::signed::Access;
+use crate::services::signed::Access;
 
 /// A request for photos: signed with an access token whose grant reads photos now.
 pub(super) async fn photo_access(request: &HttpRequest, state: &AppState) -> Result<Access, ApiError> {

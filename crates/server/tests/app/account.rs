@@ -154,7 +154,7 @@ async fn owners_see_only_their_own_grants_and_names_stay_text(database: TestData
         title: "<img src=x onerror=alert(1)>".to_owned(),
         content_type: "image/png".to_owned(),
     };
-    insert_photo(store.reader(), &photo, b"png").await.unwrap();
+    insert_photo(store.side_tables(), &photo, b"png").await.unwrap();
 
     let mut jane = jane(&server);
     let request = client.request_token("r-1");

@@ -5,7 +5,7 @@
 use crate::support::{Server, post, post_with};
 use grantlog_oauth1::{SignatureMethod, Signer, Unsigned};
 use grantlog_projection::tables::{Tables, grant_by_token};
-use grantlog_server::oauth::{Checks, prune_nonces};
+use grantlog_server::services::oauth::{Checks, prune_nonces};
 use grantlog_store::testing::TestDatabase;
 use grantlog_store::{ConnectOptions, EventStore, backend_tests};
 

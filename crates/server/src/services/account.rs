@@ -14,7 +14,7 @@ use grantlog_projection::tables::{ClientRow, GrantRow, client_by_id, grant_by_id
 use grantlog_projection::{Context, GrantRecord, OwnerRecord, ProjectionError, decode, execute};
 use grantlog_store::usage::{self, Usage};
 
-use crate::service::{ServiceError, Services};
+use crate::services::{ServiceError, Services};
 use crate::timeline::{self, Entry, Telling, parse_time};
 
 /// One client's grants on the owner's page.
@@ -109,7 +109,7 @@ impl Services {
         self.write_use_counts().await;
         let rows = grants_of_owner(self.store.reader(), &owner.to_string()).await?;
         let ids: Vec<String> = rows.iter().map(|row| row.grant_id.to_string()).collect();
-        let mut used = usage::usage_of(self.store.reader(), &ids).await?;
+        let mut used = usage::usage_of(self.store.side_tables(), &ids).await?;
         let titles = self.photo_titles(owner).await?;
         let withdrawals = self.withdrawals(owner).await?;
         let mut by_client: HashMap<ClientId, Vec<GrantRow>> = HashMap::new();
@@ -168,7 +168,7 @@ impl Services {
             }
         }
         self.write_use_counts().await;
-        let usage = usage::usage_of_grant(self.store.reader(), &row.grant_id.to_string()).await?;
+        let usage = usage::usage_of_grant(self.store.side_tables(), &row.grant_id.to_string()).await?;
         let titles = self.photo_titles(owner).await?;
         let summary = summary(row, now, &titles, usage);
         let telling = Telling {
@@ -292,7 +292,7 @@ impl Services {
     /// Writes this process's use counts before a page shows them. A failure (a busy
     /// database) costs the page only freshness: the counts are kept for the next try.
     async fn write_use_counts(&self) {
-        if let Err(error) = self.usage.flush(self.store.reader()).await {
+        if let Err(error) = self.usage.flush(self.store.side_tables()).await {
             tracing::warn!(%error, "writing use counts failed; the page shows those already written");
         }
     }

@@ -1,103 +1,24 @@
-//! What the command line (and, with issue #5, the HTTP handlers) asks of grantlog: one
-//! function per use case, each a domain command run through the projection, with the
-//! data kept apart from the events (secrets, personal data) written in the same
-//! transaction.
+//! What operators ask through the command line and the admin API: registering clients
+//! and owners, rotating the secrets key, seeding the demo. Each is a domain command run
+//! through the projection, with what stays out of the log (secrets, personal data)
+//! written in the same transaction.
 
 use std::sync::Arc;
 
 use argon2::Argon2;
 use argon2::password_hash::PasswordHasher as _;
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::Utc;
 use grantlog_domain::{
     Actor, CallbackPattern, ClientCommand, ClientId, ClientName, ConsumerKey, Event, Fingerprint, Homepage, KeyId,
-    OwnerCommand, OwnerId, RsaPublicKeyPem, SECRETS_KEY_STREAM, SecretsKeyRotated, ValueError,
+    OwnerCommand, OwnerId, RsaPublicKeyPem, SECRETS_KEY_STREAM, SecretsKeyRotated, Username, is_acceptable_password,
 };
 use grantlog_oauth1::rsa_public_key_from_pem;
 use grantlog_projection::{ClientRecord, Context, OwnerRecord, ProjectionError, execute_with};
 use grantlog_store::profiles::{self, OwnerProfile};
-use grantlog_store::{EventStore, ExpectedVersion, InlineHook, SecretBox, StoreError};
+use grantlog_store::{ExpectedVersion, InlineHook, SecretBox, StoreError};
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::nonce_ledger::{LedgerError, NonceLedger};
-use crate::photo_lists::PhotoLists;
-use crate::rsa_keys::RsaKeys;
-use crate::secret_cache::SecretCache;
-use crate::token_states::TokenStates;
-use crate::usage::UsageCounter;
-
-/// Why a use case was refused or failed. Messages carry no secret.
-#[derive(Debug, thiserror::Error)]
-pub enum ServiceError {
-    /// An input is not valid; the error names which.
-    #[error(transparent)]
-    Invalid(#[from] ValueError),
-    /// A username that is empty, too long or has control characters.
-    #[error("username must be 1 to 64 printable characters")]
-    InvalidUsername,
-    /// An RSA public key whose armour is fine but whose content is no usable key.
-    #[error("rsa_public_key: not a usable RSA public key (PEM, SubjectPublicKeyInfo or PKCS#1)")]
-    UnusableRsaKey,
-    /// A key rotation to the key already in use.
-    #[error("the new key is the key in use")]
-    SameKey,
-    /// A key rotation with no secret sealed yet: nothing to re-seal.
-    #[error("no secret is sealed yet: start grantlog with the new key file instead")]
-    NothingSealed,
-    /// A password too short to be worth hashing.
-    #[error("password must be at least {MIN_PASSWORD_LEN} characters")]
-    WeakPassword,
-    /// The username is taken.
-    #[error("username already taken")]
-    UsernameTaken,
-    /// The domain or the projection refused.
-    #[error(transparent)]
-    Projection(#[from] ProjectionError),
-    /// Hashing the password failed.
-    #[error("hashing the password failed")]
-    Hashing,
-    /// Stored data that cannot be read back.
-    #[error("unreadable stored data: {0}")]
-    Corrupt(String),
-    /// A request's nonce could not be recorded.
-    #[error(transparent)]
-    Nonces(#[from] LedgerError),
-}
-
-impl From<StoreError> for ServiceError {
-    fn from(error: StoreError) -> Self {
-        Self::Projection(error.into())
-    }
-}
-
-/// The shortest password accepted.
-pub const MIN_PASSWORD_LEN: usize = 8;
-
-/// The store and the secret box: what every use case needs.
-#[derive(Debug, Clone)]
-pub struct Services {
-    /// The event store.
-    pub store: EventStore,
-    /// The sealed-secret store's key.
-    pub secrets: SecretBox,
-    /// Use counts not yet written.
-    pub usage: Arc<UsageCounter>,
-    /// Secrets already unsealed by this process.
-    pub unsealed: Arc<SecretCache>,
-    /// Clients' RSA public keys already parsed by this process.
-    pub rsa_keys: Arc<RsaKeys>,
-    /// Owners' photo lists already read by this process.
-    pub photo_lists: Arc<PhotoLists>,
-    /// Access tokens' grant and client rows kept by this process, following the log.
-    pub token_states: Arc<TokenStates>,
-    /// Permits for password checks running at once: argon2 takes tens of milliseconds
-    /// of a core and its memory, so beyond about one per core a login is turned away
-    /// (503) rather than queued.
-    pub password_checks: Arc<tokio::sync::Semaphore>,
-    /// Where signed requests record their nonces.
-    pub nonces: NonceLedger,
-}
+use super::{ServiceError, Services, random_token};
 
 /// A client to register.
 #[derive(Debug, Clone)]
@@ -129,50 +50,7 @@ pub fn client_secret_id(client_id: ClientId) -> String {
     format!("client-secret:{client_id}")
 }
 
-/// The longest username, in bytes.
-pub const MAX_USERNAME_LEN: usize = 64;
-
-/// Whether `username` can name an owner: 1 to [`MAX_USERNAME_LEN`] bytes, no control
-/// characters (NUL included).
-pub fn is_valid_username(username: &str) -> bool {
-    !username.is_empty() && username.len() <= MAX_USERNAME_LEN && !username.chars().any(char::is_control)
-}
-
-/// `bytes` random bytes, URL-safe base64 without padding.
-pub(crate) fn random_token(bytes: usize) -> String {
-    let mut buffer = vec![0; bytes];
-    getrandom::fill(&mut buffer).expect("the operating system's random source works");
-    URL_SAFE_NO_PAD.encode(buffer)
-}
-
 impl Services {
-    /// The use cases on `store`, sealing secrets with `secrets`. Starts the task that
-    /// records nonces on the current Tokio runtime.
-    pub fn new(store: EventStore, secrets: SecretBox) -> Self {
-        let nonces = NonceLedger::start(store.clone());
-        let cores = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
-        Self {
-            store,
-            secrets,
-            usage: Arc::default(),
-            unsealed: Arc::default(),
-            rsa_keys: Arc::default(),
-            photo_lists: Arc::default(),
-            token_states: Arc::default(),
-            password_checks: Arc::new(tokio::sync::Semaphore::new(cores.max(2))),
-            nonces,
-        }
-    }
-
-    /// The write that seals `secret` under `id` in a command's transaction.
-    pub(crate) fn seal(&self, id: String, secret: &SecretString) -> grantlog_projection::AlsoWrite {
-        let (sealer, secret) = (self.secrets.clone(), secret.clone());
-        Arc::new(move |connection| {
-            let (sealer, id, secret) = (sealer.clone(), id.clone(), secret.clone());
-            Box::pin(async move { sealer.put(connection, &id, secret.expose_secret()).await })
-        })
-    }
-
     /// Registers a client with fresh credentials (a 128-bit key, a 256-bit secret).
     pub async fn register_client(&self, new: NewClient, actor: Actor) -> Result<IssuedClient, ServiceError> {
         let credentials = (random_token(16), SecretString::from(random_token(32)));
@@ -257,11 +135,9 @@ impl Services {
         password: SecretString,
         actor: Actor,
     ) -> Result<OwnerId, ServiceError> {
-        let username = username.trim();
-        if !is_valid_username(username) {
-            return Err(ServiceError::InvalidUsername);
-        }
-        if password.expose_secret().chars().count() < MIN_PASSWORD_LEN {
+        let username = Username::parse(username.trim()).map_err(|_| ServiceError::InvalidUsername)?;
+        let username = username.as_str();
+        if !is_acceptable_password(password.expose_secret()) {
             return Err(ServiceError::WeakPassword);
         }
         if profiles::find_owner_by_username(self.store.reader(), username).await?.is_some() {
@@ -289,39 +165,22 @@ impl Services {
             Err(error) => Err(error.into()),
         }
     }
-}
 
-/// The seed story's cast, as `grantlog serve --demo` creates it.
-pub mod demo {
-    /// Jane's login.
-    pub const OWNER: &str = "jane";
-    /// Jane's password.
-    pub const PASSWORD: &str = "islay-scotch";
-    /// Beppa's consumer key.
-    pub const CLIENT_KEY: &str = "beppa-demo-key";
-    /// Beppa's shared secret.
-    pub const CLIENT_SECRET: &str = "beppa-demo-secret";
-    /// Jane's two private photos: id, title, PNG bytes.
-    pub const PHOTOS: [(&str, &str, &[u8]); 2] = [
-        ("islay-harbour", "Port Ellen harbour at dawn", include_bytes!("../demo/islay-harbour.png")),
-        ("islay-distillery", "The distillery's warehouses", include_bytes!("../demo/islay-distillery.png")),
-    ];
-}
-
-impl Services {
     /// Seeds the story (Jane with two private photos; Beppa Prints with the demo
     /// credentials and callbacks on `http://127.0.0.1:*`) unless already there.
     pub async fn seed_demo(&self) -> Result<(), ServiceError> {
-        if profiles::find_owner_by_username(self.store.reader(), demo::OWNER).await?.is_none() {
-            let jane = self.register_owner(demo::OWNER, SecretString::from(demo::PASSWORD), Actor::System).await?;
-            for (photo_id, title, bytes) in demo::PHOTOS {
+        if profiles::find_owner_by_username(self.store.reader(), crate::demo::OWNER).await?.is_none() {
+            let jane = self
+                .register_owner(crate::demo::OWNER, SecretString::from(crate::demo::PASSWORD), Actor::System)
+                .await?;
+            for (photo_id, title, bytes) in crate::demo::PHOTOS {
                 let photo = grantlog_store::photos::Photo {
                     photo_id: photo_id.to_owned(),
                     owner_id: jane.uuid(),
                     title: title.to_owned(),
                     content_type: "image/png".to_owned(),
                 };
-                grantlog_store::photos::insert_photo(self.store.reader(), &photo, bytes).await?;
+                grantlog_store::photos::insert_photo(self.store.side_tables(), &photo, bytes).await?;
             }
         }
         let beppa = NewClient {
@@ -330,7 +189,7 @@ impl Services {
             homepage: Some("http://127.0.0.1/beppa".to_owned()),
             rsa_public_key: None,
         };
-        let credentials = (demo::CLIENT_KEY.to_owned(), SecretString::from(demo::CLIENT_SECRET));
+        let credentials = (crate::demo::CLIENT_KEY.to_owned(), SecretString::from(crate::demo::CLIENT_SECRET));
         match self.register_client_with(beppa, credentials, Actor::System).await {
             Ok(_) | Err(ServiceError::Projection(ProjectionError::ConsumerKeyTaken)) => Ok(()),
             Err(error) => Err(error),

@@ -22,8 +22,8 @@ use grantlog_projection::tables::{ClientRow, client_by_key, grant_and_client_by_
 use grantlog_store::nonces::SeenNonce;
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::oauth::{Checks, RequestError, token_secret_id};
-use crate::service::{ServiceError, Services, client_secret_id};
+use crate::services::oauth::{Checks, RequestError, token_secret_id};
+use crate::services::{ServiceError, Services, client_secret_id};
 use crate::token_states::TokenState;
 
 /// What a token-signed request is for, which decides the token's kind and the status
@@ -90,7 +90,7 @@ impl Services {
         if !access.covers(id) {
             return Ok(None);
         }
-        Ok(grantlog_store::photos::photo_bytes(self.store.reader(), access.grant.owner_id.uuid(), id).await?)
+        Ok(grantlog_store::photos::photo_bytes(self.store.side_tables(), access.grant.owner_id.uuid(), id).await?)
     }
 }
 

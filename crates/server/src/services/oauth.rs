@@ -1,10 +1,10 @@
 //! The OAuth endpoints' use cases, apart from HTTP: the protocol steps that follow a
-//! signed request's checks ([`crate::signed`]).
+//! signed request's checks ([`crate::services::signed`]).
 
 use chrono::{DateTime, TimeDelta, Utc};
 use grantlog_domain::{
     Actor, Callback, ClientSnapshot, DomainError, ExchangeVerifier, GrantEnd, GrantId, IssueTemporaryCredentials,
-    PresentedSecret, Scope, TokenKey,
+    Permission, PresentedSecret, Scope, TokenKey,
 };
 use grantlog_oauth1::{IncomingRequest, ProtocolError};
 use grantlog_projection::{Context, GrantRecord, ProjectionError, execute_with};
@@ -12,8 +12,8 @@ use grantlog_store::nonces;
 use grantlog_store::throttle;
 use secrecy::SecretString;
 
-use crate::service::{ServiceError, Services, random_token};
-use crate::signed::TokenUse;
+use crate::services::signed::TokenUse;
+use crate::services::{ServiceError, Services, random_token};
 
 /// Why a protocol request failed: refused (an OAuth problem the client is told about)
 /// or broken (our fault: logged, answered with a bare 500).
@@ -111,7 +111,7 @@ impl Services {
         let minute = TimeDelta::minutes(1);
         let key = format!("initiate {}", client.client_id);
         let asked =
-            throttle::reserve(self.store.reader(), &key, now, now - minute).await.map_err(ServiceError::from)?;
+            throttle::reserve(self.store.side_tables(), &key, now, now - minute).await.map_err(ServiceError::from)?;
         if asked.attempts > checks.initiates_per_minute {
             let retry_after = asked.window_ends_in(minute, now).num_seconds().max(1);
             return Err(RequestError::TooMany { retry_after });
@@ -131,7 +131,7 @@ impl Services {
             callback,
             // RFC 5849 has no scope parameter: what a client may ask for is read access
             // to photos, and the owner narrows it on the consent page.
-            requested_scope: Scope::parse("photos:read").map_err(ServiceError::from)?,
+            requested_scope: Scope::of([Permission::PhotosRead]),
             now,
             ttl: checks.request_token_ttl,
         }
@@ -205,6 +205,7 @@ pub(crate) fn protocol_problem(refusal: &DomainError) -> Option<ProtocolError> {
         | D::EmptyScope
         | D::ScopeWidened
         | D::NoResourcesChosen
+        | D::NotTheOwnersResource
         | D::OwnerNotAuthenticated
         | D::DifferentOwner
         | D::AlreadyDecided
@@ -221,7 +222,7 @@ pub async fn prune_nonces(
     checks: Checks,
 ) -> Result<u64, grantlog_store::StoreError> {
     let earliest = now.timestamp().saturating_sub(i64::try_from(checks.timestamp_window).unwrap_or(i64::MAX));
-    nonces::forget_before(store.reader(), earliest).await
+    nonces::forget_before(store.side_tables(), earliest).await
 }
 
 #[cfg(test)]
@@ -234,7 +235,7 @@ mod tests {
     #[test]
     fn every_domain_refusal_has_one_answer() {
         use DomainError as D;
-        let cases: [(D, Option<(u16, &str)>); 27] = [
+        let cases: [(D, Option<(u16, &str)>); 28] = [
             (D::UnknownClient, Some((401, "consumer_key_unknown"))),
             (D::ClientSuspended, Some((401, "consumer_key_rejected"))),
             (D::CallbackNotRegistered, Some((400, "parameter_rejected"))),
@@ -258,6 +259,7 @@ mod tests {
             (D::EmptyScope, None),
             (D::ScopeWidened, None),
             (D::NoResourcesChosen, None),
+            (D::NotTheOwnersResource, None),
             (D::OwnerNotAuthenticated, None),
             (D::DifferentOwner, None),
             (D::AlreadyDecided, None),
