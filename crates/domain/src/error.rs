@@ -27,8 +27,9 @@ impl fmt::Display for GrantEnd {
     }
 }
 
-/// A command refused by an aggregate. The one error type of the domain layer; the
-/// server maps each variant once, at its edge.
+/// A command refused by an aggregate. The one error type of the domain layer; each
+/// server surface that runs commands (the OAuth endpoints, the consent page) maps every
+/// variant in one exhaustive match, so a new variant does not compile until placed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
 pub enum DomainError {
     /// The command creates something (a client, owner or grant) that already exists.

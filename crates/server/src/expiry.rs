@@ -16,7 +16,7 @@ use crate::services::oauth::TOKEN_SECRET_PREFIX;
 const SWEEP_MOST: u32 = 1_000;
 
 /// Records the expiry of every grant whose credentials ran out by `now` (up to
-/// [`SWEEP_MOST`]); returns how many this call recorded. A grant that cannot be
+/// `SWEEP_MOST`); returns how many this call recorded. A grant that cannot be
 /// recorded is logged and passed over, so it holds up no other.
 pub async fn record_expiries(store: &EventStore, now: DateTime<Utc>) -> Result<usize, ProjectionError> {
     let mut recorded = 0;

@@ -1,7 +1,7 @@
 //! Secrets unsealed once per process. Reading and decrypting the client's and the
 //! token's secrets cost a signed request two of its statements. Nothing here decides
-//! whether a credential is good: the client's and the grant's rows are still read for
-//! every request. A client's secret is kept under the fingerprint its row names, so a
+//! whether a credential is good: that is the rows' (`token_states.rs`, made as new as
+//! each request's nonce batch). A client's secret is kept under the fingerprint its row names, so a
 //! rotation is seen at once; a token's secret never changes.
 
 use std::collections::HashMap;

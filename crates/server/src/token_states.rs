@@ -3,7 +3,7 @@
 //! A token-signed request needs its token's grant (status, expiry, scope, photos) and
 //! the grant's client (active or suspended). Reading them is a statement per request;
 //! here each process keeps the rows it has read, valid as of a log position it knows
-//! ([`TokenStates::known`]). Every nonce batch reports the log's head as of the batch's
+//! (returned by [`TokenStates::get`]). Every nonce batch reports the log's head as of the batch's
 //! beginning; a request whose batch saw a head past what is known first has the events in
 //! between read, and every kept row of a stream they touch dropped, and then answers
 //! from a row as new as its batch, read again if it was dropped. So a revocation or a

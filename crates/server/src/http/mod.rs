@@ -1,5 +1,7 @@
-//! The HTTP edge: routes, the one mapping from errors to responses, and the server's
-//! start. Handlers stay thin: gather the request, call one use case, shape the answer.
+//! The HTTP edge: the route table, the application's state and start, and the health
+//! and metrics endpoints. Each surface is a module; errors become responses in one
+//! place (`error.rs`). Handlers stay thin: gather the request, call one use case, shape
+//! the answer.
 
 use std::net::{SocketAddr, TcpListener};
 

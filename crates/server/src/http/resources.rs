@@ -23,7 +23,7 @@ pub(super) async fn photos(request: HttpRequest, state: web::Data<AppState>) -> 
     let owned = state.services.photos(access.grant.owner_id.uuid()).await.map_err(ApiError::from)?;
     let listed: Vec<serde_json::Value> = owned
         .iter()
-        .filter(|photo| access.covers(&photo.photo_id))
+        .filter(|photo| access.grant.covers(&photo.photo_id))
         .map(|photo| {
             serde_json::json!({
                 "id": photo.photo_id,

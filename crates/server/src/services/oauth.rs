@@ -246,7 +246,7 @@ mod tests {
             (D::AlreadyExchanged, Some((401, "token_used"))),
             (D::VerifierMismatch, Some((401, "verifier_invalid"))),
             (D::RequestTokenExpired, Some((401, "token_expired"))),
-            // An exchange after the approved access ran out (issue #14's case).
+            // An exchange after the approved access ran out: expired, not rejected.
             (D::GrantEnded(GrantEnd::Expired), Some((401, "token_expired"))),
             (D::GrantEnded(GrantEnd::Denied), Some((401, "permission_denied"))),
             (D::OwnerErased, Some((401, "permission_denied"))),

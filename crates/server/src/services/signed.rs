@@ -76,18 +76,13 @@ impl Access {
         };
         Ok(Self { grant: access, client_key: client.consumer_key.clone() })
     }
-
-    /// Whether the grant covers the photo `id`.
-    pub fn covers(&self, id: &str) -> bool {
-        self.grant.resources.iter().any(|resource| resource.as_str() == id)
-    }
 }
 
 impl Services {
     /// The photo `id` (content type and bytes) if `access` covers it and it exists; a
     /// photo the grant does not cover is answered exactly like one that does not exist.
     pub async fn covered_photo(&self, access: &Access, id: &str) -> Result<Option<(String, Vec<u8>)>, ServiceError> {
-        if !access.covers(id) {
+        if !access.grant.covers(id) {
             return Ok(None);
         }
         Ok(grantlog_store::photos::photo_bytes(self.store.side_tables(), access.grant.owner_id.uuid(), id).await?)

@@ -1,4 +1,4 @@
-//! Jane's grants pages on the real binary, SQLite and PostgreSQL: she sees every grant
+//! Jane's grants pages served over HTTP, SQLite and PostgreSQL: she sees every grant
 //! with its use, reads its history, revokes it (and the client's next request fails,
 //! in every process on the database), disconnects a client, and turns a remembered
 //! decision off; forms without the CSRF token change nothing; nobody sees another

@@ -1,4 +1,4 @@
-//! The owner's pages on the real binary, SQLite and PostgreSQL: a wrong password gets
+//! The owner's pages served over HTTP, SQLite and PostgreSQL: a wrong password gets
 //! no session, a denial goes back to the client and ends the request, markup in a
 //! client's name stays text, every page forbids framing and script, and a callback
 //! slipped into the authorize URL is ignored.

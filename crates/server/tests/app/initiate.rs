@@ -1,4 +1,4 @@
-//! `POST /oauth/initiate` on the real binary, SQLite and PostgreSQL: temporary
+//! `POST /oauth/initiate` served over HTTP, SQLite and PostgreSQL: temporary
 //! credentials for a well-signed request, and each refusal with its status and
 //! `oauth_problem`, none of which writes anything.
 

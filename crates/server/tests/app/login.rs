@@ -1,4 +1,4 @@
-//! The login throttle on the real binary, SQLite and PostgreSQL, as a guesser would try
+//! The login throttle served over HTTP, SQLite and PostgreSQL, as a guesser would try
 //! it: guesses sent all at once, from one address that others share, through a proxy,
 //! with a forged `X-Forwarded-For`, with names too long or holding a NUL.
 

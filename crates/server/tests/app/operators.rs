@@ -1,4 +1,4 @@
-//! The operators' APIs on the real binary, SQLite and PostgreSQL: an admin registers a
+//! The operators' APIs served over HTTP, SQLite and PostgreSQL: an admin registers a
 //! client over HTTP and it can sign at once; auditors page through the log, verify it
 //! (and see an edit named) and replay grants as of a moment; each API wants its own
 //! bearer token, and without one configured it refuses everyone.

@@ -1,7 +1,7 @@
-//! The protected resources on the real binary with `--demo`, SQLite and PostgreSQL:
-//! Beppa's access token shows exactly the photos Jane chose, and stops working the
-//! moment she revokes it. (Approval is recorded straight through the domain until the
-//! consent page exists.)
+//! The protected resources with `--demo`, SQLite and PostgreSQL: Beppa's access token
+//! shows exactly the photos Jane chose, and stops working the moment she revokes it.
+//! (Approval is recorded straight through the domain: the consent page has its own
+//! tests, in `consent.rs`.)
 
 use crate::support::{Reply, Server, get, post};
 use chrono::Utc;

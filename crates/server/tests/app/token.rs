@@ -1,7 +1,7 @@
-//! `POST /oauth/token` on the real binary, SQLite and PostgreSQL: an authorized request
-//! token and its verifier give token credentials once; every other attempt is refused
-//! with its `oauth_problem`. (Approval is recorded straight through the domain until
-//! the consent page exists.)
+//! `POST /oauth/token`, SQLite and PostgreSQL: an authorized request token and its
+//! verifier give token credentials once; every other attempt is refused with its
+//! `oauth_problem`. (Approval is recorded straight through the domain, so that each
+//! case sets up exactly the grant it needs.)
 
 use crate::support::{Reply, Server, get, post};
 use chrono::Utc;
