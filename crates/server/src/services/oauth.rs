@@ -37,12 +37,10 @@ impl From<ProjectionError> for RequestError {
     /// A domain refusal a client's request can cause is a protocol problem; anything
     /// else is a failure.
     fn from(error: ProjectionError) -> Self {
-        match &error {
-            ProjectionError::Domain(refusal) => match protocol_problem(refusal) {
-                Some(problem) => Self::Refused(problem),
-                None => Self::Failed(error.into()),
-            },
-            _ => Self::Failed(error.into()),
+        let ProjectionError::Domain(refusal) = &error else { return Self::Failed(error.into()) };
+        match protocol_problem(refusal) {
+            Some(problem) => Self::Refused(problem),
+            None => Self::Failed(error.into()),
         }
     }
 }
