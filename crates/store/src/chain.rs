@@ -91,10 +91,11 @@ pub(crate) struct Envelope<'a> {
 }
 
 impl Envelope<'_> {
-    /// SHA-256 over the previous hash and the envelope as a JSON array: every field
-    /// delimited and escaped, so no two envelopes share a canonical form.
-    pub fn hash(&self, previous: &ChainHash) -> ChainHash {
-        let canonical = serde_json::to_vec(&(
+    /// The envelope as a JSON array: every field delimited and escaped, so no two
+    /// envelopes share a canonical form. The chain hashes it after the previous hash;
+    /// the Merkle tree takes it as the event's leaf.
+    pub fn canonical(&self) -> Vec<u8> {
+        serde_json::to_vec(&(
             self.position,
             self.stream_id,
             self.stream_version,
@@ -105,11 +106,20 @@ impl Envelope<'_> {
             self.trace_id,
             self.payload,
         ))
-        .expect("a tuple of strings and integers always serializes");
+        .expect("a tuple of strings and integers always serializes")
+    }
+
+    /// SHA-256 over the previous hash and the canonical envelope.
+    pub fn hash(&self, previous: &ChainHash) -> ChainHash {
         let mut hasher = Sha256::new();
         hasher.update(previous.0);
-        hasher.update(&canonical);
+        hasher.update(self.canonical());
         ChainHash(hasher.finalize().into())
+    }
+
+    /// The event's leaf hash in the Merkle tree: `SHA-256(0x00 ‖ canonical)`.
+    pub fn leaf_hash(&self) -> grantlog_tlog::merkle::Hash {
+        grantlog_tlog::merkle::leaf_hash(&self.canonical())
     }
 }
 

@@ -26,6 +26,18 @@ pub enum StoreError {
     /// The secret store's key file or a ciphertext is unusable.
     #[error("secret store: {0}")]
     Secrets(String),
+    /// A proof asked for what no tree proves (a leaf outside the tree, a consistency
+    /// proof to a smaller tree).
+    #[error(transparent)]
+    Proof(#[from] grantlog_tlog::merkle::ProofError),
+    /// A proof or root for a tree larger than the log's.
+    #[error("the log's tree has {size} leaves; {asked} were asked")]
+    PastTheTree {
+        /// The size asked.
+        asked: u64,
+        /// The tree's size.
+        size: u64,
+    },
     /// A username is already taken.
     #[error("username already taken")]
     UsernameTaken,

@@ -11,6 +11,8 @@ use tokio::sync::{OnceCell, watch};
 use crate::chain::{ChainHash, ChainReport, Envelope, Head, Violation};
 use crate::error::{StoreError, is_stream_version_violation};
 use crate::event::{ExpectedVersion, NewEvent, RecordedEvent, format_timestamp};
+use crate::tree;
+use grantlog_tlog::merkle::{self, Hash};
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/postgres");
@@ -178,6 +180,28 @@ impl EventStore {
             Backend::Postgres => &POSTGRES_MIGRATIONS,
         };
         migrator.run(&self.inner.writer).await?;
+        self.catch_up_tree().await
+    }
+
+    /// Brings the Merkle tree up to the log's head. A log written before the tree
+    /// existed gets its leaves here, once; from then on every append keeps it. Stops at
+    /// a gap in the log, which `verify_chain` names.
+    async fn catch_up_tree(&self) -> Result<(), StoreError> {
+        let mut tx = self.lock_appends().await?;
+        let mut size = tree::size(&mut tx).await?;
+        let head = sqlx::query("SELECT position FROM chain_head WHERE id = 1").fetch_one(&mut *tx).await?;
+        let head = to_u64(head.try_get::<i64, _>("position")?);
+        while size < head {
+            let rows = self.read_rows(size, u32::try_from(head - size).unwrap_or(PAGE).min(PAGE)).await?;
+            let contiguous = rows.iter().zip(size + 1..).take_while(|(row, position)| row.position == *position);
+            let leaves: Vec<Hash> = contiguous.map(|(row, _)| row.envelope().leaf_hash()).collect();
+            if leaves.is_empty() {
+                break;
+            }
+            tree::extend(&mut tx, size, &leaves).await?;
+            size += leaves.len() as u64;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -261,6 +285,7 @@ impl EventStore {
         let mut versions: HashMap<&str, u64> = HashMap::new();
         let mut recorded = Vec::with_capacity(total);
         let mut rows = Vec::with_capacity(total);
+        let mut leaves = Vec::with_capacity(total);
         for append in appends {
             let current_version = match versions.get(append.stream_id) {
                 Some(version) => *version,
@@ -296,6 +321,7 @@ impl EventStore {
                     hash: String::new(),
                 };
                 let hash = row.envelope().hash(&previous);
+                leaves.push(row.envelope().leaf_hash());
                 previous = hash;
                 next_position += 1;
                 recorded.push(RecordedEvent {
@@ -331,6 +357,7 @@ impl EventStore {
             .bind(previous.to_string())
             .execute(&mut *tx)
             .await?;
+        tree::extend(&mut tx, last_position - total as u64, &leaves).await?;
         inline(&mut tx, &recorded).await?;
         if self.inner.backend == Backend::Postgres {
             // Delivered to listeners when (and only if) the transaction commits.
@@ -397,6 +424,50 @@ impl EventStore {
             return Ok(Vec::new());
         }
         self.read_from(position, limit).await
+    }
+
+    /// How many leaves the Merkle tree holds: the events appended (the head's position).
+    pub async fn tree_size(&self) -> Result<u64, StoreError> {
+        tree::size(&mut *self.inner.reader.acquire().await?).await
+    }
+
+    /// The Merkle root of the first `size` events (RFC 6962).
+    pub async fn tree_root(&self, size: u64) -> Result<Hash, StoreError> {
+        if size == 0 {
+            return Ok(merkle::empty_root());
+        }
+        let mut connection = self.inner.reader.acquire().await?;
+        self.within_tree(&mut connection, size).await?;
+        tree::range_hash(&mut connection, 0..size).await
+    }
+
+    /// The proof that the event at leaf `index` (position − 1) is in the tree of the
+    /// first `size` events, with that event's leaf hash.
+    pub async fn inclusion_proof(&self, index: u64, size: u64) -> Result<InclusionProof, StoreError> {
+        let ranges = merkle::inclusion_ranges(index, size)?;
+        let mut connection = self.inner.reader.acquire().await?;
+        self.within_tree(&mut connection, size).await?;
+        let leaf = tree::range_hash(&mut connection, index..index + 1).await?;
+        let hashes = tree::range_hashes(&mut connection, &ranges).await?;
+        Ok(InclusionProof { leaf_index: index, tree_size: size, leaf_hash: leaf, hashes })
+    }
+
+    /// The proof that the tree of the first `to` events extends that of the first
+    /// `from` (RFC 6962 §2.1.2).
+    pub async fn consistency_proof(&self, from: u64, to: u64) -> Result<Vec<Hash>, StoreError> {
+        let ranges = merkle::consistency_ranges(from, to)?;
+        let mut connection = self.inner.reader.acquire().await?;
+        self.within_tree(&mut connection, to).await?;
+        tree::range_hashes(&mut connection, &ranges).await
+    }
+
+    /// Refuses a size the tree has not reached.
+    async fn within_tree(&self, connection: &mut AnyConnection, size: u64) -> Result<(), StoreError> {
+        let tree = tree::size(connection).await?;
+        if size > tree {
+            return Err(StoreError::PastTheTree { asked: size, size: tree });
+        }
+        Ok(())
     }
 
     /// The current head: last position and hash.
@@ -566,6 +637,20 @@ impl EventStore {
             .await?;
         rows.iter().map(StoredRow::from_row).collect()
     }
+}
+
+/// An event's inclusion proof (RFC 6962 §2.1.1): the audit path from its leaf to the
+/// root of a tree of `tree_size` events, the leaf's sibling first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InclusionProof {
+    /// The event's leaf index: its position − 1.
+    pub leaf_index: u64,
+    /// The tree's size.
+    pub tree_size: u64,
+    /// The event's leaf hash.
+    pub leaf_hash: Hash,
+    /// The audit path.
+    pub hashes: Vec<Hash>,
 }
 
 fn announce(committed: &watch::Sender<u64>, position: u64) {

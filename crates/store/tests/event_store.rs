@@ -10,6 +10,7 @@ use grantlog_store::{
     EventStore, ExpectedVersion, Head, NewEvent, SecretBox, StoreError, StreamAppend, Violation, backend_tests,
     profiles,
 };
+use grantlog_tlog::merkle;
 use secrecy::ExposeSecret;
 use serde_json::json;
 
@@ -533,7 +534,109 @@ async fn nonces_are_accepted_once_within_a_batch_and_across_batches(database: Te
     assert_eq!(remember_all(&store, &[seen("", 300, "h2")]).await.unwrap().head, head + 1);
 }
 
+/// The leaf the store must give event `n` at `position` as stream `stream`'s version
+/// `version`: the canonical envelope docs/audit.md defines, computed here from the
+/// event itself, not read back.
+fn expected_leaf(n: u64, position: u64, stream: &str, version: u64) -> merkle::Hash {
+    let event = event(n);
+    let canonical = serde_json::to_vec(&(
+        position,
+        stream,
+        version,
+        &event.event_type,
+        event.schema_version,
+        event.occurred_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        serde_json::to_string(&event.actor).unwrap(),
+        &event.trace_id,
+        serde_json::to_string(&event.payload).unwrap(),
+    ))
+    .unwrap();
+    merkle::leaf_hash(&canonical)
+}
+
+/// RFC 6962's MTH from its definition, over `leaves`.
+fn mth(leaves: &[merkle::Hash]) -> merkle::Hash {
+    match leaves.len() {
+        0 => merkle::empty_root(),
+        1 => leaves[0],
+        n => {
+            let k = 1 << (usize::BITS - 1 - (n - 1).leading_zeros());
+            merkle::node_hash(&mth(&leaves[..k]), &mth(&leaves[k..]))
+        }
+    }
+}
+
+async fn the_tree_proves_every_event_and_every_extension(database: TestDatabase) {
+    let store = database.store().await;
+    let mut leaves = Vec::new();
+    // Ten streams of 100, appended a batch at a time, so that one append closes many
+    // subtrees and the next starts from the right edge alone.
+    for stream in 0..10u64 {
+        let name = format!("grant-{stream}");
+        store.append(&name, ExpectedVersion::Exactly(0), &events(stream * 100 + 1..stream * 100 + 101)).await.unwrap();
+        for version in 1..=100 {
+            let n = stream * 100 + version;
+            leaves.push(expected_leaf(n, n, &name, version));
+        }
+    }
+    assert_eq!(store.tree_size().await.unwrap(), 1_000);
+    let root = store.tree_root(1_000).await.unwrap();
+    assert_eq!(root, mth(&leaves), "the root over the canonical envelopes");
+    for index in 0..1_000u64 {
+        let proof = store.inclusion_proof(index, 1_000).await.unwrap();
+        assert_eq!(proof.leaf_hash, leaves[usize::try_from(index).unwrap()], "leaf {index}");
+        merkle::verify_inclusion(index, 1_000, &proof.leaf_hash, &proof.hashes, &root)
+            .unwrap_or_else(|e| panic!("leaf {index}: {e}"));
+    }
+    let roots: Vec<merkle::Hash> =
+        [merkle::empty_root()].into_iter().chain((1..=100).map(|size| mth(&leaves[..size]))).collect();
+    for to in 1..=100u64 {
+        assert_eq!(store.tree_root(to).await.unwrap(), roots[usize::try_from(to).unwrap()], "root at {to}");
+        for from in 1..=to {
+            let proof = store.consistency_proof(from, to).await.unwrap();
+            let (first, second) = (&roots[usize::try_from(from).unwrap()], &roots[usize::try_from(to).unwrap()]);
+            merkle::verify_consistency(from, to, first, second, &proof)
+                .unwrap_or_else(|e| panic!("{from} to {to}: {e}"));
+        }
+    }
+}
+
+async fn a_log_older_than_the_tree_gets_it_at_migrate(database: TestDatabase) {
+    let store = seed_five(&database).await;
+    store.append("grant-x", ExpectedVersion::Any, &events(6..38)).await.unwrap();
+    let root = store.tree_root(37).await.unwrap();
+    database.tamper(&store, &["DELETE FROM merkle_nodes"]).await;
+    assert!(matches!(store.tree_root(37).await, Err(StoreError::PastTheTree { asked: 37, size: 0 })));
+    assert!(store.append("grant-x", ExpectedVersion::Any, &events(38..39)).await.is_err(), "no tree, no append");
+    store.migrate().await.unwrap();
+    assert_eq!(store.tree_root(37).await.unwrap(), root);
+    store.append("grant-x", ExpectedVersion::Any, &events(38..40)).await.unwrap();
+    assert_eq!(store.tree_size().await.unwrap(), 39);
+}
+
+async fn proofs_the_tree_cannot_give_are_refused(database: TestDatabase) {
+    let store = seed_five(&database).await;
+    let refused = |result: Result<grantlog_store::InclusionProof, StoreError>| match result {
+        Err(StoreError::PastTheTree { .. } | StoreError::Proof(_)) => {}
+        other => panic!("{other:?}"),
+    };
+    refused(store.inclusion_proof(5, 5).await);
+    refused(store.inclusion_proof(0, 6).await);
+    assert!(matches!(store.consistency_proof(0, 3).await, Err(StoreError::Proof(_))));
+    assert!(matches!(store.consistency_proof(4, 3).await, Err(StoreError::Proof(_))));
+    assert!(matches!(store.consistency_proof(3, 9).await, Err(StoreError::PastTheTree { asked: 9, size: 5 })));
+    assert_eq!(store.consistency_proof(5, 5).await.unwrap(), Vec::<merkle::Hash>::new());
+    // The tree's rows, like the log's, refuse to change.
+    let mut connection = store.reader().acquire().await.unwrap();
+    for sql in ["UPDATE merkle_nodes SET hash = hash WHERE level = 0", "DELETE FROM merkle_nodes WHERE level = 0"] {
+        assert!(sqlx::query(sql).execute(&mut *connection).await.is_err(), "{sql}");
+    }
+}
+
 backend_tests!(
+    the_tree_proves_every_event_and_every_extension,
+    a_log_older_than_the_tree_gets_it_at_migrate,
+    proofs_the_tree_cannot_give_are_refused,
     nonces_are_accepted_once_within_a_batch_and_across_batches,
     a_batch_of_use_counts_is_added_once_however_often_it_is_retried,
     many_streams_append_in_one_transaction_or_not_at_all,
