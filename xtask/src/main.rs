@@ -54,9 +54,9 @@ impl Prerequisite {
     }
 }
 
-// The tests each prerequisite serves, by name (crates/server/tests/app/story.rs, browser.rs
-// and tests/oauthlib_interop.rs).
-const PYTHON_TESTS: &[&str] = &["oauthlib"];
+// The tests each prerequisite serves, by name (crates/server/tests/app/story.rs,
+// checkpoints.rs, browser.rs and tests/oauthlib_interop.rs).
+const PYTHON_TESTS: &[&str] = &["oauthlib", "python_verifier"];
 const NODE_TESTS: &[&str] = &["node_oauth_1_0a_runs_the_story"];
 const BROWSER_TESTS: &[&str] = &["in_chromium"];
 

@@ -2,11 +2,16 @@
 //! auditor API (`/audit/…`) alike: [`Audit`] needs the log alone, not the secrets key.
 
 use anyhow::Context as _;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};
 use grantlog_domain::OwnerId;
 use grantlog_projection::replay::{Filter, ReplayedGrant, replay};
 use grantlog_projection::{Horizon, fold};
-use grantlog_store::{ChainReport, EventStore, Head, RecordedEvent, StoreError, Violation, profiles};
+use grantlog_store::{
+    ChainReport, EventStore, Head, InclusionProof, RecordedEvent, StoreError, StoredCheckpoint, Violation, profiles,
+};
+use grantlog_tlog::merkle::Hash;
 
 /// A moment in the log's history.
 #[derive(Debug, Clone, Copy)]
@@ -86,10 +91,55 @@ impl Audit {
         replay_grants(&self.store, moment, owner, client_key).await
     }
 
+    /// The latest signed checkpoint, if one was signed.
+    pub async fn checkpoint(&self) -> Result<Option<StoredCheckpoint>, StoreError> {
+        self.store.latest_checkpoint().await
+    }
+
+    /// The proof that the event at `position` is in the tree of `size` events; without
+    /// a size, the latest checkpoint's (or, with none signed, the whole log's), so the
+    /// proof checks against what the auditor can verify.
+    pub async fn inclusion(&self, position: u64, size: Option<u64>) -> Result<InclusionProof, StoreError> {
+        let size = match size {
+            Some(size) => size,
+            None => match self.store.latest_checkpoint().await? {
+                Some(checkpoint) if checkpoint.tree_size >= position => checkpoint.tree_size,
+                _ => self.store.tree_size().await?,
+            },
+        };
+        // Position 0 names no event: ask for a leaf past any tree, which is refused.
+        self.store.inclusion_proof(position.checked_sub(1).unwrap_or(u64::MAX), size).await
+    }
+
+    /// The proof that the tree of `to` events extends the tree of `from`.
+    pub async fn consistency(&self, from: u64, to: u64) -> Result<Vec<Hash>, StoreError> {
+        self.store.consistency_proof(from, to).await
+    }
+
     /// Every event to `out` in `format`; returns how many.
     pub async fn export(&self, format: crate::export::Format, out: impl std::io::Write) -> anyhow::Result<u64> {
         crate::export::export(&self.store, format, out).await
     }
+}
+
+/// An inclusion proof as the CLI prints it and the API answers it (RFC 6962's audit
+/// path, hashes in base64).
+pub fn inclusion_json(proof: &InclusionProof) -> serde_json::Value {
+    serde_json::json!({
+        "leaf_index": proof.leaf_index,
+        "tree_size": proof.tree_size,
+        "leaf_hash": STANDARD.encode(proof.leaf_hash),
+        "hashes": base64_all(&proof.hashes),
+    })
+}
+
+/// A consistency proof as the CLI prints it and the API answers it.
+pub fn consistency_json(from: u64, to: u64, hashes: &[Hash]) -> serde_json::Value {
+    serde_json::json!({ "from": from, "to": to, "hashes": base64_all(hashes) })
+}
+
+fn base64_all(hashes: &[Hash]) -> Vec<String> {
+    hashes.iter().map(|hash| STANDARD.encode(hash)).collect()
 }
 
 async fn replay_grants(

@@ -1,8 +1,8 @@
 //! The server's background tasks, owned by the running [`Application`]: a sweep every
 //! minute (nonces, sessions and failed-login counters pruned once they no longer count;
 //! expiries recorded in the log, in force by the clock anyway; ended credentials'
-//! secrets wiped) and the use counts written every second, and once more after the
-//! server stopped.
+//! secrets wiped), the use counts written every second, and once more after the
+//! server stopped, and, with a signing key, a checkpoint signed when the log grew.
 //!
 //! [`Application`]: crate::http::Application
 
@@ -15,6 +15,7 @@ use grantlog_store::EventStore;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use crate::checkpoints::Checkpointer;
 use crate::expiry::{record_expiries, wipe_ended_secrets};
 use crate::services::login::prune_logins;
 use crate::services::oauth::{Checks, prune_nonces};
@@ -24,6 +25,7 @@ use crate::usage::{FLUSH_EVERY, UsageCounter};
 #[derive(Debug)]
 pub struct Background {
     sweep: JoinHandle<()>,
+    signing: Option<JoinHandle<()>>,
     stop_flushing: oneshot::Sender<()>,
     flusher: JoinHandle<()>,
     store: EventStore,
@@ -31,17 +33,21 @@ pub struct Background {
 }
 
 impl Background {
-    /// Starts both tasks on the current Tokio runtime.
-    pub fn start(store: EventStore, usage: Arc<UsageCounter>, checks: Checks) -> Self {
+    /// Starts the tasks on the current Tokio runtime: checkpoints only with `signing`.
+    pub fn start(store: EventStore, usage: Arc<UsageCounter>, checks: Checks, signing: Option<Signing>) -> Self {
         let sweep = tokio::spawn(sweep_every_minute(store.clone(), checks));
+        let signing = signing.map(|signing| tokio::spawn(sign_checkpoints(store.clone(), signing)));
         let (stop_flushing, stopped) = oneshot::channel();
         let flusher = tokio::spawn(flush_every_second(store.clone(), usage.clone(), stopped));
-        Self { sweep, stop_flushing, flusher, store, usage }
+        Self { sweep, signing, stop_flushing, flusher, store, usage }
     }
 
     /// Stops both and writes the use counts still held.
     pub async fn stop(self) -> anyhow::Result<()> {
         self.sweep.abort();
+        if let Some(signing) = self.signing {
+            signing.abort();
+        }
         // The flusher may have stopped already if it panicked; either way it is done.
         let _ = self.stop_flushing.send(());
         let _ = self.flusher.await;
@@ -70,6 +76,28 @@ async fn sweep_every_minute(store: EventStore, checks: Checks) {
             Err(error) => {
                 tracing::warn!(%error, "wiping ended credentials' secrets failed; the next sweep tries again")
             }
+        }
+    }
+}
+
+/// Checkpoints signed by this process: with which key, how often at most.
+#[derive(Debug, Clone)]
+pub struct Signing {
+    /// The log's key.
+    pub checkpointer: Checkpointer,
+    /// The least time between two checkpoints.
+    pub every: Duration,
+}
+
+async fn sign_checkpoints(store: EventStore, signing: Signing) {
+    let mut ticks = tokio::time::interval(signing.every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        match signing.checkpointer.sign_if_grown(&store, Utc::now()).await {
+            Ok(None) => {}
+            Ok(Some(checkpoint)) => tracing::info!(tree_size = checkpoint.tree_size, "signed a checkpoint"),
+            Err(error) => tracing::error!(%error, "signing a checkpoint failed"),
         }
     }
 }

@@ -7,6 +7,8 @@ use clap::{Args, Parser, Subcommand};
 use grantlog_domain::Actor;
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::background::Signing;
+use crate::checkpoints::Checkpointer;
 use crate::demo;
 use crate::http::Application;
 use crate::http::client_address::{ForwardedHeader, TrustedProxies};
@@ -16,7 +18,7 @@ use crate::services::{NewClient, Services};
 use grantlog_projection::replay::{render_json, render_text};
 use grantlog_projection::{catch_up, rebuild};
 
-use crate::audit::{Audit, Moment};
+use crate::audit::{Audit, Moment, consistency_json, inclusion_json};
 use grantlog_store::{ConnectOptions, EventStore, Head, SecretBox, redact_password};
 
 /// grantlog: an event-sourced OAuth 1.0a authorization server.
@@ -75,6 +77,31 @@ enum Command {
     /// Manage the key that seals client and token secrets at rest.
     #[command(subcommand)]
     Secrets(SecretsCommand),
+    /// Manage the key that signs the log's checkpoints.
+    #[command(subcommand)]
+    Checkpoint(CheckpointCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum CheckpointCommand {
+    /// The checkpoint signing key.
+    #[command(subcommand)]
+    Key(CheckpointKeyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum CheckpointKeyCommand {
+    /// Make an Ed25519 key, write it (mode 0600) to a new file, and print the verifier
+    /// key auditors check checkpoints with (`name+keyid+base64`).
+    Generate {
+        /// The log's origin, which names the key and heads every checkpoint: a
+        /// schema-less URL, e.g. photos.example.com/grantlog.
+        #[arg(long)]
+        origin: String,
+        /// Where to write the signing key; must not exist.
+        #[arg(long)]
+        key_file: std::path::PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -139,6 +166,14 @@ struct ServeArgs {
     /// one that API refuses every request.
     #[arg(long, env = "GRANTLOG_AUDITOR_TOKEN", hide_env_values = true)]
     auditor_token: Option<String>,
+    /// Sign checkpoints of the log with this key (`grantlog checkpoint key generate`;
+    /// not the secrets key). Without it no checkpoint is signed.
+    #[arg(long, env = "GRANTLOG_CHECKPOINT_KEY_FILE")]
+    checkpoint_key_file: Option<std::path::PathBuf>,
+    /// The least time between two checkpoints, in seconds; one is signed only when the
+    /// log grew.
+    #[arg(long, env = "GRANTLOG_CHECKPOINT_EVERY", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    checkpoint_every: u64,
 }
 
 #[derive(Debug, Subcommand)]
@@ -189,6 +224,24 @@ enum AuditCommand {
     /// The grants as they stood at a moment: owner, client, scope, resources, status
     /// and since when.
     Replay(ReplayArgs),
+    /// The latest signed checkpoint: a C2SP signed note, as served at /audit/checkpoint.
+    Checkpoint,
+    /// An inclusion proof (--position, with --size or the latest checkpoint's) or a
+    /// consistency proof (--from, --to), as JSON.
+    Prove(ProveArgs),
+    /// Check a CSV export against a signed checkpoint with the log's verifier key: the
+    /// signature, the Merkle root and the hash chain. Needs no database.
+    VerifyExport {
+        /// The export (`grantlog audit export --format csv`).
+        #[arg(long)]
+        export: std::path::PathBuf,
+        /// The signed checkpoint (`grantlog audit checkpoint`, or `GET /audit/checkpoint`).
+        #[arg(long)]
+        checkpoint: std::path::PathBuf,
+        /// The verifier key (`name+keyid+base64`, as `checkpoint key generate` printed it).
+        #[arg(long)]
+        key: String,
+    },
     /// Every event in log order with its whole envelope and chain hash, on standard
     /// output: JSON Lines or CSV.
     Export {
@@ -218,6 +271,23 @@ struct ReplayArgs {
     json: bool,
 }
 
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("proof").required(true).args(["position", "from"])))]
+struct ProveArgs {
+    /// Prove that the event at this position is in the log.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    position: Option<u64>,
+    /// The tree size to prove it in.
+    #[arg(long, requires = "position")]
+    size: Option<u64>,
+    /// Prove that the log of --to events extends the log of this many.
+    #[arg(long, requires = "to")]
+    from: Option<u64>,
+    /// See --from.
+    #[arg(long, requires = "from")]
+    to: Option<u64>,
+}
+
 #[derive(Debug, Subcommand)]
 enum ProjectionCommand {
     /// Re-fold every read model from position 0 and replace its rows.
@@ -236,10 +306,22 @@ pub enum Outcome {
 impl Cli {
     /// Runs the command.
     pub async fn run(self) -> anyhow::Result<Outcome> {
-        // The demo brings its own temporary database; it never opens the configured one.
-        if matches!(self.command, Command::Demo) {
-            crate::demo::run().await?;
-            return Ok(Outcome::Success);
+        // These need no database: the demo brings its own, the others read files.
+        match self.command {
+            Command::Demo => {
+                crate::demo::run().await?;
+                return Ok(Outcome::Success);
+            }
+            Command::Checkpoint(CheckpointCommand::Key(CheckpointKeyCommand::Generate { origin, key_file })) => {
+                let verifier = crate::checkpoints::generate_key(&origin, &key_file)?;
+                eprintln!("checkpoint signing key written to {}; give auditors the verifier key:", key_file.display());
+                println!("{verifier}");
+                return Ok(Outcome::Success);
+            }
+            Command::Audit(AuditCommand::VerifyExport { export, checkpoint, key }) => {
+                return verify_export_files(&export, &checkpoint, &key);
+            }
+            _ => {}
         }
         // Only `migrate` may create a SQLite file: auditing a path that does not exist
         // must fail, not audit a new empty log.
@@ -266,7 +348,9 @@ impl Cli {
 
 async fn run(store: &EventStore, database: &DatabaseArgs, command: Command) -> anyhow::Result<Outcome> {
     match command {
-        Command::Demo => unreachable!("handled before the database is opened"),
+        Command::Demo | Command::Checkpoint(_) | Command::Audit(AuditCommand::VerifyExport { .. }) => {
+            unreachable!("handled before the database is opened")
+        }
         Command::Serve(args) => return serve(services(store.clone(), database).await?, args).await,
         Command::Client(command) => return add_client(&services(store.clone(), database).await?, command).await,
         Command::Owner(OwnerCommand::Add { username }) => {
@@ -299,6 +383,14 @@ async fn run(store: &EventStore, database: &DatabaseArgs, command: Command) -> a
                 }
             }
         }
+        Command::Audit(AuditCommand::Checkpoint) => match Audit::new(store.clone()).checkpoint().await? {
+            Some(checkpoint) => print!("{}", checkpoint.note),
+            None => {
+                eprintln!("grantlog: no checkpoint is signed yet (serve --checkpoint-key-file signs them)");
+                return Ok(Outcome::Failure);
+            }
+        },
+        Command::Audit(AuditCommand::Prove(args)) => println!("{}", prove(store, args).await?),
         Command::Audit(AuditCommand::Head) => {
             println!("{}", Audit::new(store.clone()).head().await.context("Failed to read the chain head")?);
         }
@@ -359,8 +451,15 @@ async fn application(services: Services, args: ServeArgs) -> anyhow::Result<Appl
     };
     let operators = operator_tokens(args.demo, args.admin_token, args.auditor_token)?;
     let proxies = TrustedProxies::new(args.trusted_proxies, args.forwarded_header);
-    Application::build(listener, services, args.public_url, checks, operators, proxies)
-        .context("Failed to start the server")
+    let application = Application::build(listener, services, args.public_url, checks, operators, proxies)
+        .context("Failed to start the server")?;
+    Ok(match args.checkpoint_key_file {
+        Some(path) => application.signing_checkpoints(Signing {
+            checkpointer: Checkpointer::load(&path)?,
+            every: std::time::Duration::from_secs(args.checkpoint_every),
+        }),
+        None => application,
+    })
 }
 
 /// The operators' tokens as given; in demo mode, fresh ones (printed) for those not given.
@@ -428,4 +527,37 @@ async fn replay_grants(store: &EventStore, args: ReplayArgs) -> anyhow::Result<S
     };
     let grants = Audit::new(store.clone()).replay(moment, args.owner.as_deref(), args.client).await?;
     Ok(if args.json { render_json(&grants) } else { render_text(&grants) })
+}
+
+async fn prove(store: &EventStore, args: ProveArgs) -> anyhow::Result<serde_json::Value> {
+    let audit = Audit::new(store.clone());
+    Ok(match (args.position, args.from, args.to) {
+        (Some(position), _, _) => inclusion_json(&audit.inclusion(position, args.size).await?),
+        (None, Some(from), Some(to)) => consistency_json(from, to, &audit.consistency(from, to).await?),
+        _ => unreachable!("clap requires --position, or --from with --to"),
+    })
+}
+
+fn verify_export_files(export: &std::path::Path, checkpoint: &std::path::Path, key: &str) -> anyhow::Result<Outcome> {
+    let key = grantlog_tlog::note::NoteVerifier::parse(key).context("Failed to read the verifier key")?;
+    let note = std::fs::read_to_string(checkpoint)
+        .with_context(|| format!("Failed to read the checkpoint {}", checkpoint.display()))?;
+    let file =
+        std::fs::File::open(export).with_context(|| format!("Failed to open the export {}", export.display()))?;
+    match crate::verify_export::verify_export(std::io::BufReader::new(file), &note, &key) {
+        Ok(verified) => {
+            println!(
+                "ok: {} events; the first {} make the root {} signed by {}",
+                verified.events,
+                verified.checkpoint.size,
+                base64::Engine::encode(&base64::engine::general_purpose::STANDARD, verified.checkpoint.root),
+                key.name()
+            );
+            Ok(Outcome::Success)
+        }
+        Err(fault) => {
+            eprintln!("grantlog: the export does not verify: {fault}");
+            Ok(Outcome::Failure)
+        }
+    }
 }

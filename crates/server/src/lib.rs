@@ -6,6 +6,7 @@
 
 pub mod audit;
 pub mod background;
+pub mod checkpoints;
 pub mod cli;
 pub mod demo;
 pub mod expiry;
@@ -23,3 +24,4 @@ pub mod telemetry;
 pub mod timeline;
 pub mod token_states;
 pub mod usage;
+pub mod verify_export;

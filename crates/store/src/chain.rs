@@ -76,17 +76,28 @@ impl FromStr for Head {
     }
 }
 
-/// The stored text of one event's envelope: exactly what the hash covers.
+/// The stored text of one event's envelope: exactly what the hash covers, and the
+/// event's leaf in the Merkle tree. Public so that a verifier of an export (which
+/// carries the stored text, `audit export --format csv`) hashes the same bytes.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Envelope<'a> {
+pub struct Envelope<'a> {
+    /// Its position, from 1.
     pub position: u64,
+    /// Its stream.
     pub stream_id: &'a str,
+    /// Its version in the stream.
     pub stream_version: u64,
+    /// Its type.
     pub event_type: &'a str,
+    /// Its payload's schema version.
     pub schema_version: u32,
+    /// When, as stored: RFC 3339, UTC, microseconds.
     pub occurred_at: &'a str,
+    /// Who, as stored JSON text.
     pub actor: &'a str,
+    /// The trace id, if any.
     pub trace_id: Option<&'a str>,
+    /// The payload, as stored JSON text.
     pub payload: &'a str,
 }
 
@@ -94,6 +105,7 @@ impl Envelope<'_> {
     /// The envelope as a JSON array: every field delimited and escaped, so no two
     /// envelopes share a canonical form. The chain hashes it after the previous hash;
     /// the Merkle tree takes it as the event's leaf.
+    #[must_use]
     pub fn canonical(&self) -> Vec<u8> {
         serde_json::to_vec(&(
             self.position,

@@ -18,6 +18,7 @@
 //! May depend on: `grantlog-domain` (for [`grantlog_domain::Actor`]).
 
 mod chain;
+mod checkpoints;
 mod error;
 mod event;
 pub mod nonces;
@@ -32,7 +33,8 @@ pub mod throttle;
 mod tree;
 pub mod usage;
 
-pub use chain::{BadHash, BadHead, ChainHash, ChainReport, Head, Violation};
+pub use chain::{BadHash, BadHead, ChainHash, ChainReport, Envelope, Head, Violation};
+pub use checkpoints::StoredCheckpoint;
 pub use error::{StoreError, is_unique_violation};
 pub use event::{ExpectedVersion, NewEvent, RecordedEvent};
 pub use secrets::SecretBox;

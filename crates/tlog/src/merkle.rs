@@ -127,6 +127,10 @@ impl Appender {
         while node.index % 2 == 1 {
             let left = NodeId { level: node.level, index: node.index - 1 };
             hash = node_hash(&self.known[&left], &hash);
+            // Only the right edge is needed from here on: the children of a closed
+            // subtree never are again.
+            self.known.remove(&left);
+            self.known.remove(&node);
             node = NodeId { level: node.level + 1, index: node.index / 2 };
             self.remember(node, hash);
         }
@@ -152,6 +156,12 @@ impl Appender {
     /// The complete subtrees the appended leaves made, to store.
     pub fn added(&self) -> &[(NodeId, Hash)] {
         &self.added
+    }
+
+    /// Forgets [`Appender::added`], for a caller that only wants roots: memory then
+    /// stays one hash per level.
+    pub fn forget_added(&mut self) {
+        self.added.clear();
     }
 }
 

@@ -7,6 +7,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use grantlog_oauth1::ProtocolError;
+use grantlog_store::StoreError;
 
 use super::oauth::encode_form;
 use super::page::html;
@@ -76,9 +77,23 @@ impl From<ServiceError> for ApiError {
     }
 }
 
-impl From<grantlog_store::StoreError> for ApiError {
-    fn from(error: grantlog_store::StoreError) -> Self {
-        Self::failed(error)
+/// A proof the tree cannot give is the auditor's question gone wrong; the rest fail.
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Proof(_) | StoreError::PastTheTree { .. } => {
+                Self::operator(StatusCode::BAD_REQUEST, error.to_string())
+            }
+            StoreError::Conflict { .. }
+            | StoreError::UnsupportedUrl
+            | StoreError::Corrupt(_)
+            | StoreError::Tampered(_)
+            | StoreError::Secrets(_)
+            | StoreError::UsernameTaken
+            | StoreError::Inline(_)
+            | StoreError::Migrate(_)
+            | StoreError::Database(_) => Self::failed(error),
+        }
     }
 }
 

@@ -18,6 +18,7 @@ use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 use grantlog_store::sessions::Session;
 
+use crate::background::Signing;
 use crate::metrics;
 use crate::operators::OperatorTokens;
 use crate::services::Services;
@@ -26,6 +27,7 @@ use crate::telemetry::RequestSpan;
 use client_address::TrustedProxies;
 
 mod account;
+mod audit;
 pub mod client_address;
 mod consent;
 mod error;
@@ -82,6 +84,7 @@ pub struct Application {
     address: SocketAddr,
     services: Services,
     checks: Checks,
+    signing: Option<Signing>,
 }
 
 impl std::fmt::Debug for Application {
@@ -144,9 +147,12 @@ impl Application {
                 .route("/account/clients/{id}/revoke", web::post().to(account::disconnect))
                 .route("/account/clients/{id}/forget", web::post().to(account::forget))
                 .route("/admin/clients", web::post().to(operator::register_client))
-                .route("/audit/events", web::get().to(operator::events))
-                .route("/audit/verify", web::get().to(operator::verify))
-                .route("/audit/replay", web::get().to(operator::replay))
+                .route("/audit/events", web::get().to(audit::events))
+                .route("/audit/verify", web::get().to(audit::verify))
+                .route("/audit/replay", web::get().to(audit::replay))
+                .route("/audit/checkpoint", web::get().to(audit::checkpoint))
+                .route("/audit/proof/inclusion", web::get().to(audit::inclusion))
+                .route("/audit/proof/consistency", web::get().to(audit::consistency))
                 .route("/static/grantlog.css", web::get().to(page::stylesheet))
                 .route("/api/photos", web::get().to(resources::photos))
                 .route("/api/photos/{id}", web::get().to(resources::photo))
@@ -154,12 +160,18 @@ impl Application {
         })
         .listen(listener)?
         .run();
-        Ok(Self { server, address, services, checks })
+        Ok(Self { server, address, services, checks, signing: None })
     }
 
     /// Where it listens.
     pub fn address(&self) -> SocketAddr {
         self.address
+    }
+
+    /// Signs checkpoints with `signing` while it runs.
+    #[must_use]
+    pub fn signing_checkpoints(self, signing: Signing) -> Self {
+        Self { signing: Some(signing), ..self }
     }
 
     /// What stops it from another thread (the in-process tests' servers).
@@ -171,7 +183,7 @@ impl Application {
     /// ([`crate::background::Background`]) running beside it; once stopped, stops them and writes the use
     /// counts still held.
     pub async fn run(self) -> anyhow::Result<()> {
-        let background = self.services.start_background(self.checks);
+        let background = self.services.start_background(self.checks, self.signing);
         let served = self.server.await.context("The server stopped with an error");
         background.stop().await?;
         served

@@ -31,7 +31,7 @@ use grantlog_store::{EventStore, SecretBox, StoreError};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::audit::Audit;
-use crate::background::Background;
+use crate::background::{Background, Signing};
 use crate::nonce_ledger::{LedgerError, NonceLedger};
 use crate::photo_lists::PhotoLists;
 use crate::rsa_keys::RsaKeys;
@@ -166,9 +166,10 @@ impl Services {
         crate::metrics::scrape(&self.store).await
     }
 
-    /// Starts the background tasks on the current Tokio runtime.
-    pub fn start_background(&self, checks: oauth::Checks) -> Background {
-        Background::start(self.store.clone(), self.usage.clone(), checks)
+    /// Starts the background tasks on the current Tokio runtime; checkpoints only with
+    /// `signing`.
+    pub fn start_background(&self, checks: oauth::Checks, signing: Option<Signing>) -> Background {
+        Background::start(self.store.clone(), self.usage.clone(), checks, signing)
     }
 
     /// The write that seals `secret` under `id` in a command's transaction.

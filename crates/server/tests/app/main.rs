@@ -7,6 +7,7 @@ mod support;
 
 mod account;
 mod browser;
+mod checkpoints;
 mod cli;
 mod consent;
 mod fuzz;

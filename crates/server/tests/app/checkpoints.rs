@@ -1,0 +1,229 @@
+//! Signed checkpoints and proofs, SQLite and PostgreSQL: a server given a checkpoint key
+//! signs the log's tree; every event of a 1,000-event log is proved in it, and every
+//! pair of sizes of its first 100 proved consistent, over HTTP; an independent verifier
+//! written from the public specs (Python, `tests/clients/python/tlog_verify.py`) checks
+//! the note, every proof and the roots from the CSV export. `audit verify-export` checks
+//! the export offline and names what a tampered one breaks. Two processes signing at
+//! once leave checkpoints all consistent with each other.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use grantlog_domain::OwnerId;
+use grantlog_projection::testing::register_owner;
+use grantlog_store::testing::TestDatabase;
+use grantlog_store::{ConnectOptions, EventStore, backend_tests};
+use grantlog_tests::run_python_client;
+use grantlog_tlog::merkle::verify_consistency;
+use serde_json::{Value, json};
+
+use crate::support::Server;
+
+const AUDITOR: &str = "auditor-token-for-the-checkpoints-0123456789";
+
+/// A new signing key in `folder`; returns its file and the verifier key printed.
+fn checkpoint_key(folder: &Path) -> (String, String) {
+    let key_file = folder.join("checkpoint.key");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_grantlog"))
+        .args(["checkpoint", "key", "generate", "--origin", "grantlog.test/log", "--key-file"])
+        .arg(&key_file)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let verifier = String::from_utf8(output.stdout).unwrap().trim().to_owned();
+    assert!(verifier.starts_with("grantlog.test/log+"), "{verifier}");
+    (key_file.to_str().unwrap().to_owned(), verifier)
+}
+
+fn audit_get(server: &Server, path: &str) -> (u16, String) {
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let mut response = agent.get(server.url(path)).header("Authorization", format!("Bearer {AUDITOR}")).call().unwrap();
+    (response.status().as_u16(), response.body_mut().read_to_string().unwrap())
+}
+
+/// Owners registered straight into the log: one event each.
+async fn grow(store: &EventStore, events: usize) {
+    for _ in 0..events {
+        register_owner(store, OwnerId::new(uuid::Uuid::now_v7()), Utc::now()).await;
+    }
+}
+
+/// Waits for a checkpoint of the whole log; returns the note.
+fn signed_checkpoint_of(server: &Server, size: u64) -> String {
+    let started = Instant::now();
+    loop {
+        let (status, note) = audit_get(server, "/audit/checkpoint");
+        if status == 200 && note.lines().nth(1) == Some(&size.to_string()) {
+            return note;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "no checkpoint of {size}: {status} {note}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+async fn every_proof_verifies_with_a_python_verifier_written_from_the_specs(database: TestDatabase) {
+    let folder = tempfile::tempdir().unwrap();
+    let (key_file, verifier) = checkpoint_key(folder.path());
+    let server = Server::start_with(
+        &database.url,
+        &["--auditor-token", AUDITOR, "--checkpoint-key-file", &key_file, "--checkpoint-every", "1"],
+    );
+    assert_eq!(audit_get(&server, "/audit/checkpoint").0, 404, "nothing signed before the log has events");
+    let store = EventStore::connect(ConnectOptions::new(&database.url)).await.unwrap();
+    grow(&store, 1_000).await;
+    let size = store.tree_size().await.unwrap();
+    assert_eq!(size, 1_000);
+    let note = signed_checkpoint_of(&server, size);
+
+    let mut inclusion = Vec::new();
+    for position in 1..=size {
+        let (status, body) = audit_get(&server, &format!("/audit/proof/inclusion?position={position}"));
+        assert_eq!(status, 200, "{body}");
+        inclusion.push(serde_json::from_str::<Value>(&body).unwrap());
+    }
+    let mut consistency = Vec::new();
+    for to in 1..=100 {
+        for from in 1..=to {
+            let (status, body) = audit_get(&server, &format!("/audit/proof/consistency?from={from}&to={to}"));
+            assert_eq!(status, 200, "{body}");
+            consistency.push(serde_json::from_str::<Value>(&body).unwrap());
+        }
+    }
+    let export = folder.path().join("log.csv");
+    let exported = server.grantlog(&["audit", "export", "--format", "csv"]);
+    assert!(exported.status.success());
+    std::fs::write(&export, &exported.stdout).unwrap();
+
+    let job = json!({
+        "verifier_key": verifier, "checkpoint": note, "export_csv": export,
+        "inclusion": inclusion, "consistency": consistency,
+    });
+    let verdict: Value =
+        serde_json::from_slice(&run_python_client("tlog_verify.py", &[], job.to_string().as_bytes())).unwrap();
+    assert_eq!(verdict["checkpoint_size"], 1_000);
+    assert_eq!(verdict["inclusion_verified"], 1_000);
+    assert_eq!(verdict["consistency_verified"], 5_050);
+
+    // The CLI answers as the API does.
+    let checkpoint_file = folder.path().join("checkpoint.note");
+    let printed = server.grantlog(&["audit", "checkpoint"]);
+    assert_eq!(String::from_utf8(printed.stdout).unwrap(), note);
+    std::fs::write(&checkpoint_file, &note).unwrap();
+    let proved = server.grantlog(&["audit", "prove", "--position", "17", "--size", "1000"]);
+    assert_eq!(serde_json::from_slice::<Value>(&proved.stdout).unwrap(), inclusion[16]);
+    let proved = server.grantlog(&["audit", "prove", "--from", "7", "--to", "100"]);
+    let expected = consistency.iter().find(|proof| proof["from"] == 7 && proof["to"] == 100).unwrap();
+    assert_eq!(serde_json::from_slice::<Value>(&proved.stdout).unwrap(), *expected);
+
+    // Questions the tree cannot answer are the auditor's mistake, not a failure.
+    for path in [
+        "/audit/proof/inclusion?position=0",
+        "/audit/proof/inclusion?position=1001&size=1000",
+        "/audit/proof/inclusion?position=5&size=2000",
+        "/audit/proof/inclusion?position=x",
+        "/audit/proof/consistency?from=0&to=5",
+        "/audit/proof/consistency?from=9&to=5",
+        "/audit/proof/consistency?from=5",
+    ] {
+        assert_eq!(audit_get(&server, path).0, 400, "{path}");
+    }
+
+    verify_export_names_what_tampering_breaks(&server, folder.path(), &export, &checkpoint_file, &verifier);
+}
+
+/// `audit verify-export` on the export as made, then on three tampered copies.
+fn verify_export_names_what_tampering_breaks(
+    server: &Server,
+    folder: &Path,
+    export: &Path,
+    checkpoint: &Path,
+    verifier: &str,
+) {
+    let verify = |file: &Path| {
+        let output = server.grantlog(&[
+            "audit",
+            "verify-export",
+            "--export",
+            file.to_str().unwrap(),
+            "--checkpoint",
+            checkpoint.to_str().unwrap(),
+            "--key",
+            verifier,
+        ]);
+        (
+            output.status.code(),
+            format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr)),
+        )
+    };
+    let (code, said) = verify(export);
+    assert_eq!(code, Some(0), "{said}");
+    assert!(said.starts_with("ok: 1000 events"), "{said}");
+
+    let text = std::fs::read_to_string(export).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let tampered = |name: &str, lines: Vec<String>| {
+        let path = folder.join(name);
+        std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+        verify(&path)
+    };
+    let owned = |lines: &[&str]| lines.iter().map(|line| (*line).to_owned()).collect::<Vec<String>>();
+
+    // One byte of event 500's envelope: its timestamp's last digit.
+    let mut edited = owned(&lines);
+    let line = &mut edited[500];
+    let digit = line.find("Z,").unwrap() - 1;
+    let changed = if &line[digit..=digit] == "0" { "1" } else { "0" };
+    line.replace_range(digit..=digit, changed);
+    let (code, said) = tampered("edited.csv", edited);
+    assert_eq!(code, Some(1));
+    assert!(said.contains("position 500: the hash chain breaks"), "{said}");
+
+    let (code, said) = tampered("short.csv", owned(&lines[..lines.len() - 1]));
+    assert_eq!(code, Some(1));
+    assert!(said.contains("the export ends at position 999, but the checkpoint covers 1000 events"), "{said}");
+
+    let mut swapped = owned(&lines);
+    swapped.swap(300, 301);
+    let (code, said) = tampered("swapped.csv", swapped);
+    assert_eq!(code, Some(1));
+    assert!(said.contains("position 300: the export has position 301 here"), "{said}");
+
+    let (code, said) = verify(checkpoint);
+    assert_eq!(code, Some(1), "a file that is no CSV export: {said}");
+}
+
+async fn two_processes_signing_at_once_never_contradict_each_other(database: TestDatabase) {
+    let folder = tempfile::tempdir().unwrap();
+    let (key_file, _) = checkpoint_key(folder.path());
+    let args = ["--checkpoint-key-file", key_file.as_str(), "--checkpoint-every", "1"];
+    let first = Server::process(&database.url, &args);
+    let _second = first.beside_with(&args);
+    let store = EventStore::connect(ConnectOptions::new(&database.url)).await.unwrap();
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(4) {
+        grow(&store, 5).await;
+        tokio::time::sleep(Duration::from_millis(40)).await;
+    }
+    let size = store.tree_size().await.unwrap();
+    while store.latest_checkpoint().await.unwrap().is_none_or(|latest| latest.tree_size < size) {
+        assert!(started.elapsed() < Duration::from_secs(30), "the last growth was never signed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let checkpoints = store.checkpoints().await.unwrap();
+    assert!(checkpoints.len() >= 3, "{} checkpoints", checkpoints.len());
+    for pair in checkpoints.windows(2) {
+        let (earlier, later) = (&pair[0], &pair[1]);
+        let proof = store.consistency_proof(earlier.tree_size, later.tree_size).await.unwrap();
+        verify_consistency(earlier.tree_size, later.tree_size, &earlier.root, &later.root, &proof)
+            .unwrap_or_else(|e| panic!("{} to {}: {e}", earlier.tree_size, later.tree_size));
+    }
+    for checkpoint in &checkpoints {
+        assert_eq!(store.tree_root(checkpoint.tree_size).await.unwrap(), checkpoint.root);
+    }
+}
+
+backend_tests!(
+    every_proof_verifies_with_a_python_verifier_written_from_the_specs,
+    two_processes_signing_at_once_never_contradict_each_other
+);
