@@ -55,8 +55,8 @@ impl Prerequisite {
 }
 
 // The tests each prerequisite serves, by name (crates/server/tests/app/story.rs,
-// checkpoints.rs, browser.rs and tests/oauthlib_interop.rs).
-const PYTHON_TESTS: &[&str] = &["oauthlib", "python_verifier"];
+// checkpoints.rs, receipts.rs, browser.rs and tests/oauthlib_interop.rs).
+const PYTHON_TESTS: &[&str] = &["oauthlib", "python_verifier", "receipt_that_verifies_offline"];
 const NODE_TESTS: &[&str] = &["node_oauth_1_0a_runs_the_story"];
 const BROWSER_TESTS: &[&str] = &["in_chromium"];
 

@@ -166,6 +166,9 @@ struct ServeArgs {
     /// one that API refuses every request.
     #[arg(long, env = "GRANTLOG_AUDITOR_TOKEN", hide_env_values = true)]
     auditor_token: Option<String>,
+    /// The provider's name: the controller on consent receipts.
+    #[arg(long, env = "GRANTLOG_PROVIDER_NAME", default_value = crate::services::DEFAULT_PROVIDER_NAME)]
+    provider_name: String,
     /// Sign checkpoints of the log with this key (`grantlog checkpoint key generate`;
     /// not the secrets key). Without it no checkpoint is signed.
     #[arg(long, env = "GRANTLOG_CHECKPOINT_KEY_FILE")]
@@ -429,7 +432,7 @@ async fn serve_traced(services: Services, args: ServeArgs) -> anyhow::Result<Out
 /// bound.
 async fn application(services: Services, args: ServeArgs) -> anyhow::Result<Application> {
     let most = usize::try_from(args.token_cache_size).unwrap_or(usize::MAX);
-    let services = services.with_token_cache(most);
+    let services = services.with_token_cache(most).with_provider_name(&args.provider_name);
     services.catch_up().await.context("Failed to bring the read models up to date")?;
     if args.demo {
         services.seed_demo().await.context("Failed to seed the demo")?;

@@ -17,6 +17,7 @@ pub mod nonce_ledger;
 pub mod operators;
 pub mod pages;
 pub mod photo_lists;
+pub mod receipt;
 pub mod rsa_keys;
 pub mod secret_cache;
 pub mod services;

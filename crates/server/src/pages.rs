@@ -299,6 +299,12 @@ pub fn history(grant: &GrantHistory, csrf_token: &str) -> Markup {
                 "Event numbers are positions in grantlog's log: an auditor finds them with "
                 code { "grantlog audit replay" } "."
             }
+            @if summary.row.scope.is_some() {
+                p {
+                    a href={ "/account/grants/" (id) "/receipt" } download { "Download the consent receipt" }
+                    " (what you agreed to, with the proof that it is in the log)"
+                }
+            }
             p { a href="/account/grants" { "Back to your grants" } }
         },
     )

@@ -41,8 +41,8 @@ pub use secrets::SecretBox;
 pub use sqlx::AnyConnection;
 pub use sqlx::AnyPool;
 pub use store::{
-    BYTES_PER_INSERT, Backend, ConnectOptions, EventStore, InclusionProof, InlineHook, SideTables, StreamAppend,
-    redact_password, statement_chunks, values_placeholders,
+    BYTES_PER_INSERT, Backend, ConnectOptions, EventStore, InclusionProof, InlineHook, SideTables, StoredEvent,
+    StreamAppend, redact_password, statement_chunks, values_placeholders,
 };
 
 /// Whether `text` can be stored as text on every backend: PostgreSQL refuses a NUL byte

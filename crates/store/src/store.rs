@@ -308,7 +308,7 @@ impl EventStore {
                 });
             }
             for (offset, event) in append.events.iter().enumerate() {
-                let row = StoredRow {
+                let row = StoredEvent {
                     position: next_position,
                     stream_id: append.stream_id.to_owned(),
                     stream_version: current_version + 1 + offset as u64,
@@ -336,11 +336,11 @@ impl EventStore {
                     trace_id: row.trace_id.clone(),
                     hash,
                 });
-                rows.push(StoredRow { hash: hash.to_string(), ..row });
+                rows.push(StoredEvent { hash: hash.to_string(), ..row });
             }
             versions.insert(append.stream_id, current_version + append.events.len() as u64);
         }
-        for chunk in statement_chunks(&rows, StoredRow::bound_bytes) {
+        for chunk in statement_chunks(&rows, StoredEvent::bound_bytes) {
             insert_rows(&mut tx, chunk).await.map_err(|error| {
                 if is_stream_version_violation(&error) {
                     // Only a concurrent writer outside the head lock could collide; report
@@ -387,7 +387,7 @@ impl EventStore {
         let sql =
             format!("SELECT {COLUMNS} FROM events WHERE stream_id = $1 AND position >= 1 ORDER BY stream_version");
         let rows = sqlx::query(AssertSqlSafe(sql)).bind(stream_id).fetch_all(&self.inner.reader).await?;
-        rows.iter().map(|row| StoredRow::from_row(row)?.into_recorded()).collect()
+        rows.iter().map(|row| StoredEvent::from_row(row)?.into_recorded()).collect()
     }
 
     /// Up to `limit` events after `position`, in order. Follow the log by passing the
@@ -395,7 +395,7 @@ impl EventStore {
     /// commit order.
     pub async fn read_from(&self, position: u64, limit: u32) -> Result<Vec<RecordedEvent>, StoreError> {
         if self.inner.backend == Backend::Postgres {
-            return self.read_rows(position, limit).await?.into_iter().map(StoredRow::into_recorded).collect();
+            return self.read_rows(position, limit).await?.into_iter().map(StoredEvent::into_recorded).collect();
         }
         // On SQLite the database folds the page into one JSON document: one row crosses
         // the driver instead of thousands (sqlx hands SQLite rows over one at a time
@@ -424,6 +424,12 @@ impl EventStore {
             return Ok(Vec::new());
         }
         self.read_from(position, limit).await
+    }
+
+    /// The event at `position` as stored.
+    pub async fn stored_event(&self, position: u64) -> Result<Option<StoredEvent>, StoreError> {
+        let mut rows = self.read_rows(position.saturating_sub(1), 1).await?;
+        Ok(rows.pop().filter(|row| row.position == position))
     }
 
     /// How many leaves the Merkle tree holds: the events appended (the head's position).
@@ -628,14 +634,14 @@ impl EventStore {
         announce(&self.inner.committed, position);
     }
 
-    async fn read_rows(&self, after: u64, limit: u32) -> Result<Vec<StoredRow>, StoreError> {
+    async fn read_rows(&self, after: u64, limit: u32) -> Result<Vec<StoredEvent>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM events WHERE position > $1 ORDER BY position LIMIT $2");
         let rows = sqlx::query(AssertSqlSafe(sql))
             .bind(to_i64(after))
             .bind(i64::from(limit))
             .fetch_all(&self.inner.reader)
             .await?;
-        rows.iter().map(StoredRow::from_row).collect()
+        rows.iter().map(StoredEvent::from_row).collect()
     }
 }
 
@@ -726,7 +732,7 @@ pub fn values_placeholders(rows: usize, columns: usize) -> String {
     (0..rows).map(row).collect::<Vec<_>>().join(", ")
 }
 
-async fn insert_rows(connection: &mut AnyConnection, rows: &[StoredRow]) -> Result<(), sqlx::Error> {
+async fn insert_rows(connection: &mut AnyConnection, rows: &[StoredEvent]) -> Result<(), sqlx::Error> {
     let sql = format!("INSERT INTO events ({COLUMNS}) VALUES {}", values_placeholders(rows.len(), 10));
     let mut query = sqlx::query(AssertSqlSafe(sql));
     for row in rows {
@@ -792,22 +798,33 @@ impl WireEvent {
     }
 }
 
-/// An events row as stored: text exactly as hashed.
-#[derive(Debug)]
-struct StoredRow {
-    position: u64,
-    stream_id: String,
-    stream_version: u64,
-    event_type: String,
-    schema_version: u32,
-    payload: String,
-    occurred_at: String,
-    actor: String,
-    trace_id: Option<String>,
-    hash: String,
+/// An event as its row stores it: the text the chain hash and the Merkle leaf cover,
+/// byte for byte (a receipt carries it so that its proof can be checked offline).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct StoredEvent {
+    /// Its position.
+    pub position: u64,
+    /// Its stream.
+    pub stream_id: String,
+    /// Its version in the stream.
+    pub stream_version: u64,
+    /// Its type.
+    pub event_type: String,
+    /// Its payload's schema version.
+    pub schema_version: u32,
+    /// The payload, as stored JSON text.
+    pub payload: String,
+    /// When, as stored.
+    pub occurred_at: String,
+    /// Who, as stored JSON text.
+    pub actor: String,
+    /// The trace id, if any.
+    pub trace_id: Option<String>,
+    /// Its chain hash, hex.
+    pub hash: String,
 }
 
-impl StoredRow {
+impl StoredEvent {
     fn from_row(row: &AnyRow) -> Result<Self, StoreError> {
         let position = to_u64(row.try_get::<i64, _>("position")?);
         Ok(Self {
@@ -831,7 +848,8 @@ impl StoredRow {
         text.iter().map(|t| t.len()).sum::<usize>() + self.trace_id.as_ref().map_or(0, String::len) + 10 * 8
     }
 
-    fn envelope(&self) -> Envelope<'_> {
+    /// The envelope the chain hash and the Merkle leaf cover.
+    pub fn envelope(&self) -> Envelope<'_> {
         Envelope {
             position: self.position,
             stream_id: &self.stream_id,
@@ -887,8 +905,8 @@ fn to_i64(value: u64) -> i64 {
 mod tests {
     use super::*;
 
-    fn row(payload_len: usize) -> StoredRow {
-        StoredRow {
+    fn row(payload_len: usize) -> StoredEvent {
+        StoredEvent {
             position: 1,
             stream_id: "grant-a".into(),
             stream_version: 1,
@@ -910,15 +928,15 @@ mod tests {
 
     #[test]
     fn statements_stay_under_the_byte_cap() {
-        let rows: Vec<StoredRow> = (0..100).map(|_| row(1000)).collect();
-        let chunks = statement_chunks(&rows, StoredRow::bound_bytes);
-        assert!(chunks.iter().all(|c| c.iter().map(StoredRow::bound_bytes).sum::<usize>() <= BYTES_PER_INSERT));
+        let rows: Vec<StoredEvent> = (0..100).map(|_| row(1000)).collect();
+        let chunks = statement_chunks(&rows, StoredEvent::bound_bytes);
+        assert!(chunks.iter().all(|c| c.iter().map(StoredEvent::bound_bytes).sum::<usize>() <= BYTES_PER_INSERT));
         assert_eq!(chunks.iter().map(|c| c.len()).sum::<usize>(), 100);
 
         assert!(chunks.len() > 1);
 
         let huge = [row(BYTES_PER_INSERT * 2)];
-        assert_eq!(statement_chunks(&huge, StoredRow::bound_bytes).len(), 1, "an oversized row still goes, alone");
+        assert_eq!(statement_chunks(&huge, StoredEvent::bound_bytes).len(), 1, "an oversized row still goes, alone");
     }
 
     #[test]

@@ -7,7 +7,8 @@ checkpoint and every proof it is given against them.
 
 Input (stdin, JSON): {"verifier_key", "checkpoint" (the signed note), "export_csv" (a
 path), "inclusion": [{"leaf_index", "tree_size", "leaf_hash", "hashes"}...],
-"consistency": [{"from", "to", "hashes"}...]}. Output (stdout, JSON): what was checked.
+"consistency": [{"from", "to", "hashes"}...]}, or {"verifier_key", "receipts": [consent
+receipts]}. Output (stdout, JSON): what was checked.
 Exits 1 naming the first thing that does not verify.
 """
 
@@ -183,8 +184,48 @@ def canonical_leaves(path):
     return leaves
 
 
+def canonical_leaf(event):
+    """The leaf of one event given as stored (a receipt's "event")."""
+    envelope = [
+        event["position"],
+        event["stream_id"],
+        event["stream_version"],
+        event["event_type"],
+        event["schema_version"],
+        event["occurred_at"],
+        event["actor"],
+        event["trace_id"],
+        event["payload"],
+    ]
+    return leaf_hash(json.dumps(envelope, separators=(",", ":"), ensure_ascii=False).encode())
+
+
+def verify_receipt(receipt, verifier_key):
+    """A consent receipt on its own: its approval event's leaf is in the tree its signed
+    checkpoint commits to, and the event is the approval the receipt describes."""
+    b64 = base64.b64decode
+    proof, event = receipt["proof"], receipt["event"]
+    if proof is None:
+        raise Refused("the receipt carries no proof yet")
+    origin, size, root = parse_checkpoint(open_note(proof["checkpoint"], verifier_key))
+    leaf = canonical_leaf(event)
+    if b64(proof["leaf_hash"]) != leaf or proof["leaf_index"] != event["position"] - 1 or proof["tree_size"] != size:
+        raise Refused("the receipt's proof is not about its event")
+    verify_inclusion(proof["leaf_index"], size, leaf, [b64(h) for h in proof["hashes"]], root)
+    payload = json.loads(event["payload"])
+    if event["event_type"] != "grant.approved" or payload["grant_id"] != receipt["grant_id"]:
+        raise Refused("the receipt's event is not its grant's approval")
+    if payload["resources"] != receipt["resources"] or payload["owner_id"] != receipt["piiPrincipalId"]:
+        raise Refused("the receipt says other than its event")
+    return origin
+
+
 def main():
     job = json.load(sys.stdin)
+    if "receipts" in job:
+        origins = [verify_receipt(receipt, job["verifier_key"]) for receipt in job["receipts"]]
+        json.dump({"receipts_verified": len(origins), "origins": sorted(set(origins))}, sys.stdout)
+        return
     b64 = base64.b64decode
     leaves = canonical_leaves(job["export_csv"])
     roots = roots_of_every_size(leaves)

@@ -16,6 +16,7 @@ use super::page::{cookie, csrf_matches, expire_cookie, forbidden, form_fields, h
 use super::{ApiError, AppState, GRANTS_PAGE, SESSION_COOKIE, outcome, trace_id};
 use crate::pages;
 use crate::services::account::{AccountError, ClientGrants};
+use crate::services::receipts::Reader;
 
 /// `GET /login`: the login form, leading on to `next` (an account page) or to a
 /// request's consent page (`oauth_token`).
@@ -65,6 +66,23 @@ pub(super) async fn grant(
     let history = state.services.grant_history(owner(&session), &grant_id, Utc::now()).await?;
     outcome("history_shown");
     Ok(html(StatusCode::OK, pages::history(&history, &session.csrf_token)))
+}
+
+/// `GET /account/grants/{id}/receipt`: the consent receipt of one of her grants, as a
+/// JSON download (404 for a grant not hers, or never approved).
+pub(super) async fn receipt(
+    request: HttpRequest,
+    grant_id: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let Some(session) = state.session(&request, Utc::now()).await? else { return Ok(to_login(&request)) };
+    let receipt = state.services.receipt(&grant_id, Reader::Owner(owner(&session))).await?;
+    outcome("receipt_shown");
+    let file = format!("attachment; filename=\"consent-receipt-{}.json\"", percent_encode(&grant_id));
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::CONTENT_DISPOSITION, file))
+        .json(receipt))
 }
 
 /// `POST /account/grants/{id}/revoke`.

@@ -13,6 +13,8 @@ use super::{ApiError, AppState, outcome};
 use crate::audit::{Moment, ReplayError, consistency_json, inclusion_json};
 use crate::export::event_json;
 use crate::operators::Role;
+use crate::services::account::AccountError;
+use crate::services::receipts::Reader;
 
 /// The most events one `GET /audit/events` returns.
 const MAX_EVENTS_PER_PAGE: u32 = 10_000;
@@ -132,6 +134,22 @@ pub(super) async fn consistency(request: HttpRequest, state: web::Data<AppState>
     let hashes = state.services.audit().consistency(from, to).await?;
     outcome("consistency_proved");
     Ok(HttpResponse::Ok().json(consistency_json(from, to, &hashes)))
+}
+
+/// `GET /audit/receipts/{grant_id}`: any grant's consent receipt (404 for a grant that
+/// does not exist or was never approved).
+pub(super) async fn receipt(
+    request: HttpRequest,
+    grant_id: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    require(&state, &request, Role::Auditor)?;
+    let receipt = state.services.receipt(&grant_id, Reader::Auditor).await.map_err(|error| match error {
+        AccountError::NotFound => ApiError::operator(StatusCode::NOT_FOUND, "no approved grant has that id"),
+        AccountError::Ended | AccountError::Failed(_) => ApiError::from(error),
+    })?;
+    outcome("receipt_shown");
+    Ok(HttpResponse::Ok().json(receipt))
 }
 
 /// The query parameter `name` as a whole number below 2^63, if given.

@@ -342,14 +342,14 @@ impl Services {
     }
 
     /// One of `owner`'s grants; another owner's, or none, is `NotFound`.
-    async fn owned_grant(&self, owner: OwnerId, grant_id: &str) -> Result<GrantRow, AccountError> {
+    pub(super) async fn owned_grant(&self, owner: OwnerId, grant_id: &str) -> Result<GrantRow, AccountError> {
         grant_by_id(self.store.reader(), grant_id)
             .await?
             .filter(|row| row.owner_id == Some(owner))
             .ok_or(AccountError::NotFound)
     }
 
-    async fn client(&self, client_id: ClientId) -> Result<ClientRow, ServiceError> {
+    pub(super) async fn client(&self, client_id: ClientId) -> Result<ClientRow, ServiceError> {
         client_by_id(self.store.reader(), &client_id.to_string())
             .await?
             .ok_or_else(|| ServiceError::Corrupt(format!("a grant names an unknown client {client_id}")))

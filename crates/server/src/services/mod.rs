@@ -4,8 +4,8 @@
 //! - OAuth clients: [`signed`] (the one way a signed request is checked) and [`oauth`]
 //!   (temporary credentials, the exchange).
 //! - Resource owners: [`login`] (passwords, the lockout, sessions), [`consent`] (the
-//!   decision on a client's request) and [`account`] (her grants, their history,
-//!   revoking).
+//!   decision on a client's request), [`account`] (her grants, their history,
+//!   revoking) and [`receipts`] (hers, and any for auditors).
 //! - Operators: [`operators`] (registering clients and owners, the secrets key, the
 //!   demo's data).
 //! - Auditors: [`crate::audit`], which needs the log alone (no secrets key), so that
@@ -19,6 +19,7 @@ pub mod consent;
 pub mod login;
 pub mod oauth;
 pub mod operators;
+pub mod receipts;
 pub mod signed;
 
 use std::sync::Arc;
@@ -40,6 +41,9 @@ use crate::token_states::TokenStates;
 use crate::usage::UsageCounter;
 
 pub use operators::{IssuedClient, NewClient, client_secret_id};
+
+/// The controller a consent receipt names when no provider name is configured.
+pub const DEFAULT_PROVIDER_NAME: &str = "grantlog";
 
 /// Why a use case was refused or failed. Messages carry no secret.
 #[derive(Debug, thiserror::Error)]
@@ -107,6 +111,8 @@ pub struct Services {
     password_checks: Arc<tokio::sync::Semaphore>,
     /// Where signed requests record their nonces.
     nonces: NonceLedger,
+    /// The provider's name, the controller on consent receipts.
+    provider_name: Arc<str>,
 }
 
 pub(crate) fn random_token(bytes: usize) -> String {
@@ -131,7 +137,15 @@ impl Services {
             token_states: Arc::default(),
             password_checks: Arc::new(tokio::sync::Semaphore::new(cores.max(2))),
             nonces,
+            provider_name: Arc::from(DEFAULT_PROVIDER_NAME),
         }
+    }
+
+    /// Names the provider on consent receipts.
+    #[must_use]
+    pub fn with_provider_name(mut self, name: &str) -> Self {
+        self.provider_name = Arc::from(name);
+        self
     }
 
     /// Keeps at most `most` access tokens' state in memory (the default is 100,000).

@@ -46,6 +46,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("GET", "/audit/checkpoint"),
     ("GET", "/audit/proof/inclusion"),
     ("GET", "/audit/proof/consistency"),
+    ("GET", "/audit/receipts/{id}"),
+    ("GET", "/account/grants/{id}/receipt"),
     ("GET", "/static/grantlog.css"),
     ("GET", "/api/photos"),
     ("GET", "/api/photos/{id}"),

@@ -16,6 +16,7 @@ mod login;
 mod metrics;
 mod operators;
 mod photos;
+mod receipts;
 mod secrets_key;
 mod story;
 mod telemetry;

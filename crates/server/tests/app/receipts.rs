@@ -1,0 +1,123 @@
+//! Consent receipts, SQLite and PostgreSQL: Jane approves Beppa Prints on the consent
+//! page and downloads the receipt from the grant's page; an auditor gets the same one;
+//! it names the provider, the client, her photos, the notice she was shown, and carries
+//! the approval event with its inclusion proof, which the independent Python verifier
+//! checks offline against the signed checkpoint. Her revocation shows on it as a later
+//! event, and it still verifies. Nobody else gets her receipt.
+
+use std::time::{Duration, Instant};
+
+use grantlog_domain::{Fingerprint, consent_wording};
+use grantlog_projection::tables::grant_by_token;
+use grantlog_store::testing::TestDatabase;
+use grantlog_store::{ConnectOptions, EventStore, backend_tests};
+use grantlog_tests::run_python_client;
+use serde_json::{Value, json};
+
+use crate::support::Server;
+use crate::support::browser::{Browser, Client, hidden};
+
+const AUDITOR: &str = "auditor-token-for-the-receipts-0123456789ab";
+
+fn auditor_get(server: &Server, path: &str) -> (u16, String) {
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let mut response = agent.get(server.url(path)).header("Authorization", format!("Bearer {AUDITOR}")).call().unwrap();
+    (response.status().as_u16(), response.body_mut().read_to_string().unwrap())
+}
+
+/// The receipt as Jane downloads it, once a checkpoint covers its approval.
+fn janes_receipt(server: &Server, jane: &mut Browser, grant: &str) -> Value {
+    let started = Instant::now();
+    loop {
+        let page = jane.get(&server.url(&format!("/account/grants/{grant}/receipt")));
+        assert_eq!(page.status, 200, "{}", page.body);
+        assert_eq!(page.header("cache-control"), Some("no-store"));
+        assert!(page.header("content-disposition").is_some_and(|value| value.starts_with("attachment;")));
+        let receipt: Value = serde_json::from_str(&page.body).unwrap();
+        if !receipt["proof"].is_null() {
+            return receipt;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "no checkpoint covers the approval");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+async fn jane_downloads_a_receipt_that_verifies_offline(database: TestDatabase) {
+    let folder = tempfile::tempdir().unwrap();
+    let key_file = folder.path().join("checkpoint.key");
+    let generated = std::process::Command::new(env!("CARGO_BIN_EXE_grantlog"))
+        .args(["checkpoint", "key", "generate", "--origin", "faji.test/log", "--key-file"])
+        .arg(&key_file)
+        .output()
+        .unwrap();
+    let verifier = String::from_utf8(generated.stdout).unwrap().trim().to_owned();
+    let server = Server::start_with(
+        &database.url,
+        &[
+            "--demo",
+            "--auditor-token",
+            AUDITOR,
+            "--provider-name",
+            "Faji Photos",
+            "--checkpoint-key-file",
+            key_file.to_str().unwrap(),
+            "--checkpoint-every",
+            "1",
+        ],
+    );
+    let beppa = Client { server: &server, key: "beppa-demo-key".into(), secret: "beppa-demo-secret".into() };
+    let mut jane = Browser::new();
+    jane.log_in(&server, "jane", "islay-scotch");
+    let request = beppa.request_token("r-1");
+    jane.approve(&server, &request.0, &[("photos", "islay-harbour"), ("expires", "1day")]);
+    let store = EventStore::connect(ConnectOptions::new(&database.url)).await.unwrap();
+    let grant = grant_by_token(store.reader(), &request.0).await.unwrap().unwrap().grant_id.to_string();
+
+    let history = jane.get(&server.url(&format!("/account/grants/{grant}")));
+    assert!(history.body.contains(&format!("/account/grants/{grant}/receipt")), "the page links the receipt");
+    let receipt = janes_receipt(&server, &mut jane, &grant);
+    assert_eq!(receipt["version"], "KI-CR-v1.1.0");
+    assert_eq!(receipt["piiControllers"][0]["piiController"], "Faji Photos");
+    assert_eq!(receipt["recipient"]["name"], "Beppa Prints");
+    assert_eq!(receipt["services"][0]["purposes"][0]["thirdPartyName"], "Beppa Prints");
+    assert_eq!(receipt["resources"], json!(["islay-harbour"]));
+    assert_eq!(receipt["duration"], "1day");
+    assert_eq!(receipt["collectionMethod"], "consent page");
+    assert_eq!(receipt["notice"]["version"], "v1");
+    let shown = Fingerprint::of(&consent_wording("Beppa Prints")).to_string();
+    assert_eq!(receipt["notice"]["sha256"], shown, "the notice is the wording she was shown");
+    assert_eq!(receipt["withdrawal"]["events"], json!([]));
+    let (status, audited) = auditor_get(&server, &format!("/audit/receipts/{grant}"));
+    assert_eq!(status, 200);
+    assert_eq!(serde_json::from_str::<Value>(&audited).unwrap(), receipt, "the auditor sees the same receipt");
+
+    // Someone else, or no one, gets nothing.
+    let mut stranger = Browser::new();
+    server.add_owner("mallory", "mallory-password");
+    stranger.log_in(&server, "mallory", "mallory-password");
+    assert_eq!(stranger.get(&server.url(&format!("/account/grants/{grant}/receipt"))).status, 404);
+    assert_eq!(Browser::new().get(&server.url(&format!("/account/grants/{grant}/receipt"))).status, 303);
+    assert_eq!(auditor_get(&server, "/audit/receipts/no-such-grant").0, 404);
+    let unapproved = beppa.request_token("r-2");
+    let pending = grant_by_token(store.reader(), &unapproved.0).await.unwrap().unwrap().grant_id;
+    assert_eq!(auditor_get(&server, &format!("/audit/receipts/{pending}")).0, 404, "never approved");
+
+    // She revokes it: the receipt says so, and still verifies.
+    let page = jane.get(&server.url(&format!("/account/grants/{grant}")));
+    let revoked = jane.submit(
+        &server.url(&format!("/account/grants/{grant}/revoke")),
+        &[("csrf_token", &hidden(&page.body, "csrf_token"))],
+    );
+    assert_eq!(revoked.status, 303);
+    let after = janes_receipt(&server, &mut jane, &grant);
+    let events = after["withdrawal"]["events"].as_array().unwrap();
+    assert_eq!((events.len(), &events[0]["what"], &events[0]["by"]), (1, &json!("revoked"), &json!("the owner")));
+    assert_eq!(after["event"], receipt["event"], "the same approval");
+
+    let job = json!({ "verifier_key": verifier, "receipts": [receipt, after] });
+    let verdict: Value =
+        serde_json::from_slice(&run_python_client("tlog_verify.py", &[], job.to_string().as_bytes())).unwrap();
+    assert_eq!(verdict, json!({ "receipts_verified": 2, "origins": ["faji.test/log"] }));
+}
+
+backend_tests!(jane_downloads_a_receipt_that_verifies_offline);
