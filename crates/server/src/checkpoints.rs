@@ -84,6 +84,14 @@ impl Checkpointer {
     }
 }
 
+/// An origin for a log that was given none: `grantlog/` and 12 random hex digits, so
+/// that two logs never share one by accident.
+pub fn default_origin() -> String {
+    let mut bytes = [0u8; 6];
+    getrandom::fill(&mut bytes).expect("the operating system's random source works");
+    format!("grantlog/{}", bytes.iter().map(|byte| format!("{byte:02x}")).collect::<String>())
+}
+
 /// Makes a signing key named `origin`, writes it to `path` (which must not exist),
 /// readable by its owner only, and returns the key auditors verify with.
 pub fn generate_key(origin: &str, path: &Path) -> anyhow::Result<NoteVerifier> {

@@ -94,13 +94,14 @@ enum CheckpointKeyCommand {
     /// Make an Ed25519 key, write it (mode 0600) to a new file, and print the verifier
     /// key auditors check checkpoints with (`name+keyid+base64`).
     Generate {
-        /// The log's origin, which names the key and heads every checkpoint: a
-        /// schema-less URL, e.g. photos.example.com/grantlog.
-        #[arg(long)]
-        origin: String,
         /// Where to write the signing key; must not exist.
         #[arg(long)]
-        key_file: std::path::PathBuf,
+        out: std::path::PathBuf,
+        /// The log's origin, which names the key and heads every checkpoint: a
+        /// schema-less URL unique to this log, e.g. photos.example.com/grantlog.
+        /// Default: grantlog/ and 12 random hex digits.
+        #[arg(long)]
+        origin: Option<String>,
     },
 }
 
@@ -315,9 +316,10 @@ impl Cli {
                 crate::demo::run().await?;
                 return Ok(Outcome::Success);
             }
-            Command::Checkpoint(CheckpointCommand::Key(CheckpointKeyCommand::Generate { origin, key_file })) => {
-                let verifier = crate::checkpoints::generate_key(&origin, &key_file)?;
-                eprintln!("checkpoint signing key written to {}; give auditors the verifier key:", key_file.display());
+            Command::Checkpoint(CheckpointCommand::Key(CheckpointKeyCommand::Generate { out, origin })) => {
+                let origin = origin.unwrap_or_else(crate::checkpoints::default_origin);
+                let verifier = crate::checkpoints::generate_key(&origin, &out)?;
+                eprintln!("checkpoint signing key written to {}; give auditors the verifier key:", out.display());
                 println!("{verifier}");
                 return Ok(Outcome::Success);
             }

@@ -26,7 +26,7 @@ const AUDITOR: &str = "auditor-token-for-the-checkpoints-0123456789";
 fn checkpoint_key(folder: &Path) -> (String, String) {
     let key_file = folder.join("checkpoint.key");
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_grantlog"))
-        .args(["checkpoint", "key", "generate", "--origin", "grantlog.test/log", "--key-file"])
+        .args(["checkpoint", "key", "generate", "--origin", "grantlog.test/log", "--out"])
         .arg(&key_file)
         .output()
         .unwrap();
@@ -221,6 +221,31 @@ async fn two_processes_signing_at_once_never_contradict_each_other(database: Tes
     for checkpoint in &checkpoints {
         assert_eq!(store.tree_root(checkpoint.tree_size).await.unwrap(), checkpoint.root);
     }
+}
+
+#[test]
+fn a_key_is_generated_once_readable_by_its_owner_alone() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let folder = tempfile::tempdir().unwrap();
+    let out = folder.path().join("log.key");
+    let generate = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_grantlog"))
+            .args(["checkpoint", "key", "generate", "--out"])
+            .arg(&out)
+            .output()
+            .unwrap()
+    };
+    let made = generate();
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let verifier = String::from_utf8(made.stdout).unwrap();
+    let parsed = grantlog_tlog::note::NoteVerifier::parse(verifier.trim()).unwrap();
+    assert!(parsed.name().starts_with("grantlog/"), "a default origin: {verifier}");
+    assert_eq!(std::fs::metadata(&out).unwrap().permissions().mode() & 0o777, 0o600);
+    let key = std::fs::read_to_string(&out).unwrap();
+    assert!(key.starts_with("PRIVATE+KEY+grantlog/"), "Go's signer key format");
+    let again = generate();
+    assert_eq!(again.status.code(), Some(1), "an existing key is never overwritten");
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), key);
 }
 
 backend_tests!(

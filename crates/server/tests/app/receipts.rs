@@ -46,7 +46,7 @@ async fn jane_downloads_a_receipt_that_verifies_offline(database: TestDatabase) 
     let folder = tempfile::tempdir().unwrap();
     let key_file = folder.path().join("checkpoint.key");
     let generated = std::process::Command::new(env!("CARGO_BIN_EXE_grantlog"))
-        .args(["checkpoint", "key", "generate", "--origin", "faji.test/log", "--key-file"])
+        .args(["checkpoint", "key", "generate", "--origin", "faji.test/log", "--out"])
         .arg(&key_file)
         .output()
         .unwrap();
