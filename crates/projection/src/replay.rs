@@ -26,6 +26,8 @@ pub struct ReplayedGrant {
     /// The owner's pseudonymous id (no username: the log holds none, and an erased
     /// owner's replay must not change); `null` before anyone authenticated.
     pub owner_id: Option<String>,
+    /// Whether the owner's personal data had been erased by then.
+    pub owner_erased: bool,
     /// The client's consumer key.
     pub client_key: String,
     /// The client's name.
@@ -60,6 +62,11 @@ pub fn replay(projection: &Projection, at: DateTime<Utc>, filter: &Filter) -> Ve
             Some(ReplayedGrant {
                 grant_id: grant.grant_id().to_string(),
                 owner_id: grant.owner_id().map(|id| id.to_string()),
+                owner_erased: grant
+                    .owner_id()
+                    .and_then(|id| projection.owners().get(&id))
+                    .and_then(|record| record.state.owner())
+                    .is_some_and(|owner| owner.is_erased()),
                 client_name: client.map_or_else(String::new, |c| c.name().to_string()),
                 client_key,
                 scope: approval.map_or(&grant.temporary_credentials().requested_scope, |a| &a.scope).to_string(),
@@ -79,9 +86,14 @@ fn unknown_client(client_id: ClientId) -> String {
 pub fn render_text(grants: &[ReplayedGrant]) -> String {
     let mut out = String::from("grant_id\towner_id\tclient_key\tclient_name\tscope\tresources\tstatus\tsince\n");
     for grant in grants {
+        let owner = match (&grant.owner_id, grant.owner_erased) {
+            (Some(id), true) => format!("{id} (erased owner)"),
+            (Some(id), false) => id.clone(),
+            (None, _) => "-".to_owned(),
+        };
         let fields = [
             grant.grant_id.as_str(),
-            grant.owner_id.as_deref().unwrap_or("-"),
+            &owner,
             &grant.client_key,
             &grant.client_name,
             &grant.scope,

@@ -211,6 +211,14 @@ enum OwnerCommand {
         #[arg(long)]
         username: String,
     },
+    /// Erase an owner's personal data (GDPR Art. 17): revoke her live grants, delete her
+    /// username, password hash and sessions, record `owner.erased`. The log keeps only
+    /// her pseudonymous id, so it still verifies.
+    Erase {
+        /// Her login name.
+        #[arg(long)]
+        username: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -360,6 +368,16 @@ async fn run(store: &EventStore, database: &DatabaseArgs, command: Command) -> a
         Command::Client(command) => return add_client(&services(store.clone(), database).await?, command).await,
         Command::Owner(OwnerCommand::Add { username }) => {
             return add_owner(&services(store.clone(), database).await?, &username).await;
+        }
+        Command::Owner(OwnerCommand::Erase { username }) => {
+            let services = services(store.clone(), database).await?;
+            let erased = services.erase_owner(&username, Utc::now()).await.context("Failed to erase the owner")?;
+            println!(
+                "owner {} erased: {} live grants revoked; the log names them only as {}",
+                username.trim(),
+                erased.grants_revoked,
+                erased.owner_id
+            );
         }
         Command::Secrets(SecretsCommand::RotateKey { new_key_file }) => {
             let services = services(store.clone(), database).await?;

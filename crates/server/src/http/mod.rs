@@ -148,6 +148,7 @@ impl Application {
                 .route("/account/clients/{id}/revoke", web::post().to(account::disconnect))
                 .route("/account/clients/{id}/forget", web::post().to(account::forget))
                 .route("/admin/clients", web::post().to(operator::register_client))
+                .route("/admin/owners/erase", web::post().to(operator::erase_owner))
                 .route("/audit/events", web::get().to(audit::events))
                 .route("/audit/verify", web::get().to(audit::verify))
                 .route("/audit/replay", web::get().to(audit::replay))

@@ -4,6 +4,7 @@
 use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::Utc;
 use grantlog_domain::Actor;
 use secrecy::ExposeSecret as _;
 
@@ -54,6 +55,33 @@ pub(super) async fn register_client(
         "client_id": issued.client_id,
         "client_key": issued.client_key,
         "client_secret": issued.client_secret.expose_secret(),
+    })))
+}
+
+/// `POST /admin/owners/erase`'s body.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Erasure {
+    username: String,
+}
+
+/// `POST /admin/owners/erase`: erases an owner (`grantlog owner erase`); 200 with her
+/// pseudonymous id and the grants revoked, 404 for a username nobody has.
+pub(super) async fn erase_owner(
+    request: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    require(&state, &request, Role::Admin)?;
+    let erasure: Erasure = serde_json::from_slice(&body)
+        .map_err(|error| ApiError::operator(StatusCode::BAD_REQUEST, format!("invalid JSON: {error}")))?;
+    let erased = state.services.erase_owner(&erasure.username, Utc::now()).await.map_err(|error| match error {
+        ServiceError::UnknownUsername => ApiError::operator(StatusCode::NOT_FOUND, error.to_string()),
+        error => ApiError::from(error),
+    })?;
+    outcome("owner_erased");
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "owner_id": erased.owner_id, "grants_revoked": erased.grants_revoked,
     })))
 }
 

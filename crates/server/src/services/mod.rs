@@ -40,7 +40,7 @@ use crate::secret_cache::SecretCache;
 use crate::token_states::TokenStates;
 use crate::usage::UsageCounter;
 
-pub use operators::{IssuedClient, NewClient, client_secret_id};
+pub use operators::{Erased, IssuedClient, NewClient, client_secret_id};
 
 /// The controller a consent receipt names when no provider name is configured.
 pub const DEFAULT_PROVIDER_NAME: &str = "grantlog";
@@ -69,6 +69,9 @@ pub enum ServiceError {
     /// The username is taken.
     #[error("username already taken")]
     UsernameTaken,
+    /// No owner has this username (an erased owner has none).
+    #[error("no owner has that username")]
+    UnknownUsername,
     /// The domain or the projection refused.
     #[error(transparent)]
     Projection(#[from] ProjectionError),

@@ -7,13 +7,15 @@ use std::sync::Arc;
 
 use argon2::Argon2;
 use argon2::password_hash::PasswordHasher as _;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use grantlog_domain::{
     Actor, CallbackPattern, ClientCommand, ClientId, ClientName, ConsumerKey, Event, Fingerprint, Homepage, KeyId,
-    OwnerCommand, OwnerId, RsaPublicKeyPem, SECRETS_KEY_STREAM, SecretsKeyRotated, Username, is_acceptable_password,
+    OwnerCommand, OwnerId, Reason, Revoke, Revoker, RsaPublicKeyPem, SECRETS_KEY_STREAM, SecretsKeyRotated, Username,
+    is_acceptable_password,
 };
 use grantlog_oauth1::rsa_public_key_from_pem;
-use grantlog_projection::{ClientRecord, Context, OwnerRecord, ProjectionError, execute_with};
+use grantlog_projection::tables::grants_of_owner;
+use grantlog_projection::{ClientRecord, Context, GrantRecord, OwnerRecord, ProjectionError, execute, execute_with};
 use grantlog_store::profiles::{self, OwnerProfile};
 use grantlog_store::{ExpectedVersion, InlineHook, SecretBox, StoreError};
 use secrecy::{ExposeSecret, SecretString};
@@ -31,6 +33,16 @@ pub struct NewClient {
     pub homepage: Option<String>,
     /// Its RSA public key (PEM), for RSA-SHA1.
     pub rsa_public_key: Option<String>,
+}
+
+/// An erased owner: her pseudonymous id, which the log keeps, and how many of her
+/// grants were still live and are now revoked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Erased {
+    /// Her pseudonymous id.
+    pub owner_id: OwnerId,
+    /// Grants revoked by the erasure.
+    pub grants_revoked: usize,
 }
 
 /// A registered client's credentials: the secret exists here and sealed in the store,
@@ -164,6 +176,33 @@ impl Services {
             Err(ProjectionError::Store(StoreError::UsernameTaken)) => Err(ServiceError::UsernameTaken),
             Err(error) => Err(error.into()),
         }
+    }
+
+    /// Erases an owner (GDPR Art. 17): her live grants are revoked, one event each by
+    /// the admin; then `owner.erased` is recorded in the same transaction that deletes
+    /// her username, password hash and sessions. Events name only her pseudonymous id,
+    /// so the chain, the Merkle tree, every checkpoint and every receipt still verify.
+    pub async fn erase_owner(&self, username: &str, now: DateTime<Utc>) -> Result<Erased, ServiceError> {
+        let profile = profiles::find_owner_by_username(self.store.reader(), username)
+            .await?
+            .ok_or(ServiceError::UnknownUsername)?;
+        let owner_id = OwnerId::new(profile.owner_id);
+        let context = Context { now, actor: Actor::Admin, trace_id: None };
+        let reason = Reason::parse("the owner's personal data was erased")?;
+        let mut revoked = 0;
+        for row in grants_of_owner(self.store.reader(), &owner_id.to_string()).await? {
+            if !row.status_at(now).is_open() {
+                continue;
+            }
+            let command = Revoke { by: Revoker::Admin, reason: Some(reason.clone()), now };
+            execute::<GrantRecord>(&self.store, &row.grant_id.stream_id(), &command.into(), &context).await?;
+            revoked += 1;
+        }
+        let also: grantlog_projection::AlsoWrite = Arc::new(move |connection| {
+            Box::pin(async move { profiles::erase_owner_profile(connection, owner_id.uuid()).await.map(drop) })
+        });
+        execute_with::<OwnerRecord>(&self.store, &owner_id.stream_id(), &OwnerCommand::Erase, &context, also).await?;
+        Ok(Erased { owner_id, grants_revoked: revoked })
     }
 
     /// Seeds the story (Jane with two private photos; Beppa Prints with the demo

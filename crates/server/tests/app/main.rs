@@ -10,6 +10,7 @@ mod browser;
 mod checkpoints;
 mod cli;
 mod consent;
+mod erasure;
 mod fuzz;
 mod initiate;
 mod login;
