@@ -189,6 +189,20 @@ pub enum Violation {
         /// What the log holds.
         found: Head,
     },
+    /// The Merkle tree stored for the log is not the tree of its events: the events
+    /// (and their chain) or the tree's rows were rewritten.
+    #[error("the stored Merkle tree of {size} events is not the tree of the events (events or tree rewritten)")]
+    TreeMismatch {
+        /// The tree's size.
+        size: u64,
+    },
+    /// A stored checkpoint's root is not the root of the events up to its size: the log
+    /// was rewritten after the checkpoint was signed (or the checkpoint row was edited).
+    #[error("the checkpoint of size {size} does not match the events (the log was rewritten after it was signed)")]
+    CheckpointMismatch {
+        /// The checkpoint's size.
+        size: u64,
+    },
 }
 
 /// A log that verified.

@@ -520,6 +520,10 @@ impl EventStore {
         let mut expected_position = 1;
         let mut stream_versions: HashMap<String, u64> = HashMap::new();
         let mut anchor_seen = anchor.is_none_or(|anchor| anchor.position == 0 && anchor.hash == ChainHash::GENESIS);
+        // The Merkle tree rebuilt from the events, checked against every stored
+        // checkpoint on the way and against the stored tree at the end.
+        let mut tree = merkle::Appender::new(0, []).expect("the empty tree needs no node");
+        let mut checkpoints = self.checkpoints().await?.into_iter().peekable();
         // Only up to the head read first: events appended while the walk runs are not
         // this check's business (and must not read as tampering).
         while expected_position <= recorded_head.position {
@@ -557,6 +561,13 @@ impl EventStore {
                 }
                 previous = hash;
                 expected_position += 1;
+                tree.push(row.envelope().leaf_hash());
+                tree.forget_added();
+                while let Some(checkpoint) = checkpoints.next_if(|checkpoint| checkpoint.tree_size <= tree.size()) {
+                    if checkpoint.tree_size == tree.size() && checkpoint.root != tree.root() {
+                        return Ok(Err(Violation::CheckpointMismatch { size: checkpoint.tree_size }));
+                    }
+                }
             }
         }
         let found = Head { position: expected_position - 1, hash: previous };
@@ -576,6 +587,14 @@ impl EventStore {
             .try_get("lowest")?;
         if let Some(position) = lowest.filter(|&position| position < 1) {
             return Ok(Err(Violation::OutsideChain { position }));
+        }
+        let stored_root = match self.tree_root(found.position).await {
+            Ok(root) => Some(root),
+            Err(StoreError::PastTheTree { .. } | StoreError::Corrupt(_)) => None,
+            Err(error) => return Err(error),
+        };
+        if stored_root != Some(tree.root()) {
+            return Ok(Err(Violation::TreeMismatch { size: found.position }));
         }
         Ok(Ok(ChainReport { events: found.position, head: found }))
     }

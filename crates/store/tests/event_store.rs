@@ -7,8 +7,8 @@ use chrono::{TimeZone, Utc};
 use grantlog_domain::Actor;
 use grantlog_store::testing::{Kind, TestDatabase};
 use grantlog_store::{
-    EventStore, ExpectedVersion, Head, NewEvent, SecretBox, StoreError, StreamAppend, Violation, backend_tests,
-    profiles,
+    ChainHash, EventStore, ExpectedVersion, Head, NewEvent, SecretBox, StoreError, StreamAppend, Violation,
+    backend_tests, profiles,
 };
 use grantlog_tlog::merkle;
 use secrecy::ExposeSecret;
@@ -633,7 +633,48 @@ async fn proofs_the_tree_cannot_give_are_refused(database: TestDatabase) {
     }
 }
 
+/// Edits event 3's payload and rewrites every hash from there, and the head, as a
+/// database administrator who knows the chain's formula would: the chain verifies.
+async fn rewrite_event_three_and_its_chain(database: &TestDatabase, store: &EventStore) {
+    let mut previous = store.stored_event(2).await.unwrap().unwrap().hash.parse::<ChainHash>().unwrap();
+    let mut statements = Vec::new();
+    for position in 3..=5 {
+        let mut event = store.stored_event(position).await.unwrap().unwrap();
+        if position == 3 {
+            event.payload = r#"{"n":99}"#.to_owned();
+        }
+        let hash = event.envelope().hash(&previous);
+        statements.push(format!(
+            "UPDATE events SET payload = '{}', hash = '{hash}' WHERE position = {position}",
+            event.payload
+        ));
+        previous = hash;
+    }
+    statements.push(format!("UPDATE chain_head SET hash = '{previous}' WHERE id = 1"));
+    let statements: Vec<&str> = statements.iter().map(String::as_str).collect();
+    database.tamper(store, &statements).await;
+}
+
+async fn verify_catches_a_rewrite_the_chain_hides_by_a_checkpoint(database: TestDatabase) {
+    let store = seed_five(&database).await;
+    let root = store.tree_root(4).await.unwrap();
+    let checkpoint =
+        grantlog_store::StoredCheckpoint { tree_size: 4, root, note: "signed".into(), signed_at: Utc::now() };
+    assert!(store.record_checkpoint(&checkpoint).await.unwrap());
+    assert!(!store.record_checkpoint(&checkpoint).await.unwrap(), "one checkpoint per size");
+    rewrite_event_three_and_its_chain(&database, &store).await;
+    assert_eq!(verify(&store, None).await, Err(Violation::CheckpointMismatch { size: 4 }));
+}
+
+async fn verify_catches_a_rewrite_the_chain_hides_by_the_tree(database: TestDatabase) {
+    let store = seed_five(&database).await;
+    rewrite_event_three_and_its_chain(&database, &store).await;
+    assert_eq!(verify(&store, None).await, Err(Violation::TreeMismatch { size: 5 }));
+}
+
 backend_tests!(
+    verify_catches_a_rewrite_the_chain_hides_by_a_checkpoint,
+    verify_catches_a_rewrite_the_chain_hides_by_the_tree,
     the_tree_proves_every_event_and_every_extension,
     a_log_older_than_the_tree_gets_it_at_migrate,
     proofs_the_tree_cannot_give_are_refused,
