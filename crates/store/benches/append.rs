@@ -68,9 +68,9 @@ async fn main() {
         return; // `cargo test --benches` probes with --list; there is nothing to list.
     }
     println!(
-        "| backend | one event per transaction | same, {TASKS} concurrent tasks | {BATCH} events per transaction |"
+        "| backend | one event per transaction | same, {TASKS} concurrent tasks | {BATCH} events per transaction | verify |"
     );
-    println!("|---|---|---|---|");
+    println!("|---|---|---|---|---|");
     for kind in [Kind::Sqlite, Kind::Postgres] {
         let Some(database) = TestDatabase::new(kind).await else {
             continue;
