@@ -32,6 +32,28 @@ pub enum SigningError {
         /// What the proof found.
         why: VerifyError,
     },
+    /// The stored latest checkpoint is not one this key signed, or its row disagrees
+    /// with its note: the database was written behind the server's back.
+    #[error("the stored checkpoint of size {size} is not this key's: {why}; refusing to extend it")]
+    Forged {
+        /// Its size.
+        size: u64,
+        /// What is wrong.
+        why: String,
+    },
+    /// The log is shorter than the last checkpoint: truncated, or restored from a backup.
+    #[error(
+        "the log's tree has {size} events, fewer than the {signed} the last checkpoint signed (truncated or restored?)"
+    )]
+    Shrank {
+        /// The tree's size now.
+        size: u64,
+        /// The last checkpoint's size.
+        signed: u64,
+    },
+    /// The key cannot sign this origin (a name the note format refuses).
+    #[error("cannot sign: {0}")]
+    Unsignable(String),
     /// Reading the tree or storing the checkpoint failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -60,27 +82,55 @@ impl Checkpointer {
 
     /// Signs and stores a checkpoint of the tree as it is now, if it grew since the last
     /// one; returns the one stored (by this call or by another process at that size).
+    ///
+    /// The last checkpoint is taken from its signed note, opened with this key, not
+    /// from the row's columns: a row rewritten by whoever can write the database is not
+    /// something this key will extend.
     pub async fn sign_if_grown(
         &self,
         store: &EventStore,
         now: DateTime<Utc>,
     ) -> Result<Option<StoredCheckpoint>, SigningError> {
-        let last = store.latest_checkpoint().await?;
+        let last = match store.latest_checkpoint().await? {
+            Some(stored) => Some(self.signed_by_us(&stored)?),
+            None => None,
+        };
         let size = store.tree_size().await?;
-        if size == 0 || last.as_ref().is_some_and(|last| last.tree_size >= size) {
+        if let Some(last) = last.as_ref().filter(|last| last.size > size) {
+            return Err(SigningError::Shrank { size, signed: last.size });
+        }
+        if size == 0 || last.as_ref().is_some_and(|last| last.size == size) {
             return Ok(None);
         }
         let root = store.tree_root(size).await?;
         if let Some(last) = &last {
-            let proof = store.consistency_proof(last.tree_size, size).await?;
-            verify_consistency(last.tree_size, size, &last.root, &root, &proof)
-                .map_err(|why| SigningError::Inconsistent { size, signed: last.tree_size, why })?;
+            let proof = store.consistency_proof(last.size, size).await?;
+            verify_consistency(last.size, size, &last.root, &root, &proof)
+                .map_err(|why| SigningError::Inconsistent { size, signed: last.size, why })?;
         }
         let text = Checkpoint { origin: self.origin().to_owned(), size, root }.text();
-        let note = self.signer.sign(&text).expect("a checkpoint's text is a valid note text");
+        let note = self.signer.sign(&text).map_err(|error| SigningError::Unsignable(error.to_string()))?;
         let checkpoint = StoredCheckpoint { tree_size: size, root, note, signed_at: now };
-        store.record_checkpoint(&checkpoint).await?;
-        Ok(Some(checkpoint))
+        if store.record_checkpoint(&checkpoint).await? {
+            return Ok(Some(checkpoint));
+        }
+        // Another process signed this size first: it must have signed the same tree.
+        let stored = store.latest_checkpoint().await?.filter(|stored| stored.tree_size == size);
+        match stored {
+            Some(stored) if self.signed_by_us(&stored)?.root == root => Ok(Some(stored)),
+            _ => Err(SigningError::Inconsistent { size, signed: size, why: VerifyError::Mismatch }),
+        }
+    }
+
+    /// What a stored checkpoint's note says, if this key signed it and the row agrees.
+    fn signed_by_us(&self, stored: &StoredCheckpoint) -> Result<Checkpoint, SigningError> {
+        let forged = |why: String| SigningError::Forged { size: stored.tree_size, why };
+        let text = self.signer.verifier().open(&stored.note).map_err(|error| forged(error.to_string()))?;
+        let checkpoint = Checkpoint::parse(text).map_err(|error| forged(error.to_string()))?;
+        if checkpoint.size != stored.tree_size || checkpoint.root != stored.root || checkpoint.origin != self.origin() {
+            return Err(forged("the row's size or root is not what its note says".to_owned()));
+        }
+        Ok(checkpoint)
     }
 }
 

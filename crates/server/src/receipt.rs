@@ -2,7 +2,9 @@
 //! Consent Receipt v1.1 (`KI-CR-v1.1.0`) that apply — which ISO/IEC TS 27560 carries
 //! over — plus what makes it checkable: the approval event as stored, its leaf in the
 //! log's Merkle tree and an inclusion proof against a signed checkpoint. Pure: the
-//! facts come in, the JSON goes out (`docs/audit.md` describes each field).
+//! facts come in, the JSON goes out (`docs/audit.md` describes each field). The terms
+//! (scope, resources, duration, expiry, time, notice) are written exactly as the
+//! approval event's payload has them, so a verifier compares them byte for byte.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -52,7 +54,7 @@ pub fn receipt(facts: &ReceiptFacts<'_>) -> Value {
         "version": "KI-CR-v1.1.0",
         "consentReceiptID": format!("{}/{}", facts.grant_id, facts.approved.position),
         "consentTimestamp": approval.approved_at.timestamp(),
-        "consent_time": approval.approved_at.to_rfc3339(),
+        "consent_time": approval.approved_at,
         "collectionMethod": collection_method,
         "remembered_in": remembered_in,
         "piiPrincipalId": approval.owner_id,
@@ -77,13 +79,13 @@ pub fn receipt(facts: &ReceiptFacts<'_>) -> Value {
             "consumer_key": facts.client.consumer_key,
             "name": facts.client.name,
         },
-        "scope": approval.scope.to_string(),
+        "scope": approval.scope,
         "resources": approval.resources.iter().map(|resource| resource.as_str()).collect::<Vec<_>>(),
         "duration": approval.duration.as_str(),
-        "expires_at": approval.access_expires_at.map(|at| at.to_rfc3339()),
+        "expires_at": approval.access_expires_at,
         "notice": {
             "version": approval.consent_text.version(),
-            "sha256": approval.consent_text.hash().to_string(),
+            "sha256": approval.consent_text.hash(),
         },
         "withdrawal": {
             "how": format!("revoke the grant at {}", facts.withdraw_at),

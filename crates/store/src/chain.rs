@@ -196,6 +196,26 @@ pub enum Violation {
         /// The tree's size.
         size: u64,
     },
+    /// A stored checkpoint covers more events than the log holds: the log's tail was
+    /// cut (or restored from an older backup) after it was signed.
+    #[error("a checkpoint covers {size} events, but the log ends at {head} (its tail was cut or restored)")]
+    CheckpointBeyondHead {
+        /// The checkpoint's size.
+        size: u64,
+        /// The log's head.
+        head: u64,
+    },
+    /// The stored tree and the log have different sizes: the tree is behind (a log
+    /// migrated without `grantlog migrate`: run it) or the log's tail was cut.
+    #[error(
+        "the stored Merkle tree has {tree} leaves, the log {log} events (tree behind: run grantlog migrate; or the log was cut)"
+    )]
+    TreeSize {
+        /// The tree's leaves.
+        tree: u64,
+        /// The log's events.
+        log: u64,
+    },
     /// A stored checkpoint's root is not the root of the events up to its size: the log
     /// was rewritten after the checkpoint was signed (or the checkpoint row was edited).
     #[error("the checkpoint of size {size} does not match the events (the log was rewritten after it was signed)")]

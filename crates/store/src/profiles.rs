@@ -60,16 +60,15 @@ pub async fn find_owner_by_username(pool: &AnyPool, username: &str) -> Result<Op
     .transpose()
 }
 
-/// Deletes an owner's personal data — her username and password hash — and ends her
-/// sessions; returns whether there was a profile. Runs in the erasure's transaction.
+/// Deletes an owner's personal data — her username, password hash and photos — and
+/// ends her sessions; returns whether there was a profile. Runs in the erasure's transaction.
 pub async fn erase_owner_profile(connection: &mut AnyConnection, owner_id: Uuid) -> Result<bool, StoreError> {
     let result = sqlx::query("DELETE FROM owner_profiles WHERE owner_id = $1")
         .bind(owner_id.to_string())
         .execute(&mut *connection)
         .await?;
-    sqlx::query("DELETE FROM sessions WHERE owner_id = $1")
-        .bind(owner_id.to_string())
-        .execute(&mut *connection)
-        .await?;
+    for sql in ["DELETE FROM sessions WHERE owner_id = $1", "DELETE FROM photos WHERE owner_id = $1"] {
+        sqlx::query(sql).bind(owner_id.to_string()).execute(&mut *connection).await?;
+    }
     Ok(result.rows_affected() > 0)
 }

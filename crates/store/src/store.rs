@@ -432,6 +432,18 @@ impl EventStore {
         Ok(rows.pop().filter(|row| row.position == position))
     }
 
+    /// Whether the table `name` exists (a log audited without migrating may predate it).
+    async fn has_table(&self, name: &str) -> Result<bool, StoreError> {
+        let sql = match self.inner.backend {
+            Backend::Sqlite => "SELECT COUNT(*) AS found FROM sqlite_master WHERE type = 'table' AND name = $1",
+            Backend::Postgres => {
+                "SELECT COUNT(*) AS found FROM pg_tables WHERE schemaname = current_schema() AND tablename = $1"
+            }
+        };
+        let found: i64 = sqlx::query(sql).bind(name).fetch_one(&self.inner.reader).await?.try_get("found")?;
+        Ok(found > 0)
+    }
+
     /// How many leaves the Merkle tree holds: the events appended (the head's position).
     pub async fn tree_size(&self) -> Result<u64, StoreError> {
         tree::size(&mut *self.inner.reader.acquire().await?).await
@@ -515,7 +527,31 @@ impl EventStore {
     /// recorded earlier outside the database. Returns the first violation found. Long
     /// because it is one walk with its checks in the order an auditor reads them.
     pub async fn verify_chain(&self, anchor: Option<Head>) -> Result<Result<ChainReport, Violation>, StoreError> {
+        // A log migrated before the tree existed, audited without migrating, has none.
+        let has_tree = self.has_table("checkpoints").await?;
+        // Read before the head: every checkpoint was then signed for a size the head has
+        // reached, so one past the head is a truncation, never a race.
+        let stored_checkpoints = if has_tree { self.checkpoints().await? } else { Vec::new() };
         let (recorded_head, beyond) = self.head_and_beyond().await?;
+        if let Some(checkpoint) = stored_checkpoints.iter().find(|c| c.tree_size > recorded_head.position) {
+            return Ok(Err(Violation::CheckpointBeyondHead {
+                size: checkpoint.tree_size,
+                head: recorded_head.position,
+            }));
+        }
+        if has_tree {
+            // One statement, one snapshot: appends move both together.
+            let sizes = sqlx::query(
+                "SELECT (SELECT position FROM chain_head WHERE id = 1) AS log, \
+                 (SELECT COALESCE(MAX(idx) + 1, 0) FROM merkle_nodes WHERE level = 0) AS tree",
+            )
+            .fetch_one(&self.inner.reader)
+            .await?;
+            let (log, tree) = (to_u64(sizes.try_get("log")?), to_u64(sizes.try_get("tree")?));
+            if log != tree {
+                return Ok(Err(Violation::TreeSize { tree, log }));
+            }
+        }
         let mut previous = ChainHash::GENESIS;
         let mut expected_position = 1;
         let mut stream_versions: HashMap<String, u64> = HashMap::new();
@@ -523,7 +559,7 @@ impl EventStore {
         // The Merkle tree rebuilt from the events, checked against every stored
         // checkpoint on the way and against the stored tree at the end.
         let mut tree = merkle::Appender::new(0, []).expect("the empty tree needs no node");
-        let mut checkpoints = self.checkpoints().await?.into_iter().peekable();
+        let mut checkpoints = stored_checkpoints.into_iter().peekable();
         // Only up to the head read first: events appended while the walk runs are not
         // this check's business (and must not read as tampering).
         while expected_position <= recorded_head.position {
@@ -588,13 +624,15 @@ impl EventStore {
         if let Some(position) = lowest.filter(|&position| position < 1) {
             return Ok(Err(Violation::OutsideChain { position }));
         }
-        let stored_root = match self.tree_root(found.position).await {
-            Ok(root) => Some(root),
-            Err(StoreError::PastTheTree { .. } | StoreError::Corrupt(_)) => None,
-            Err(error) => return Err(error),
-        };
-        if stored_root != Some(tree.root()) {
-            return Ok(Err(Violation::TreeMismatch { size: found.position }));
+        if has_tree {
+            let stored_root = match self.tree_root(found.position).await {
+                Ok(root) => Some(root),
+                Err(StoreError::PastTheTree { .. } | StoreError::Corrupt(_)) => None,
+                Err(error) => return Err(error),
+            };
+            if stored_root != Some(tree.root()) {
+                return Ok(Err(Violation::TreeMismatch { size: found.position }));
+            }
         }
         Ok(Ok(ChainReport { events: found.position, head: found }))
     }

@@ -71,18 +71,28 @@ impl TestDatabase {
         let mut connection = store.reader().acquire().await.expect("a connection to tamper with");
         let (disable, enable): (&[&str], &[&str]) = match self.kind {
             Kind::Sqlite => {
-                const DROP: [&str; 5] = [
+                const DROP: [&str; 7] = [
                     "DROP TRIGGER IF EXISTS events_refuse_update",
                     "DROP TRIGGER IF EXISTS events_refuse_delete",
                     "DROP TRIGGER IF EXISTS events_refuse_out_of_order",
                     "DROP TRIGGER IF EXISTS merkle_nodes_refuse_update",
                     "DROP TRIGGER IF EXISTS merkle_nodes_refuse_delete",
+                    "DROP TRIGGER IF EXISTS checkpoints_refuse_update",
+                    "DROP TRIGGER IF EXISTS checkpoints_refuse_delete",
                 ];
                 (&DROP, &[])
             }
             Kind::Postgres => (
-                &["ALTER TABLE events DISABLE TRIGGER USER", "ALTER TABLE merkle_nodes DISABLE TRIGGER USER"],
-                &["ALTER TABLE events ENABLE TRIGGER USER", "ALTER TABLE merkle_nodes ENABLE TRIGGER USER"],
+                &[
+                    "ALTER TABLE events DISABLE TRIGGER USER",
+                    "ALTER TABLE merkle_nodes DISABLE TRIGGER USER",
+                    "ALTER TABLE checkpoints DISABLE TRIGGER USER",
+                ],
+                &[
+                    "ALTER TABLE events ENABLE TRIGGER USER",
+                    "ALTER TABLE merkle_nodes ENABLE TRIGGER USER",
+                    "ALTER TABLE checkpoints ENABLE TRIGGER USER",
+                ],
             ),
         };
         for sql in disable.iter().chain(statements).chain(enable) {

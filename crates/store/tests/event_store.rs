@@ -298,10 +298,13 @@ async fn a_truncated_tail_is_caught_against_a_recorded_head(database: TestDataba
         Err(Violation::HeadMismatch { expected: recorded_elsewhere, found: Head { position: 4, hash: fourth.hash } })
     );
 
-    // Rewriting that head too hides it from the database alone, not from the head
-    // recorded outside it.
+    // Rewriting that head too leaves the Merkle tree one leaf longer than the log.
     let cover_up = format!("UPDATE chain_head SET position = 4, hash = '{}'", fourth.hash);
     database.tamper(&store, &[&cover_up]).await;
+    assert_eq!(verify(&store, None).await, Err(Violation::TreeSize { tree: 5, log: 4 }));
+    // Cutting the tree as well hides it from the database alone, not from the head
+    // recorded outside it.
+    database.tamper(&store, &["DELETE FROM merkle_nodes WHERE level = 0 AND idx = 4"]).await;
     assert_eq!(verify(&store, None).await, Ok(4), "undetectable without an outside record");
     assert_eq!(
         verify(&store, Some(recorded_elsewhere)).await,
@@ -672,7 +675,46 @@ async fn verify_catches_a_rewrite_the_chain_hides_by_the_tree(database: TestData
     assert_eq!(verify(&store, None).await, Err(Violation::TreeMismatch { size: 5 }));
 }
 
+async fn verify_catches_a_cut_tail_by_a_checkpoint_past_it(database: TestDatabase) {
+    let store = seed_five(&database).await;
+    let root = store.tree_root(5).await.unwrap();
+    let checkpoint =
+        grantlog_store::StoredCheckpoint { tree_size: 5, root, note: "signed".into(), signed_at: Utc::now() };
+    store.record_checkpoint(&checkpoint).await.unwrap();
+    let fourth = store.read_from(3, 1).await.unwrap().remove(0);
+    let cover_up = format!("UPDATE chain_head SET position = 4, hash = '{}'", fourth.hash);
+    let cut = ["DELETE FROM events WHERE position = 5", "DELETE FROM merkle_nodes WHERE level = 0 AND idx = 4"];
+    database.tamper(&store, &[cut[0], &cover_up, cut[1]]).await;
+    assert_eq!(verify(&store, None).await, Err(Violation::CheckpointBeyondHead { size: 5, head: 4 }));
+}
+
+async fn the_tree_and_checkpoints_refuse_change(database: TestDatabase) {
+    let store = seed_five(&database).await;
+    let root = store.tree_root(5).await.unwrap();
+    let checkpoint =
+        grantlog_store::StoredCheckpoint { tree_size: 5, root, note: "signed".into(), signed_at: Utc::now() };
+    store.record_checkpoint(&checkpoint).await.unwrap();
+    let mut connection = store.reader().acquire().await.unwrap();
+    let mut statements = vec![
+        "UPDATE checkpoints SET note = 'forged'",
+        "DELETE FROM checkpoints",
+        "UPDATE merkle_nodes SET hash = hash",
+        "DELETE FROM merkle_nodes",
+    ];
+    if database.kind == Kind::Postgres {
+        statements.extend(["TRUNCATE checkpoints", "TRUNCATE merkle_nodes"]);
+    }
+    for sql in statements {
+        assert!(sqlx::query(sql).execute(&mut *connection).await.is_err(), "{sql}");
+    }
+    let kept = store.latest_checkpoint().await.unwrap().unwrap();
+    assert_eq!((kept.tree_size, kept.root, kept.note.as_str()), (5, root, "signed"));
+    assert_eq!(verify(&store, None).await, Ok(5));
+}
+
 backend_tests!(
+    verify_catches_a_cut_tail_by_a_checkpoint_past_it,
+    the_tree_and_checkpoints_refuse_change,
     verify_catches_a_rewrite_the_chain_hides_by_a_checkpoint,
     verify_catches_a_rewrite_the_chain_hides_by_the_tree,
     the_tree_proves_every_event_and_every_extension,

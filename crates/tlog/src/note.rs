@@ -23,8 +23,8 @@ const DASH: &str = "\u{2014} ";
 /// Why a key or a note was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NoteError {
-    /// A key name that is empty or holds a space or a `+`.
-    #[error("a key name must be non-empty, without spaces or '+'")]
+    /// A key name that is empty or holds a space, a control character or a `+`.
+    #[error("a key name must be non-empty, without spaces, control characters or '+'")]
     KeyName,
     /// A key string that is not `name+hex8+base64` (or `PRIVATE+KEY+…`), or names
     /// another algorithm than Ed25519, or whose ID does not match.
@@ -55,7 +55,7 @@ pub fn key_id(name: &str, public_key: &[u8; 32]) -> u32 {
 }
 
 fn check_name(name: &str) -> Result<(), NoteError> {
-    if name.is_empty() || name.contains(char::is_whitespace) || name.contains('+') {
+    if name.is_empty() || name.contains(|c: char| c.is_whitespace() || c.is_control() || c == '+') {
         return Err(NoteError::KeyName);
     }
     Ok(())
@@ -263,7 +263,7 @@ mod tests {
     fn texts_and_names_the_spec_forbids_are_refused() {
         assert_eq!(signer().sign("no newline").unwrap_err(), NoteError::Text);
         assert_eq!(signer().sign("tab\there\n").unwrap_err(), NoteError::Text);
-        for name in ["", "a b", "a+b"] {
+        for name in ["", "a b", "a+b", "a\u{1b}b", "a\u{7f}"] {
             assert_eq!(NoteSigner::from_seed(name, [1; 32]).unwrap_err(), NoteError::KeyName, "{name:?}");
         }
         let vkey = signer().verifier().to_string();

@@ -215,8 +215,21 @@ def verify_receipt(receipt, verifier_key):
     payload = json.loads(event["payload"])
     if event["event_type"] != "grant.approved" or payload["grant_id"] != receipt["grant_id"]:
         raise Refused("the receipt's event is not its grant's approval")
-    if payload["resources"] != receipt["resources"] or payload["owner_id"] != receipt["piiPrincipalId"]:
-        raise Refused("the receipt says other than its event")
+    methods = {"consent_page": "consent page", "remembered_decision": "remembered decision"}
+    said = {
+        "owner": (payload["owner_id"], receipt["piiPrincipalId"]),
+        "scope": (payload["scope"], receipt["scope"]),
+        "resources": (payload["resources"], receipt["resources"]),
+        "duration": (payload["duration"], receipt["duration"]),
+        "expiry": (payload["access_expires_at"], receipt["expires_at"]),
+        "time": (payload["approved_at"], receipt["consent_time"]),
+        "notice version": (payload["consent_text"]["version"], receipt["notice"]["version"]),
+        "notice hash": (payload["consent_text"]["hash"], receipt["notice"]["sha256"]),
+        "method": (methods[payload["method"]["kind"]], receipt["collectionMethod"]),
+    }
+    for what, (proved, claimed) in said.items():
+        if proved != claimed:
+            raise Refused(f"the receipt's {what} is not its event's")
     return origin
 
 

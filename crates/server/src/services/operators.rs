@@ -9,9 +9,9 @@ use argon2::Argon2;
 use argon2::password_hash::PasswordHasher as _;
 use chrono::{DateTime, Utc};
 use grantlog_domain::{
-    Actor, CallbackPattern, ClientCommand, ClientId, ClientName, ConsumerKey, Event, Fingerprint, Homepage, KeyId,
-    OwnerCommand, OwnerId, Reason, Revoke, Revoker, RsaPublicKeyPem, SECRETS_KEY_STREAM, SecretsKeyRotated, Username,
-    is_acceptable_password,
+    Actor, CallbackPattern, ClientCommand, ClientId, ClientName, ConsumerKey, DomainError, Event, Fingerprint,
+    Homepage, KeyId, OwnerCommand, OwnerId, Reason, Revoke, Revoker, RsaPublicKeyPem, SECRETS_KEY_STREAM,
+    SecretsKeyRotated, Username, is_acceptable_password,
 };
 use grantlog_oauth1::rsa_public_key_from_pem;
 use grantlog_projection::tables::grants_of_owner;
@@ -188,21 +188,40 @@ impl Services {
             .ok_or(ServiceError::UnknownUsername)?;
         let owner_id = OwnerId::new(profile.owner_id);
         let context = Context { now, actor: Actor::Admin, trace_id: None };
-        let reason = Reason::parse("the owner's personal data was erased")?;
-        let mut revoked = 0;
-        for row in grants_of_owner(self.store.reader(), &owner_id.to_string()).await? {
-            if !row.status_at(now).is_open() {
-                continue;
-            }
-            let command = Revoke { by: Revoker::Admin, reason: Some(reason.clone()), now };
-            execute::<GrantRecord>(&self.store, &row.grant_id.stream_id(), &command.into(), &context).await?;
-            revoked += 1;
-        }
+        let mut revoked = self.revoke_all_of(owner_id, &context).await?;
         let also: grantlog_projection::AlsoWrite = Arc::new(move |connection| {
             Box::pin(async move { profiles::erase_owner_profile(connection, owner_id.uuid()).await.map(drop) })
         });
-        execute_with::<OwnerRecord>(&self.store, &owner_id.stream_id(), &OwnerCommand::Erase, &context, also).await?;
+        let stream = owner_id.stream_id();
+        match execute_with::<OwnerRecord>(&self.store, &stream, &OwnerCommand::Erase, &context, also).await {
+            Ok(_) => {}
+            // Erased by a concurrent call between the lookup and here.
+            Err(ProjectionError::Domain(DomainError::OwnerErased)) => return Err(ServiceError::UnknownUsername),
+            Err(error) => return Err(error.into()),
+        }
+        // An approval that passed its session check before the erasure may have committed
+        // since the first pass: revoke it too.
+        revoked += self.revoke_all_of(owner_id, &context).await?;
         Ok(Erased { owner_id, grants_revoked: revoked })
+    }
+
+    /// Revokes every open grant of `owner`, as the administrator; returns how many. A
+    /// grant that ended meanwhile (she or the client revoked it) is passed over.
+    async fn revoke_all_of(&self, owner: OwnerId, context: &Context) -> Result<usize, ServiceError> {
+        let reason = Reason::parse("the owner's personal data was erased")?;
+        let mut revoked = 0;
+        for row in grants_of_owner(self.store.reader(), &owner.to_string()).await? {
+            if !row.status_at(context.now).is_open() {
+                continue;
+            }
+            let command = Revoke { by: Revoker::Admin, reason: Some(reason.clone()), now: context.now };
+            match execute::<GrantRecord>(&self.store, &row.grant_id.stream_id(), &command.into(), context).await {
+                Ok(_) => revoked += 1,
+                Err(ProjectionError::Domain(DomainError::GrantEnded(_))) => {}
+                Err(error) => return Err(error.into()),
+            }
+        }
+        Ok(revoked)
     }
 
     /// Seeds the story (Jane with two private photos; Beppa Prints with the demo

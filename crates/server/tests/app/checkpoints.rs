@@ -195,7 +195,8 @@ fn verify_export_names_what_tampering_breaks(
 
 async fn two_processes_signing_at_once_never_contradict_each_other(database: TestDatabase) {
     let folder = tempfile::tempdir().unwrap();
-    let (key_file, _) = checkpoint_key(folder.path());
+    let (key_file, verifier) = checkpoint_key(folder.path());
+    let verifier = grantlog_tlog::note::NoteVerifier::parse(&verifier).unwrap();
     let args = ["--checkpoint-key-file", key_file.as_str(), "--checkpoint-every", "1"];
     let first = Server::process(&database.url, &args);
     let _second = first.beside_with(&args);
@@ -220,6 +221,12 @@ async fn two_processes_signing_at_once_never_contradict_each_other(database: Tes
     }
     for checkpoint in &checkpoints {
         assert_eq!(store.tree_root(checkpoint.tree_size).await.unwrap(), checkpoint.root);
+        let signed = grantlog_tlog::checkpoint::Checkpoint::parse(verifier.open(&checkpoint.note).unwrap()).unwrap();
+        assert_eq!(
+            (signed.size, signed.root),
+            (checkpoint.tree_size, checkpoint.root),
+            "the note says what the row says"
+        );
     }
 }
 
@@ -248,7 +255,35 @@ fn a_key_is_generated_once_readable_by_its_owner_alone() {
     assert_eq!(std::fs::read_to_string(&out).unwrap(), key);
 }
 
+async fn a_checkpoint_row_rewritten_in_the_database_is_never_extended(database: TestDatabase) {
+    let folder = tempfile::tempdir().unwrap();
+    let (key_file, _) = checkpoint_key(folder.path());
+    let server = Server::start_with(
+        &database.url,
+        &["--auditor-token", AUDITOR, "--checkpoint-key-file", &key_file, "--checkpoint-every", "1"],
+    );
+    let store = EventStore::connect(ConnectOptions::new(&database.url)).await.unwrap();
+    grow(&store, 5).await;
+    let signed = signed_checkpoint_of(&server, 5);
+    // Whoever can write the database swaps the root in the row (not in the signed note).
+    let forged = match database.kind {
+        grantlog_store::testing::Kind::Sqlite => "UPDATE checkpoints SET root = randomblob(32)",
+        grantlog_store::testing::Kind::Postgres => "UPDATE checkpoints SET root = decode(repeat('00', 32), 'hex')",
+    };
+    database.tamper(&store, &[forged]).await;
+    grow(&store, 5).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let latest = store.latest_checkpoint().await.unwrap().unwrap();
+    assert_eq!((latest.tree_size, latest.note.as_str()), (5, signed.as_str()), "nothing signed on a forged row");
+    let (status, verified) = audit_get(&server, "/audit/verify");
+    assert_eq!(status, 200);
+    let verdict: Value = serde_json::from_str(&verified).unwrap();
+    assert_eq!(verdict["ok"], false, "{verdict}");
+    assert!(verdict["violation"].as_str().unwrap().contains("checkpoint of size 5"), "{verdict}");
+}
+
 backend_tests!(
+    a_checkpoint_row_rewritten_in_the_database_is_never_extended,
     every_proof_verifies_with_a_python_verifier_written_from_the_specs,
     two_processes_signing_at_once_never_contradict_each_other
 );

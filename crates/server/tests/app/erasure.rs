@@ -112,7 +112,13 @@ async fn an_erased_owner_leaves_a_log_that_still_proves_everything(database: Tes
         &server.url("/login"),
         &[("csrf_token", &csrf), ("next", "/account/grants"), ("username", "jane"), ("password", "islay-scotch")],
     );
-    assert_ne!(login.status, 303, "she can no longer log in");
+    assert_eq!(login.status, 401, "she can no longer log in: {}", login.body);
+    let owner = erased["owner_id"].as_str().unwrap();
+    for table in ["owner_profiles", "sessions", "photos"] {
+        let sql = format!("SELECT COUNT(*) AS left_over FROM {table} WHERE owner_id = $1");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(owner).fetch_one(store.reader()).await.unwrap();
+        assert_eq!(sqlx::Row::get::<i64, _>(&row, "left_over"), 0, "{table} still holds her data");
+    }
     let refused = beppa.photos(&server, &access, "p-2");
     assert_eq!((refused.status, refused.param("oauth_problem").as_deref()), (401, Some("token_revoked")));
 

@@ -40,6 +40,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("POST", "/account/clients/{id}/revoke"),
     ("POST", "/account/clients/{id}/forget"),
     ("POST", "/admin/clients"),
+    ("POST", "/admin/owners/erase"),
     ("GET", "/audit/events"),
     ("GET", "/audit/verify"),
     ("GET", "/audit/replay"),

@@ -114,6 +114,25 @@ async fn jane_downloads_a_receipt_that_verifies_offline(database: TestDatabase) 
     assert_eq!((events.len(), &events[0]["what"], &events[0]["by"]), (1, &json!("revoked"), &json!("the owner")));
     assert_eq!(after["event"], receipt["event"], "the same approval");
 
+    // A receipt that claims other terms than its proved event is refused.
+    for (field, claim) in [("duration", json!("never")), ("resources", json!(["islay-distillery"]))] {
+        let mut altered = receipt.clone();
+        altered[field] = claim;
+        let job = json!({ "verifier_key": verifier, "receipts": [altered] });
+        let mut child = std::process::Command::new(grantlog_tests::python())
+            .arg(grantlog_tests::workspace_root().join("tests/clients/python/tlog_verify.py"))
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(&mut child.stdin.take().unwrap(), job.to_string().as_bytes()).unwrap();
+        let output = child.wait_with_output().unwrap();
+        assert_eq!(output.status.code(), Some(1), "an altered {field} passed");
+        let said = String::from_utf8_lossy(&output.stderr);
+        assert!(said.contains(&format!("the receipt's {field} is not its event's")), "{said}");
+    }
+
     let job = json!({ "verifier_key": verifier, "receipts": [receipt, after] });
     let verdict: Value =
         serde_json::from_slice(&run_python_client("tlog_verify.py", &[], job.to_string().as_bytes())).unwrap();
