@@ -91,9 +91,13 @@ impl Audit {
         replay_grants(&self.store, moment, owner, client_key).await
     }
 
-    /// The latest signed checkpoint, if one was signed.
-    pub async fn checkpoint(&self) -> Result<Option<StoredCheckpoint>, StoreError> {
-        self.store.latest_checkpoint().await
+    /// The latest signed checkpoint or, `as_of` a moment, the one in force then (the
+    /// largest signed at or before it); `None` if none was signed by then.
+    pub async fn checkpoint(&self, as_of: Option<DateTime<Utc>>) -> Result<Option<StoredCheckpoint>, StoreError> {
+        match as_of {
+            Some(at) => self.store.checkpoint_at(at).await,
+            None => self.store.latest_checkpoint().await,
+        }
     }
 
     /// The proof that the event at `position` is in the tree of `size` events; without

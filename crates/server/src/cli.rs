@@ -236,8 +236,13 @@ enum AuditCommand {
     /// The grants as they stood at a moment: owner, client, scope, resources, status
     /// and since when.
     Replay(ReplayArgs),
-    /// The latest signed checkpoint: a C2SP signed note, as served at /audit/checkpoint.
-    Checkpoint,
+    /// The latest signed checkpoint (a C2SP signed note, as served at /audit/checkpoint),
+    /// or the one in force at a moment.
+    Checkpoint {
+        /// The moment, RFC 3339: the largest checkpoint signed at or before it.
+        #[arg(long)]
+        as_of: Option<DateTime<Utc>>,
+    },
     /// An inclusion proof (--position, with --size or the latest checkpoint's) or a
     /// consistency proof (--from, --to), as JSON.
     Prove(ProveArgs),
@@ -406,13 +411,15 @@ async fn run(store: &EventStore, database: &DatabaseArgs, command: Command) -> a
                 }
             }
         }
-        Command::Audit(AuditCommand::Checkpoint) => match Audit::new(store.clone()).checkpoint().await? {
-            Some(checkpoint) => print!("{}", checkpoint.note),
-            None => {
-                eprintln!("grantlog: no checkpoint is signed yet (serve --checkpoint-key-file signs them)");
-                return Ok(Outcome::Failure);
+        Command::Audit(AuditCommand::Checkpoint { as_of }) => {
+            match Audit::new(store.clone()).checkpoint(as_of).await? {
+                Some(checkpoint) => print!("{}", checkpoint.note),
+                None => {
+                    eprintln!("grantlog: no checkpoint is signed yet (serve --checkpoint-key-file signs them)");
+                    return Ok(Outcome::Failure);
+                }
             }
-        },
+        }
         Command::Audit(AuditCommand::Prove(args)) => println!("{}", prove(store, args).await?),
         Command::Audit(AuditCommand::Head) => {
             println!("{}", Audit::new(store.clone()).head().await.context("Failed to read the chain head")?);

@@ -50,14 +50,6 @@ impl EventStore {
         self.one_checkpoint(sql, Some(format_timestamp(&at))).await
     }
 
-    /// The smallest checkpoint whose tree holds leaf `index`: the first to cover it.
-    pub async fn checkpoint_covering(&self, index: u64) -> Result<Option<StoredCheckpoint>, StoreError> {
-        let sql = "SELECT * FROM checkpoints WHERE tree_size > $1 ORDER BY tree_size LIMIT 1";
-        let index = i64::try_from(index).map_err(|_| StoreError::Corrupt("a leaf index".into()))?;
-        let row = sqlx::query(sql).bind(index).fetch_optional(self.reader()).await?;
-        row.map(|row| from_row(&row)).transpose()
-    }
-
     /// Every checkpoint, smallest tree first.
     pub async fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>, StoreError> {
         let rows = sqlx::query("SELECT * FROM checkpoints ORDER BY tree_size").fetch_all(self.reader()).await?;

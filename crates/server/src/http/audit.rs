@@ -98,11 +98,16 @@ pub(super) async fn replay(request: HttpRequest, state: web::Data<AppState>) -> 
     Ok(HttpResponse::Ok().json(grants))
 }
 
-/// `GET /audit/checkpoint`: the latest signed checkpoint, the note as signed
-/// (`text/plain`); 404 before the first is signed.
+/// `GET /audit/checkpoint[?as_of=RFC3339]`: the latest signed checkpoint, or the one in
+/// force at that moment, the note as signed (`text/plain`); 404 when none was signed.
 pub(super) async fn checkpoint(request: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     require(&state, &request, Role::Auditor)?;
-    let Some(checkpoint) = state.services.audit().checkpoint().await? else {
+    let query = parse_form(request.query_string()).unwrap_or_default();
+    let as_of = value(&query, "as_of")
+        .map(str::parse)
+        .transpose()
+        .map_err(|_| ApiError::operator(StatusCode::BAD_REQUEST, "as_of is an RFC 3339 time"))?;
+    let Some(checkpoint) = state.services.audit().checkpoint(as_of).await? else {
         let message = "no checkpoint is signed yet (serve --checkpoint-key-file signs them)";
         return Err(ApiError::operator(StatusCode::NOT_FOUND, message));
     };

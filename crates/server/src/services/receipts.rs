@@ -53,7 +53,11 @@ impl Services {
             }
             _ => None,
         };
-        let later = events.iter().filter(|(at, _, _)| *at > position).map(|(p, at, event)| (*p, *at, event)).collect();
+        let later = events
+            .iter()
+            .filter(|(later, _, _)| *later > position)
+            .map(|(later, at, event)| (*later, *at, event))
+            .collect();
         let facts = ReceiptFacts {
             controller: &self.provider_name,
             grant_id: row.grant_id,

@@ -116,6 +116,15 @@ async fn every_proof_verifies_with_a_python_verifier_written_from_the_specs(data
     let expected = consistency.iter().find(|proof| proof["from"] == 7 && proof["to"] == 100).unwrap();
     assert_eq!(serde_json::from_slice::<Value>(&proved.stdout).unwrap(), *expected);
 
+    // The checkpoint in force at a moment: none before the first, this one now.
+    assert_eq!(audit_get(&server, "/audit/checkpoint?as_of=2000-01-01T00:00:00Z").0, 404);
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let (status, in_force) = audit_get(&server, &format!("/audit/checkpoint?as_of={now}"));
+    assert_eq!((status, in_force.lines().nth(1)), (200, Some("1000")));
+    let printed = server.grantlog(&["audit", "checkpoint", "--as-of", "2000-01-01T00:00:00Z"]);
+    assert_eq!(printed.status.code(), Some(1), "none in force then");
+    assert_eq!(audit_get(&server, "/audit/checkpoint?as_of=yesterday").0, 400);
+
     // Questions the tree cannot answer are the auditor's mistake, not a failure.
     for path in [
         "/audit/proof/inclusion?position=0",
