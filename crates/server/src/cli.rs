@@ -364,6 +364,8 @@ impl Cli {
     }
 }
 
+/// Runs a command that needs the database. Long because it is one arm per command, each
+/// a call and what it prints: the whole command line reads in one place.
 async fn run(store: &EventStore, database: &DatabaseArgs, command: Command) -> anyhow::Result<Outcome> {
     match command {
         Command::Demo | Command::Checkpoint(_) | Command::Audit(AuditCommand::VerifyExport { .. }) => {

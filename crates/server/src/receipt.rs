@@ -38,7 +38,7 @@ pub struct ReceiptFacts<'a> {
     pub withdraw_at: String,
 }
 
-/// The receipt as JSON.
+/// The receipt as JSON. Long because it is one JSON document, which reads best whole.
 pub fn receipt(facts: &ReceiptFacts<'_>) -> Value {
     let approval = facts.approval;
     let (collection_method, remembered_in) = match approval.method {

@@ -102,7 +102,12 @@ async fn verify_catches_a_covered_up_truncation_against_a_recorded_head(database
     let second = store.read_from(1, 1).await.unwrap().remove(0);
     let cover_up = format!("UPDATE chain_head SET position = 2, hash = '{}'", second.hash);
     database.tamper(&store, &["DELETE FROM events WHERE position = 3", &cover_up]).await;
+    let caught = grantlog(&database.url, &["audit", "verify"]);
+    assert_eq!(caught.status.code(), Some(1), "the Merkle tree still has the cut event");
+    assert!(stderr(&caught).contains("the stored Merkle tree has 3 leaves, the log 2 events"), "{}", stderr(&caught));
 
+    // Cut from the tree too, it is invisible to the database alone.
+    database.tamper(&store, &["DELETE FROM merkle_nodes WHERE level = 0 AND idx = 2"]).await;
     assert!(grantlog(&database.url, &["audit", "verify"]).status.success(), "invisible without the record");
     let anchored = grantlog(&database.url, &["audit", "verify", "--expect-head", &recorded]);
     assert_eq!(anchored.status.code(), Some(1));
