@@ -31,8 +31,7 @@ pub(super) async fn register_client(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     require(&state, &request, Role::Admin)?;
-    let registration: ClientRegistration = serde_json::from_slice(&body)
-        .map_err(|error| ApiError::operator(StatusCode::BAD_REQUEST, format!("invalid JSON: {error}")))?;
+    let registration: ClientRegistration = json_body(&body)?;
     if registration.callback_urls.is_empty() {
         let message = "callback_urls: give at least one (oob is always allowed)";
         return Err(ApiError::operator(StatusCode::BAD_REQUEST, message));
@@ -73,8 +72,7 @@ pub(super) async fn erase_owner(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     require(&state, &request, Role::Admin)?;
-    let erasure: Erasure = serde_json::from_slice(&body)
-        .map_err(|error| ApiError::operator(StatusCode::BAD_REQUEST, format!("invalid JSON: {error}")))?;
+    let erasure: Erasure = json_body(&body)?;
     let erased = state.services.erase_owner(&erasure.username, Utc::now()).await.map_err(|error| match error {
         ServiceError::UnknownUsername => ApiError::operator(StatusCode::NOT_FOUND, error.to_string()),
         error => ApiError::from(error),
@@ -83,6 +81,12 @@ pub(super) async fn erase_owner(
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "owner_id": erased.owner_id, "grants_revoked": erased.grants_revoked,
     })))
+}
+
+/// An admin request's JSON body; 400 naming what is wrong with it.
+fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body)
+        .map_err(|error| ApiError::operator(StatusCode::BAD_REQUEST, format!("invalid JSON: {error}")))
 }
 
 /// Refuses (401) a request without `role`'s bearer token.

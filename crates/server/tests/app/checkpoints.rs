@@ -18,28 +18,12 @@ use grantlog_tests::run_python_client;
 use grantlog_tlog::merkle::verify_consistency;
 use serde_json::{Value, json};
 
-use crate::support::Server;
+use crate::support::{Server, checkpoint_key, get_with_bearer};
 
 const AUDITOR: &str = "auditor-token-for-the-checkpoints-0123456789";
 
-/// A new signing key in `folder`; returns its file and the verifier key printed.
-fn checkpoint_key(folder: &Path) -> (String, String) {
-    let key_file = folder.join("checkpoint.key");
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_grantlog"))
-        .args(["checkpoint", "key", "generate", "--origin", "grantlog.test/log", "--out"])
-        .arg(&key_file)
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    let verifier = String::from_utf8(output.stdout).unwrap().trim().to_owned();
-    assert!(verifier.starts_with("grantlog.test/log+"), "{verifier}");
-    (key_file.to_str().unwrap().to_owned(), verifier)
-}
-
 fn audit_get(server: &Server, path: &str) -> (u16, String) {
-    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
-    let mut response = agent.get(server.url(path)).header("Authorization", format!("Bearer {AUDITOR}")).call().unwrap();
-    (response.status().as_u16(), response.body_mut().read_to_string().unwrap())
+    get_with_bearer(server, AUDITOR, path)
 }
 
 /// Owners registered straight into the log: one event each.
@@ -64,7 +48,7 @@ fn signed_checkpoint_of(server: &Server, size: u64) -> String {
 
 async fn every_proof_verifies_with_a_python_verifier_written_from_the_specs(database: TestDatabase) {
     let folder = tempfile::tempdir().unwrap();
-    let (key_file, verifier) = checkpoint_key(folder.path());
+    let (key_file, verifier) = checkpoint_key(folder.path(), "grantlog.test/log");
     let server = Server::start_with(
         &database.url,
         &["--auditor-token", AUDITOR, "--checkpoint-key-file", &key_file, "--checkpoint-every", "1"],
@@ -204,7 +188,7 @@ fn verify_export_names_what_tampering_breaks(
 
 async fn two_processes_signing_at_once_never_contradict_each_other(database: TestDatabase) {
     let folder = tempfile::tempdir().unwrap();
-    let (key_file, verifier) = checkpoint_key(folder.path());
+    let (key_file, verifier) = checkpoint_key(folder.path(), "grantlog.test/log");
     let verifier = grantlog_tlog::note::NoteVerifier::parse(&verifier).unwrap();
     let args = ["--checkpoint-key-file", key_file.as_str(), "--checkpoint-every", "1"];
     let first = Server::process(&database.url, &args);
@@ -266,7 +250,7 @@ fn a_key_is_generated_once_readable_by_its_owner_alone() {
 
 async fn a_checkpoint_row_rewritten_in_the_database_is_never_extended(database: TestDatabase) {
     let folder = tempfile::tempdir().unwrap();
-    let (key_file, _) = checkpoint_key(folder.path());
+    let (key_file, _) = checkpoint_key(folder.path(), "grantlog.test/log");
     let server = Server::start_with(
         &database.url,
         &["--auditor-token", AUDITOR, "--checkpoint-key-file", &key_file, "--checkpoint-every", "1"],

@@ -16,15 +16,13 @@ use grantlog_tlog::note::NoteVerifier;
 use serde_json::{Value, json};
 
 use crate::support::browser::{Browser, Client};
-use crate::support::{Server, post_with};
+use crate::support::{Server, checkpoint_key, get_with_bearer, post_with};
 
 const ADMIN: &str = "admin-token-for-the-erasure-0123456789abcdef";
 const AUDITOR: &str = "auditor-token-for-the-erasure-0123456789abcd";
 
 fn auditor_get(server: &Server, path: &str) -> (u16, String) {
-    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
-    let mut response = agent.get(server.url(path)).header("Authorization", format!("Bearer {AUDITOR}")).call().unwrap();
-    (response.status().as_u16(), response.body_mut().read_to_string().unwrap())
+    get_with_bearer(server, AUDITOR, path)
 }
 
 fn erase(server: &Server, token: &str, body: &str) -> (u16, String) {
@@ -52,15 +50,9 @@ fn checkpoint_of(server: &Server, verifier: &NoteVerifier, size: u64) -> (String
 
 async fn an_erased_owner_leaves_a_log_that_still_proves_everything(database: TestDatabase) {
     let folder = tempfile::tempdir().unwrap();
-    let key_file = folder.path().join("checkpoint.key");
-    let generated = std::process::Command::new(env!("CARGO_BIN_EXE_grantlog"))
-        .args(["checkpoint", "key", "generate", "--origin", "faji.test/log", "--out"])
-        .arg(&key_file)
-        .output()
-        .unwrap();
-    let verifier_key = String::from_utf8(generated.stdout).unwrap().trim().to_owned();
+    let (key_file, verifier_key) = checkpoint_key(folder.path(), "faji.test/log");
     let verifier = NoteVerifier::parse(&verifier_key).unwrap();
-    let key = key_file.to_str().unwrap();
+    let key = key_file.as_str();
     let server = Server::start_with(
         &database.url,
         &[

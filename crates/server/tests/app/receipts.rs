@@ -14,15 +14,13 @@ use grantlog_store::{ConnectOptions, EventStore, backend_tests};
 use grantlog_tests::run_python_client;
 use serde_json::{Value, json};
 
-use crate::support::Server;
 use crate::support::browser::{Browser, Client, hidden};
+use crate::support::{Server, checkpoint_key, get_with_bearer};
 
 const AUDITOR: &str = "auditor-token-for-the-receipts-0123456789ab";
 
 fn auditor_get(server: &Server, path: &str) -> (u16, String) {
-    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
-    let mut response = agent.get(server.url(path)).header("Authorization", format!("Bearer {AUDITOR}")).call().unwrap();
-    (response.status().as_u16(), response.body_mut().read_to_string().unwrap())
+    get_with_bearer(server, AUDITOR, path)
 }
 
 /// The receipt as Jane downloads it, once a checkpoint covers its approval.
@@ -44,13 +42,7 @@ fn janes_receipt(server: &Server, jane: &mut Browser, grant: &str) -> Value {
 
 async fn jane_downloads_a_receipt_that_verifies_offline(database: TestDatabase) {
     let folder = tempfile::tempdir().unwrap();
-    let key_file = folder.path().join("checkpoint.key");
-    let generated = std::process::Command::new(env!("CARGO_BIN_EXE_grantlog"))
-        .args(["checkpoint", "key", "generate", "--origin", "faji.test/log", "--out"])
-        .arg(&key_file)
-        .output()
-        .unwrap();
-    let verifier = String::from_utf8(generated.stdout).unwrap().trim().to_owned();
+    let (key_file, verifier) = checkpoint_key(folder.path(), "faji.test/log");
     let server = Server::start_with(
         &database.url,
         &[
@@ -60,7 +52,7 @@ async fn jane_downloads_a_receipt_that_verifies_offline(database: TestDatabase) 
             "--provider-name",
             "Faji Photos",
             "--checkpoint-key-file",
-            key_file.to_str().unwrap(),
+            &key_file,
             "--checkpoint-every",
             "1",
         ],

@@ -279,3 +279,28 @@ fn reply(mut response: ureq::http::Response<ureq::Body>) -> Reply {
         bytes,
     }
 }
+
+/// GETs `path` on `server` with a bearer token; the status and the body.
+pub fn get_with_bearer(server: &Server, token: &str, path: &str) -> (u16, String) {
+    let mut response = agent()
+        .get(server.url(path))
+        .header("Authorization", format!("Bearer {token}"))
+        .call()
+        .expect("the server answers");
+    (response.status().as_u16(), response.body_mut().read_to_string().unwrap_or_default())
+}
+
+/// A new checkpoint signing key named `origin` in `folder`, made by `grantlog checkpoint
+/// key generate`: the key file and the verifier key it printed.
+pub fn checkpoint_key(folder: &std::path::Path, origin: &str) -> (String, String) {
+    let key_file = folder.join("checkpoint.key");
+    let output = Command::new(env!("CARGO_BIN_EXE_grantlog"))
+        .args(["checkpoint", "key", "generate", "--origin", origin, "--out"])
+        .arg(&key_file)
+        .output()
+        .expect("running grantlog checkpoint key generate");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let verifier = String::from_utf8(output.stdout).expect("a UTF-8 verifier key").trim().to_owned();
+    assert!(verifier.starts_with(&format!("{origin}+")), "{verifier}");
+    (key_file.to_str().expect("a UTF-8 temporary path").to_owned(), verifier)
+}
