@@ -1,7 +1,8 @@
 //! A consent receipt: what the owner agreed to, in the fields of the Kantara Initiative
 //! Consent Receipt v1.1 (`KI-CR-v1.1.0`) that apply — which ISO/IEC TS 27560 carries
 //! over — plus what makes it checkable: the approval event as stored, its leaf in the
-//! log's Merkle tree and an inclusion proof against a signed checkpoint. Pure: the
+//! log's Merkle tree and an inclusion proof against a signed checkpoint, and the same
+//! for the grant's first event, which names the client. Pure: the
 //! facts come in, the JSON goes out (`docs/audit.md` describes each field). The terms
 //! (scope, resources, duration, expiry, time, notice) are written exactly as the
 //! approval event's payload has them, so a verifier compares them byte for byte.
@@ -31,9 +32,12 @@ pub struct ReceiptFacts<'a> {
     pub approved: &'a StoredEvent,
     /// What happened to the grant after: revocation, expiry (position, when, event).
     pub later: Vec<(u64, DateTime<Utc>, &'a Event)>,
+    /// The grant's first event as stored: it names the client, which the approval does
+    /// not.
+    pub requested: &'a StoredEvent,
     /// The approval's inclusion proof against the checkpoint it is proved in, once one
-    /// covers it.
-    pub proof: Option<(StoredCheckpoint, InclusionProof)>,
+    /// covers it, and the first event's in the same tree.
+    pub proof: Option<(StoredCheckpoint, InclusionProof, InclusionProof)>,
     /// Where the owner withdraws consent.
     pub withdraw_at: String,
 }
@@ -92,13 +96,24 @@ pub fn receipt(facts: &ReceiptFacts<'_>) -> Value {
             "events": facts.later.iter().filter_map(|(position, at, event)| later_event(*position, *at, event)).collect::<Vec<_>>(),
         },
         "event": facts.approved,
-        "proof": facts.proof.as_ref().map(|(checkpoint, proof)| json!({
-            "leaf_index": proof.leaf_index,
-            "tree_size": proof.tree_size,
-            "leaf_hash": STANDARD.encode(proof.leaf_hash),
-            "hashes": proof.hashes.iter().map(|hash| STANDARD.encode(hash)).collect::<Vec<_>>(),
-            "checkpoint": checkpoint.note,
-        })),
+        "request": {
+            "event": facts.requested,
+            "proof": facts.proof.as_ref().map(|(_, _, requested)| proof_json(requested)),
+        },
+        "proof": facts.proof.as_ref().map(|(checkpoint, approved, _)| {
+            let mut proof = proof_json(approved);
+            proof["checkpoint"] = json!(checkpoint.note);
+            proof
+        }),
+    })
+}
+
+fn proof_json(proof: &InclusionProof) -> Value {
+    json!({
+        "leaf_index": proof.leaf_index,
+        "tree_size": proof.tree_size,
+        "leaf_hash": STANDARD.encode(proof.leaf_hash),
+        "hashes": proof.hashes.iter().map(|hash| STANDARD.encode(hash)).collect::<Vec<_>>(),
     })
 }
 

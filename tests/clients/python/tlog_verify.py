@@ -230,6 +230,17 @@ def verify_receipt(receipt, verifier_key):
     for what, (proved, claimed) in said.items():
         if proved != claimed:
             raise Refused(f"the receipt's {what} is not its event's")
+    # The client: named by the grant's first event, proved in the same tree.
+    request, request_proof = receipt["request"]["event"], receipt["request"]["proof"]
+    request_leaf = canonical_leaf(request)
+    if b64(request_proof["leaf_hash"]) != request_leaf or request_proof["leaf_index"] != request["position"] - 1:
+        raise Refused("the receipt's request proof is not about its request event")
+    verify_inclusion(request_proof["leaf_index"], size, request_leaf, [b64(h) for h in request_proof["hashes"]], root)
+    requested = json.loads(request["payload"])
+    if request["event_type"] != "grant.temporary_credentials_issued" or requested["grant_id"] != receipt["grant_id"]:
+        raise Refused("the receipt's request event is not its grant's first")
+    if requested["client_id"] != receipt["recipient"]["client_id"]:
+        raise Refused("the receipt's recipient is not its event's")
     return origin
 
 

@@ -46,10 +46,17 @@ impl Services {
             .stored_event(position)
             .await?
             .ok_or_else(|| super::ServiceError::Corrupt(format!("position {position} is not stored")))?;
+        let first = recorded.first().map_or(position, |event| event.position);
+        let requested = self
+            .store
+            .stored_event(first)
+            .await?
+            .ok_or_else(|| super::ServiceError::Corrupt(format!("position {first} is not stored")))?;
         let proof = match self.store.latest_checkpoint().await? {
             Some(checkpoint) if checkpoint.tree_size >= position => {
-                let proof = self.store.inclusion_proof(position - 1, checkpoint.tree_size).await?;
-                Some((checkpoint, proof))
+                let approved = self.store.inclusion_proof(position - 1, checkpoint.tree_size).await?;
+                let request = self.store.inclusion_proof(first - 1, checkpoint.tree_size).await?;
+                Some((checkpoint, approved, request))
             }
             _ => None,
         };
@@ -64,6 +71,7 @@ impl Services {
             client: &client,
             approval,
             approved: &approved,
+            requested: &requested,
             later,
             proof,
             withdraw_at: format!("/account/grants/{}", row.grant_id),

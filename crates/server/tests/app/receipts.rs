@@ -107,7 +107,10 @@ async fn jane_downloads_a_receipt_that_verifies_offline(database: TestDatabase) 
     assert_eq!(after["event"], receipt["event"], "the same approval");
 
     // A receipt that claims other terms than its proved event is refused.
-    for (field, claim) in [("duration", json!("never")), ("resources", json!(["islay-distillery"]))] {
+    let someone_else = json!({ "client_id": "00000000-0000-0000-0000-000000000000", "name": "Beppa Prints" });
+    for (field, claim) in
+        [("duration", json!("never")), ("resources", json!(["islay-distillery"])), ("recipient", someone_else)]
+    {
         let mut altered = receipt.clone();
         altered[field] = claim;
         let job = json!({ "verifier_key": verifier, "receipts": [altered] });
