@@ -18,7 +18,7 @@ use grantlog_tests::run_python_client;
 use grantlog_tlog::merkle::verify_consistency;
 use serde_json::{Value, json};
 
-use crate::support::{Server, checkpoint_key, get_with_bearer};
+use crate::support::{Server, checkpoint_key, eventually, get_with_bearer};
 
 const AUDITOR: &str = "auditor-token-for-the-checkpoints-0123456789";
 
@@ -35,15 +35,10 @@ async fn grow(store: &EventStore, events: usize) {
 
 /// Waits for a checkpoint of the whole log; returns the note.
 fn signed_checkpoint_of(server: &Server, size: u64) -> String {
-    let started = Instant::now();
-    loop {
+    eventually(&format!("a checkpoint of {size}"), || {
         let (status, note) = audit_get(server, "/audit/checkpoint");
-        if status == 200 && note.lines().nth(1) == Some(&size.to_string()) {
-            return note;
-        }
-        assert!(started.elapsed() < Duration::from_secs(20), "no checkpoint of {size}: {status} {note}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+        (status == 200 && note.lines().nth(1) == Some(&size.to_string())).then_some(note)
+    })
 }
 
 async fn every_proof_verifies_with_a_python_verifier_written_from_the_specs(database: TestDatabase) {

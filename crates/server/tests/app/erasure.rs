@@ -4,8 +4,6 @@
 //! proved consistent with the one after, replay shows an erased owner, and her consent
 //! receipt still verifies offline. Refusals change nothing.
 
-use std::time::{Duration, Instant};
-
 use grantlog_projection::tables::grant_by_token;
 use grantlog_store::testing::TestDatabase;
 use grantlog_store::{ConnectOptions, EventStore, backend_tests};
@@ -16,7 +14,7 @@ use grantlog_tlog::note::NoteVerifier;
 use serde_json::{Value, json};
 
 use crate::support::browser::{Browser, Client};
-use crate::support::{Server, checkpoint_key, get_with_bearer, post_with};
+use crate::support::{Server, checkpoint_key, eventually, get_with_bearer, post_with};
 
 const ADMIN: &str = "admin-token-for-the-erasure-0123456789abcdef";
 const AUDITOR: &str = "auditor-token-for-the-erasure-0123456789abcd";
@@ -34,18 +32,11 @@ fn erase(server: &Server, token: &str, body: &str) -> (u16, String) {
 
 /// The latest checkpoint once it covers `size` events: its note and what it says.
 fn checkpoint_of(server: &Server, verifier: &NoteVerifier, size: u64) -> (String, Checkpoint) {
-    let started = Instant::now();
-    loop {
+    eventually(&format!("a checkpoint of {size}"), || {
         let (status, note) = auditor_get(server, "/audit/checkpoint");
-        if status == 200 {
-            let checkpoint = Checkpoint::parse(verifier.open(&note).unwrap()).unwrap();
-            if checkpoint.size >= size {
-                return (note, checkpoint);
-            }
-        }
-        assert!(started.elapsed() < Duration::from_secs(20), "no checkpoint of {size}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+        let checkpoint = (status == 200).then(|| Checkpoint::parse(verifier.open(&note).unwrap()).unwrap())?;
+        (checkpoint.size >= size).then_some((note, checkpoint))
+    })
 }
 
 async fn an_erased_owner_leaves_a_log_that_still_proves_everything(database: TestDatabase) {

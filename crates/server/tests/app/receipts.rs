@@ -5,8 +5,6 @@
 //! checks offline against the signed checkpoint. Her revocation shows on it as a later
 //! event, and it still verifies. Nobody else gets her receipt.
 
-use std::time::{Duration, Instant};
-
 use grantlog_domain::{Fingerprint, consent_wording};
 use grantlog_projection::tables::grant_by_token;
 use grantlog_store::testing::TestDatabase;
@@ -15,7 +13,7 @@ use grantlog_tests::run_python_client;
 use serde_json::{Value, json};
 
 use crate::support::browser::{Browser, Client, hidden};
-use crate::support::{Server, checkpoint_key, get_with_bearer};
+use crate::support::{Server, checkpoint_key, eventually, get_with_bearer};
 
 const AUDITOR: &str = "auditor-token-for-the-receipts-0123456789ab";
 
@@ -25,19 +23,14 @@ fn auditor_get(server: &Server, path: &str) -> (u16, String) {
 
 /// The receipt as Jane downloads it, once a checkpoint covers its approval.
 fn janes_receipt(server: &Server, jane: &mut Browser, grant: &str) -> Value {
-    let started = Instant::now();
-    loop {
+    eventually("a checkpoint covering the approval", || {
         let page = jane.get(&server.url(&format!("/account/grants/{grant}/receipt")));
         assert_eq!(page.status, 200, "{}", page.body);
         assert_eq!(page.header("cache-control"), Some("no-store"));
         assert!(page.header("content-disposition").is_some_and(|value| value.starts_with("attachment;")));
         let receipt: Value = serde_json::from_str(&page.body).unwrap();
-        if !receipt["proof"].is_null() {
-            return receipt;
-        }
-        assert!(started.elapsed() < Duration::from_secs(20), "no checkpoint covers the approval");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+        (!receipt["proof"].is_null()).then_some(receipt)
+    })
 }
 
 async fn jane_downloads_a_receipt_that_verifies_offline(database: TestDatabase) {

@@ -304,3 +304,16 @@ pub fn checkpoint_key(folder: &std::path::Path, origin: &str) -> (String, String
     assert!(verifier.starts_with(&format!("{origin}+")), "{verifier}");
     (key_file.to_str().expect("a UTF-8 temporary path").to_owned(), verifier)
 }
+
+/// Asks `attempt` every 100 ms until it answers; fails naming `what` after 20 s. For
+/// what a background task does in its own time (a checkpoint signed, say).
+pub fn eventually<T>(what: &str, mut attempt: impl FnMut() -> Option<T>) -> T {
+    let started = std::time::Instant::now();
+    loop {
+        if let Some(answer) = attempt() {
+            return answer;
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(20), "{what} did not happen within 20 s");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
