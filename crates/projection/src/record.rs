@@ -88,6 +88,9 @@ pub struct GrantRecord {
     pub ended_at: Option<DateTime<Utc>>,
     /// The position of its first event: the order grants are listed in.
     pub first_position: u64,
+    /// The position of the owner's approval, once approved: the event its consent
+    /// receipt proves.
+    pub approved_position: Option<u64>,
     /// The last position applied.
     pub position: u64,
 }
@@ -106,7 +109,11 @@ impl Record for GrantRecord {
                 self.issued_at = at;
                 self.first_position = recorded.position;
             }
-            Event::AuthorizationApproved(_) | Event::AuthorizationDenied(_) => self.decided_at = at,
+            Event::AuthorizationApproved(_) => {
+                self.decided_at = at;
+                self.approved_position = Some(recorded.position);
+            }
+            Event::AuthorizationDenied(_) => self.decided_at = at,
             Event::TokenCredentialsIssued(_) => self.activated_at = at,
             Event::GrantRevoked(_) => self.ended_at = at,
             Event::CredentialsExpired(expired) => self.ended_at = Some(expired.expired_at),

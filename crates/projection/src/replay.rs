@@ -40,6 +40,9 @@ pub struct ReplayedGrant {
     pub status: GrantStatus,
     /// Since when that status held.
     pub since: String,
+    /// The position of the owner's approval (`null` if not approved by then): the
+    /// event its consent receipt proves.
+    pub approved_position: Option<u64>,
 }
 
 /// The grants of `projection` as they stood at `at`, in the order they were issued.
@@ -73,6 +76,7 @@ pub fn replay(projection: &Projection, at: DateTime<Utc>, filter: &Filter) -> Ve
                 resources: approval.map_or_else(Vec::new, |a| a.resources.iter().map(ToString::to_string).collect()),
                 status,
                 since: timestamp(since),
+                approved_position: record.approved_position,
             })
         })
         .collect()

@@ -41,6 +41,16 @@ pub enum ReplayError {
     Failed(#[from] anyhow::Error),
 }
 
+impl ReplayError {
+    /// What the log fails verification by, when that is why the replay failed.
+    pub fn violation(&self) -> Option<&Violation> {
+        match self {
+            Self::Failed(error) => error.chain().find_map(|cause| cause.downcast_ref::<Violation>()),
+            Self::PastTheEnd { .. } | Self::UnknownOwner(_) => None,
+        }
+    }
+}
+
 /// The auditors' use cases on one log.
 #[derive(Debug, Clone)]
 pub struct Audit {
@@ -123,6 +133,11 @@ impl Audit {
     /// Every event to `out` in `format`; returns how many.
     pub async fn export(&self, format: crate::export::Format, out: impl std::io::Write) -> anyhow::Result<u64> {
         crate::export::export(&self.store, format, out).await
+    }
+
+    /// The export in `format` a page at a time, for streaming.
+    pub async fn export_pages(&self, format: crate::export::Format) -> Result<crate::export::Export, StoreError> {
+        crate::export::Export::start(self.store.clone(), format).await
     }
 }
 

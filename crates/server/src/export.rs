@@ -7,7 +7,7 @@ use std::io::Write;
 
 use anyhow::Context as _;
 use grantlog_projection::tables::timestamp;
-use grantlog_store::{EventStore, RecordedEvent};
+use grantlog_store::{EventStore, RecordedEvent, StoreError};
 
 /// How many events are read per query.
 const PAGE: u32 = 1_000;
@@ -36,54 +36,72 @@ pub const COLUMNS: [&str; 10] = [
 ];
 
 /// Writes every event to `out`; returns how many.
-pub async fn export(store: &EventStore, format: Format, out: impl Write) -> anyhow::Result<u64> {
-    let mut sink = match format {
-        Format::Jsonl => Sink::Jsonl(std::io::BufWriter::new(out)),
-        Format::Csv => {
-            let mut writer = csv::Writer::from_writer(out);
-            writer.write_record(COLUMNS)?;
-            Sink::Csv(Box::new(writer))
-        }
-    };
-    // Up to the recorded head only, and not at all when rows lie past it.
-    let head = store.sealed_head().await.context("Failed to read the event log")?;
-    let mut after = 0;
-    while after < head.position {
-        let page = store.read_up_to(after, head.position, PAGE).await.context("Failed to read the event log")?;
-        let Some(last) = page.last() else { break };
-        after = last.position;
-        for event in &page {
-            sink.write(event)?;
-        }
+pub async fn export(store: &EventStore, format: Format, mut out: impl Write) -> anyhow::Result<u64> {
+    let mut export = Export::start(store.clone(), format).await.context("Failed to read the event log")?;
+    while let Some(chunk) = export.next_chunk().await? {
+        out.write_all(&chunk)?;
     }
-    sink.flush()?;
-    Ok(after)
+    out.flush()?;
+    Ok(export.exported())
 }
 
-/// Where the events go, in their format.
-enum Sink<W: Write> {
-    Jsonl(std::io::BufWriter<W>),
-    // Boxed: the CSV writer carries its own buffer, many times the JSON side's size.
-    Csv(Box<csv::Writer<W>>),
+/// The export a page at a time, each page as bytes in its format: what the command
+/// line writes to a file and `GET /audit/export` streams.
+#[derive(Debug)]
+pub struct Export {
+    store: EventStore,
+    format: Format,
+    head: u64,
+    after: u64,
+    header_due: bool,
 }
 
-impl<W: Write> Sink<W> {
-    fn write(&mut self, event: &RecordedEvent) -> anyhow::Result<()> {
-        match self {
-            Self::Jsonl(out) => {
-                serde_json::to_writer(&mut *out, &event_json(event)?)?;
-                out.write_all(b"\n")?;
+impl Export {
+    /// An export up to the recorded head; refused ([`StoreError::Tampered`]) for a log
+    /// with rows past it.
+    pub async fn start(store: EventStore, format: Format) -> Result<Self, StoreError> {
+        let head = store.sealed_head().await?.position;
+        Ok(Self { store, format, head, after: 0, header_due: format == Format::Csv })
+    }
+
+    /// The next page's bytes (the CSV header comes with the first), or `None` when
+    /// every event up to the head is out.
+    pub async fn next_chunk(&mut self) -> anyhow::Result<Option<Vec<u8>>> {
+        let page = if self.after < self.head {
+            self.store.read_up_to(self.after, self.head, PAGE).await.context("Failed to read the event log")?
+        } else {
+            Vec::new()
+        };
+        if page.is_empty() && !self.header_due {
+            return Ok(None);
+        }
+        let chunk = match self.format {
+            Format::Jsonl => {
+                let mut out = Vec::new();
+                for event in &page {
+                    serde_json::to_writer(&mut out, &event_json(event)?)?;
+                    out.push(b'\n');
+                }
+                out
             }
-            Self::Csv(out) => out.write_record(row(event)?)?,
-        }
-        Ok(())
+            Format::Csv => {
+                let mut out = csv::Writer::from_writer(Vec::new());
+                if std::mem::take(&mut self.header_due) {
+                    out.write_record(COLUMNS)?;
+                }
+                for event in &page {
+                    out.write_record(row(event)?)?;
+                }
+                out.into_inner().map_err(|error| error.into_error())?
+            }
+        };
+        self.after = page.last().map_or(self.head, |event| event.position);
+        Ok(Some(chunk))
     }
 
-    fn flush(&mut self) -> std::io::Result<()> {
-        match self {
-            Self::Jsonl(out) => out.flush(),
-            Self::Csv(out) => out.flush(),
-        }
+    /// How many events are out so far.
+    pub fn exported(&self) -> u64 {
+        self.after
     }
 }
 

@@ -3,7 +3,17 @@
 //! token is compared by its SHA-256, so the comparison's timing says nothing about the
 //! token. A role without a token configured has its API switched off: every request
 //! to it is refused.
+//!
+//! An auditor who logs in to the `/audit` page with the token gets a session cookie
+//! that holds no state on the server: its expiry and an HMAC-SHA256 of it keyed by the
+//! token's SHA-256. Every node with the same token accepts it; changing the token ends
+//! every such session; nothing else can end one before its hour is up, which is why
+//! that is all it lasts (docs/audit.md).
 
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Duration, Utc};
+use hmac::{Hmac, KeyInit as _, Mac as _};
 use sha2::{Digest, Sha256};
 
 /// The shortest operator token accepted: 32 characters (e.g. 24 random bytes in
@@ -53,6 +63,55 @@ impl OperatorTokens {
     }
 }
 
+/// How long an auditor's page session lasts.
+pub const AUDITOR_SESSION_LIFETIME: Duration = Duration::hours(1);
+
+/// What the session cookie's MAC covers, apart from the expiry: a MAC made for one use
+/// of the key is never valid for another.
+const SESSION_PURPOSE: &[u8] = b"grantlog auditor page session v1\n";
+const CSRF_PURPOSE: &[u8] = b"grantlog auditor page csrf v1\n";
+
+impl OperatorTokens {
+    /// A session cookie's value for an auditor who presented `token`, valid until
+    /// `now` + [`AUDITOR_SESSION_LIFETIME`]; `None` if it is not the auditor token.
+    pub fn auditor_session(&self, token: &str, now: DateTime<Utc>) -> Option<String> {
+        let key = self.auditor.filter(|expected| *expected == sha256(token))?;
+        let expires = (now + AUDITOR_SESSION_LIFETIME).timestamp();
+        Some(format!(
+            "{expires}.{}",
+            URL_SAFE_NO_PAD.encode(mac(&key, SESSION_PURPOSE, expires.to_string().as_bytes()))
+        ))
+    }
+
+    /// Whether `cookie` is a session [`Self::auditor_session`] made with the current
+    /// auditor token and not yet expired at `now`. The MAC is checked in constant time.
+    pub fn auditor_session_valid(&self, cookie: &str, now: DateTime<Utc>) -> bool {
+        let Some(key) = self.auditor else { return false };
+        let Some((expires, tag)) = cookie.split_once('.') else { return false };
+        let (Ok(expiry), Ok(tag)) = (expires.parse::<i64>(), URL_SAFE_NO_PAD.decode(tag)) else { return false };
+        let mut check = keyed(&key, SESSION_PURPOSE);
+        check.update(expires.as_bytes());
+        check.verify_slice(&tag).is_ok() && now.timestamp() < expiry
+    }
+
+    /// The CSRF token the page's forms carry for the session `cookie`.
+    pub fn auditor_csrf(&self, cookie: &str) -> Option<String> {
+        self.auditor.map(|key| URL_SAFE_NO_PAD.encode(mac(&key, CSRF_PURPOSE, cookie.as_bytes())))
+    }
+}
+
+fn keyed(key: &[u8; 32], purpose: &[u8]) -> Hmac<Sha256> {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes a key of any length");
+    mac.update(purpose);
+    mac
+}
+
+fn mac(key: &[u8; 32], purpose: &[u8], message: &[u8]) -> Vec<u8> {
+    let mut mac = keyed(key, purpose);
+    mac.update(message);
+    mac.finalize().into_bytes().to_vec()
+}
+
 fn sha256(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
 }
@@ -74,6 +133,50 @@ mod tests {
         for wrong in [None, Some(ADMIN), Some("Bearer "), Some("Basic abc"), Some(&format!("bearer {ADMIN}")[..])] {
             assert!(!tokens.allows(Role::Admin, wrong), "{wrong:?}");
         }
+    }
+
+    #[test]
+    fn an_auditor_session_holds_for_an_hour_for_this_token_only() {
+        let tokens = OperatorTokens::new(Some(ADMIN), Some(AUDITOR)).unwrap();
+        let now = Utc::now();
+        assert_eq!(tokens.auditor_session(ADMIN, now), None, "the admin token is not the auditor's");
+        assert_eq!(tokens.auditor_session("", now), None);
+        let session = tokens.auditor_session(AUDITOR, now).unwrap();
+        assert!(tokens.auditor_session_valid(&session, now));
+        assert!(tokens.auditor_session_valid(&session, now + AUDITOR_SESSION_LIFETIME - Duration::seconds(1)));
+        assert!(!tokens.auditor_session_valid(&session, now + AUDITOR_SESSION_LIFETIME), "expired");
+        // Another auditor token, or none, accepts nothing made with this one.
+        let other = OperatorTokens::new(Some(ADMIN), Some("another-auditor-token-of-forty-characters")).unwrap();
+        assert!(!other.auditor_session_valid(&session, now));
+        assert!(!OperatorTokens::new(Some(ADMIN), None).unwrap().auditor_session_valid(&session, now));
+        assert_eq!(OperatorTokens::new(None, None).unwrap().auditor_session(AUDITOR, now), None);
+    }
+
+    #[test]
+    fn a_forged_or_altered_auditor_session_is_refused() {
+        let tokens = OperatorTokens::new(None, Some(AUDITOR)).unwrap();
+        let now = Utc::now();
+        let session = tokens.auditor_session(AUDITOR, now).unwrap();
+        let (expires, tag) = session.split_once('.').unwrap();
+        let later = expires.parse::<i64>().unwrap() + 3600;
+        for forged in [
+            format!("{later}.{tag}"),
+            format!("+{expires}.{tag}"),
+            format!("0{expires}.{tag}"),
+            format!("{expires}.{}", &tag[1..]),
+            format!("{expires}.{tag}A"),
+            format!("{expires}."),
+            expires.to_owned(),
+            String::new(),
+            format!("{expires}.{tag}\0"),
+        ] {
+            assert!(!tokens.auditor_session_valid(&forged, now), "{forged:?}");
+        }
+        // The CSRF token is bound to the session: another session's differs.
+        let csrf = tokens.auditor_csrf(&session).unwrap();
+        let other = tokens.auditor_session(AUDITOR, now + Duration::seconds(1)).unwrap();
+        assert_ne!(csrf, tokens.auditor_csrf(&other).unwrap());
+        assert_ne!(csrf, tag, "the CSRF token is not the session's MAC");
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! The owner's pages, as maud templates: semantic HTML, no script, one small stylesheet
+//! The owner's pages (and the auditor's, in `auditor`), as maud templates: semantic HTML, no script, one small stylesheet
 //! served by the binary. Every value is escaped by maud; client names and photo titles
 //! show as text.
 
@@ -10,6 +10,9 @@ use maud::{DOCTYPE, Markup, html};
 use crate::services::account::{ClientGrants, GrantHistory, GrantSummary, Remembered};
 
 use crate::timeline::{self, Entry, parse_time};
+
+mod auditor;
+pub use auditor::{AuditorView, Question, auditor, auditor_login};
 
 /// The stylesheet, served at `/static/grantlog.css`.
 pub const STYLESHEET: &str = "body{font-family:system-ui,sans-serif;max-width:40rem;margin:1rem auto;padding:0 1rem;line-height:1.5;color:#222}\
@@ -25,7 +28,8 @@ dl{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem;margin:.5re
 dd ul{margin:0;padding-left:1.2rem}.actions{display:flex;flex-wrap:wrap;align-items:center;gap:.5rem}\
 .actions form{display:inline}.remembered{background:#fff8e0;padding:.25rem 1rem;border-radius:6px}\
 ol.timeline{padding-left:1.5rem}ol.timeline li{margin:.6rem 0}ol.timeline time{display:block;font-weight:600;color:#444}\
-.event{color:#555}.hint{margin:.1rem 0 .5rem 1.6rem;font-size:.9rem;color:#555}";
+.event{color:#555}.hint{margin:.1rem 0 .5rem 1.6rem;font-size:.9rem;color:#555}\
+pre{white-space:pre-wrap;word-break:break-all;background:#f4f4f4;padding:.5rem}code{word-break:break-all}";
 
 fn page(title: &str, body: Markup) -> Markup {
     page_with_header(title, None, body)

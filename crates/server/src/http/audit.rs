@@ -2,7 +2,7 @@
 //! read, verified and replayed, and its signed checkpoint with inclusion and
 //! consistency proofs (`GET /audit/…`), as `grantlog audit …` prints them.
 
-use actix_web::http::StatusCode;
+use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use grantlog_oauth1::encoding::parse_form;
 use grantlog_store::{Head, StoreError, Violation};
@@ -11,7 +11,7 @@ use super::operator::require;
 use super::page::value;
 use super::{ApiError, AppState, outcome};
 use crate::audit::{Moment, ReplayError, consistency_json, inclusion_json};
-use crate::export::event_json;
+use crate::export::{Format, event_json};
 use crate::operators::Role;
 use crate::services::account::AccountError;
 use crate::services::receipts::Reader;
@@ -85,15 +85,14 @@ pub(super) async fn replay(request: HttpRequest, state: web::Data<AppState>) -> 
         return Err(ApiError::operator(StatusCode::BAD_REQUEST, message));
     };
     let client = value(&query, "client").map(str::to_owned);
-    let grants =
-        state.services.audit().replay(moment, value(&query, "owner"), client).await.map_err(|error| match error {
-            ReplayError::Failed(error) => match error.chain().find_map(|cause| cause.downcast_ref::<Violation>()) {
-                Some(violation) => tampered(violation),
-                None => ApiError::failed(error),
-            },
+    let grants = state.services.audit().replay(moment, value(&query, "owner"), client).await.map_err(|error| {
+        match (error.violation().map(tampered), error) {
+            (Some(tampered), _) => tampered,
+            (None, ReplayError::Failed(error)) => ApiError::failed(error),
             // Past the end of the log, or an owner nobody is: the question's fault.
-            question => ApiError::operator(StatusCode::BAD_REQUEST, question.to_string()),
-        })?;
+            (None, question) => ApiError::operator(StatusCode::BAD_REQUEST, question.to_string()),
+        }
+    })?;
     outcome("replayed");
     Ok(HttpResponse::Ok().json(grants))
 }
@@ -155,6 +154,42 @@ pub(super) async fn receipt(
     })?;
     outcome("receipt_shown");
     Ok(HttpResponse::Ok().json(receipt))
+}
+
+/// `GET /audit/export?format=jsonl|csv` (default jsonl): every event up to the head,
+/// as `grantlog audit export` writes it, streamed a page at a time; 409 for a log with
+/// rows past its head.
+pub(super) async fn export(request: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    require(&state, &request, Role::Auditor)?;
+    let query = parse_form(request.query_string()).unwrap_or_default();
+    let (format, content_type, file) = match value(&query, "format").unwrap_or("jsonl") {
+        "jsonl" => (Format::Jsonl, "application/jsonl", "grantlog-events.jsonl"),
+        "csv" => (Format::Csv, "text/csv; charset=utf-8", "grantlog-events.csv"),
+        _ => return Err(ApiError::operator(StatusCode::BAD_REQUEST, "format is jsonl or csv")),
+    };
+    let export = state.services.audit().export_pages(format).await.map_err(|error| match error {
+        StoreError::Tampered(violation) => tampered(&violation),
+        error => ApiError::from(error),
+    })?;
+    outcome("log_exported");
+    // A failure midway cuts the answer short: the download is then incomplete, which
+    // verify-export reports, rather than silently shorter.
+    let pages = futures_util::stream::unfold(Some(export), |export| async move {
+        let mut export = export?;
+        match export.next_chunk().await {
+            Ok(Some(chunk)) => Some((Ok(web::Bytes::from(chunk)), Some(export))),
+            Ok(None) => None,
+            Err(error) => {
+                tracing::error!(error = format!("{error:#}"), "the export failed midway");
+                Some((Err(std::io::Error::other("the export failed midway")), None))
+            }
+        }
+    });
+    Ok(HttpResponse::Ok()
+        .content_type(content_type)
+        .insert_header((header::CONTENT_DISPOSITION, format!("attachment; filename=\"{file}\"")))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .streaming(pages))
 }
 
 /// The query parameter `name` as a whole number below 2^63, if given.

@@ -99,9 +99,21 @@ pub(super) fn login_page(
     status: StatusCode,
     error: Option<&str>,
 ) -> HttpResponse {
+    form_page_with_csrf(state, status, LOGIN_CSRF_COOKIE, "/login", |csrf| pages::login(then, csrf, error))
+}
+
+/// A page whose form carries a fresh CSRF token, also set in cookie `name` for `path`
+/// (where the form posts): a form posted from another site carries none that matches.
+pub(super) fn form_page_with_csrf(
+    state: &AppState,
+    status: StatusCode,
+    name: &str,
+    path: &str,
+    form: impl FnOnce(&str) -> maud::Markup,
+) -> HttpResponse {
     let csrf = random_token(24);
-    let mut response = html(status, pages::login(then, &csrf, error));
-    if let Ok(value) = HeaderValue::from_str(&state.cookie(LOGIN_CSRF_COOKIE, &csrf, "/login", "Strict")) {
+    let mut response = html(status, form(&csrf));
+    if let Ok(value) = HeaderValue::from_str(&state.cookie(name, &csrf, path, "Strict")) {
         response.headers_mut().append(header::SET_COOKIE, value);
     }
     response

@@ -28,6 +28,7 @@ use client_address::TrustedProxies;
 
 mod account;
 mod audit;
+mod auditor;
 pub mod client_address;
 mod consent;
 mod error;
@@ -149,7 +150,11 @@ impl Application {
                 .route("/account/clients/{id}/forget", web::post().to(account::forget))
                 .route("/admin/clients", web::post().to(operator::register_client))
                 .route("/admin/owners/erase", web::post().to(operator::erase_owner))
+                .route("/audit", web::get().to(auditor::page))
+                .route("/audit/login", web::post().to(auditor::login))
+                .route("/audit/logout", web::post().to(auditor::logout))
                 .route("/audit/events", web::get().to(audit::events))
+                .route("/audit/export", web::get().to(audit::export))
                 .route("/audit/verify", web::get().to(audit::verify))
                 .route("/audit/replay", web::get().to(audit::replay))
                 .route("/audit/checkpoint", web::get().to(audit::checkpoint))

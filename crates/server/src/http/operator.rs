@@ -89,10 +89,13 @@ fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError>
         .map_err(|error| ApiError::operator(StatusCode::BAD_REQUEST, format!("invalid JSON: {error}")))
 }
 
-/// Refuses (401) a request without `role`'s bearer token.
+/// Refuses (401) a request without `role`'s bearer token (or, for the auditor's reads,
+/// the auditor page's session cookie).
 pub(super) fn require(state: &AppState, request: &HttpRequest, role: Role) -> Result<(), ApiError> {
     let authorization = request.headers().get(header::AUTHORIZATION).and_then(|value| value.to_str().ok());
-    if state.operators.allows(role, authorization) {
+    if state.operators.allows(role, authorization)
+        || (role == Role::Auditor && super::auditor::signed_in(state, request).is_some())
+    {
         return Ok(());
     }
     outcome("operator_refused");

@@ -6,6 +6,7 @@
 mod support;
 
 mod account;
+mod audit_page;
 mod browser;
 mod checkpoints;
 mod cli;
