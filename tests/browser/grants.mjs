@@ -9,12 +9,15 @@
 // callback (a small server of this script's own on a free loopback port) and the
 // verifier is read from its URL; Beppa exchanges it and fetches the photo list three
 // times; Jane finds the grant on /account/grants, reads its timeline and revokes it;
-// Beppa's next call is refused with token_revoked. Then, while Jane is still logged in,
-// axe-core audits the login, consent, grants and history pages against WCAG 2.0/2.1 A
-// and AA, in a second browser context that bypasses the pages' CSP (which allows no
+// Beppa's next call is refused with token_revoked. An auditor, in a context of their own,
+// logs in to /audit with the auditor token by keyboard, sees that the log verifies,
+// replays Jane's grants with Beppa, finds the revoked grant with its approving event, and
+// fetches its receipt and the CSV export with the page's session. Then, while Jane and
+// the auditor are still logged in, axe-core audits the login, consent, grants, history
+// and auditor pages against WCAG 2.0/2.1 A and AA, in a second browser context that bypasses the pages' CSP (which allows no
 // script, so axe cannot run in the first) and shares Jane's cookies. Jane logs out, and
 // the grants page then sends her to the login form. Pages are shown at a phone's size
-// (390x844); login.png, consent.png, grants.png and timeline.png are written to
+// (390x844); login.png, consent.png, grants.png, timeline.png and auditor.png are written to
 // --screenshots (failure.png too when a browser step of the main context fails). The
 // pages must make no request to any other origin: every such request is aborted and
 // counted; the audit wants none from its context, and the last step none from the main one.
@@ -24,7 +27,7 @@
 // bad arguments).
 //
 //   node grants.mjs --base-url http://127.0.0.1:8080 --screenshots target/screenshots \
-//     [--chromium /usr/bin/chromium] [--client-key beppa-demo-key] \
+//     --auditor-token TOKEN [--chromium /usr/bin/chromium] [--client-key beppa-demo-key] \
 //     [--client-secret beppa-demo-secret] [--username jane] [--password islay-scotch]
 //
 // Secrets (token secrets, the verifier, the password, CSRF tokens) are never printed.
@@ -67,12 +70,13 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 // The rules axe-core runs on each page: WCAG 2.0 and 2.1, levels A and AA.
 const AXE_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'];
 
-const USAGE = `usage: node grants.mjs --base-url URL --screenshots DIR [options]
+const USAGE = `usage: node grants.mjs --base-url URL --screenshots DIR --auditor-token TOKEN [options]
 
 Drive grantlog's owner pages in headless Chromium (playwright-core) while a client
 signed with oauth-1.0a uses the grant: log in by keyboard, approve one photo, find the
-grant, read its timeline, revoke it, see the client refused, audit the pages with
-axe-core, log out. Exit 0 only if every step behaves as expected.
+grant, read its timeline, revoke it, see the client refused; an auditor logs in to
+/audit, replays Jane's grants and downloads the receipt and the export; audit the pages
+with axe-core, log out. Exit 0 only if every step behaves as expected.
 
 options:
   --base-url URL          the server, e.g. http://127.0.0.1:8080 (required)
@@ -86,6 +90,7 @@ options:
   --client-name NAME      the client's name as the pages show it (default Beppa Prints)
   --photo TITLE           the one photo to approve, by its title; every other photo
                           is unticked (default Port Ellen harbour at dawn)
+  --auditor-token TOKEN   the server's auditor token, for the auditor's page (required)
   --timeout SECONDS       per HTTP request and per browser wait (default 10)
   -h, --help              show this help and exit`;
 
@@ -102,8 +107,9 @@ function parseArguments(argv) {
       chromium: { type: 'string', default: '/usr/bin/chromium' },
       'client-name': { type: 'string', default: 'Beppa Prints' },
       photo: { type: 'string', default: 'Port Ellen harbour at dawn' },
+      'auditor-token': { type: 'string' },
     },
-    required: ['base-url', 'screenshots'],
+    required: ['base-url', 'screenshots', 'auditor-token'],
   });
   const { baseUrl, parsed } = baseUrlOption(values['base-url'], usageError);
   if (parsed.pathname !== '/' || parsed.search || parsed.hash) usageError('--base-url must be an origin, without a path');
@@ -130,6 +136,7 @@ function parseArguments(argv) {
     password: values.password,
     clientName: values['client-name'],
     photo: values.photo,
+    auditorToken: values['auditor-token'],
     timeoutMs,
     axe,
   };
@@ -609,10 +616,82 @@ async function stepRefused(access) {
   ok(step, `401, WWW-Authenticate: ${challenge}`);
 }
 
+// The auditor's own context, its pages held to the same rule: only the server.
+async function stepAuditorLogin(browser) {
+  const step = begin('g2. /audit: log in with the auditor token by keyboard -> the log verifies');
+  const context = await browser.newContext({ viewport: VIEWPORT });
+  context.setDefaultTimeout(ARGS.timeoutMs);
+  context.setDefaultNavigationTimeout(ARGS.timeoutMs);
+  const page = await context.newPage();
+  await routeEverything(page);
+  let chain = await goto(page, `${ARGS.baseUrl}/audit`);
+  const field = page.getByLabel('Auditor token');
+  if (lastStatus(chain) !== 200 || (await field.count()) !== 1) {
+    fail(step, '200 at /audit with an input labelled "Auditor token"', `${showHops(chain)}; ${await describePage(page)}`);
+  }
+  await field.focus();
+  await page.keyboard.type(ARGS.auditorToken);
+  chain = await navigation(page, () => page.keyboard.press('Enter'));
+  const verdict = page.locator('#verified');
+  const said = (await verdict.count()) ? short(await verdict.innerText(), 200) : null;
+  if (chain[0]?.status !== 303 || lastStatus(chain) !== 200 || new URL(page.url()).pathname !== '/audit' || !said?.startsWith('Yes')) {
+    fail(step, 'POST /audit/login 303 -> /audit 200 saying "Yes: the hash chain ..."', `${showHops(chain)}; ${await describePage(page)}`);
+  }
+  const shot = await screenshot(page, 'auditor.png');
+  ok(step, `${showHops(chain)}; ${JSON.stringify(said)}; ${shot}`);
+  return { context, page };
+}
+
+async function stepAuditorReplay({ context, page }, grantId) {
+  const step = begin(`g3. replay owner ${ARGS.username}, client ${ARGS.clientKey} -> the grant revoked, its approving event and receipt`);
+  await page.getByLabel(/^Owner/).fill(ARGS.username);
+  await page.getByLabel(/^Client/).fill(ARGS.clientKey);
+  const chain = await navigation(page, () => page.getByRole('button', { name: 'Replay', exact: true }).click());
+  const asked = new URL(page.url()).searchParams;
+  const article = page.locator(`article[id="grant-${grantId}"]`);
+  const status = (await article.count()) === 1 ? await article.getAttribute('data-status') : null;
+  if (lastStatus(chain) !== 200 || asked.get('owner') !== ARGS.username || asked.get('client') !== ARGS.clientKey || status !== 'revoked') {
+    fail(step, `200 at /audit?...owner=${ARGS.username}&client=${ARGS.clientKey} with the grant, data-status="revoked"`, `${showHops(chain)}; status ${status}; ${await describePage(page)}`);
+  }
+  const approval = article.getByRole('link', { name: /^event \d+$/ });
+  const position = (await approval.count()) === 1 ? Number((await approval.innerText()).replace('event ', '')) : null;
+  const receiptLink = article.getByRole('link', { name: 'Consent receipt', exact: true });
+  const receiptHref = (await receiptLink.count()) === 1 ? await receiptLink.getAttribute('href') : null;
+  if (!position || receiptHref !== `/audit/receipts/${grantId}`) {
+    fail(step, `one link "event N" and one "Consent receipt" to /audit/receipts/${grantId}`, `position ${position}, receipt ${receiptHref}`);
+  }
+  // The page's links, followed with the page's session (the context's cookies).
+  const receipt = await context.request.get(`${ARGS.baseUrl}${receiptHref}`);
+  const body = receipt.ok() ? await receipt.json() : null;
+  if (!body || body.event?.position !== position || body.recipient?.name !== ARGS.clientName || body.withdrawal?.events?.[0]?.what !== 'revoked') {
+    fail(step, `the receipt: event ${position}, recipient ${ARGS.clientName}, withdrawn by revocation`, `${receipt.status()} ${short(await receipt.text(), 300)}`);
+  }
+  const exported = await context.request.get(`${ARGS.baseUrl}/audit/export?format=csv`);
+  const lines = exported.ok() ? (await exported.text()).trim().split('\n') : [];
+  const disposition = exported.headers()['content-disposition'] ?? '';
+  if (!lines[0]?.startsWith('position,stream_id,') || lines.length <= position || !disposition.startsWith('attachment')) {
+    fail(step, `the CSV export (an attachment) with a header and at least ${position} events`, `${exported.status()} ${disposition}; ${lines.length} lines`);
+  }
+  ok(step, `${showHops(chain)}; approved by event ${position}; receipt for ${body.recipient.name}, withdrawn; export of ${lines.length - 1} events`);
+}
+
+async function stepAuditorLogout({ context, page }) {
+  const step = begin('h2. the auditor logs out -> the login form');
+  const chain = await navigation(page, () => page.getByRole('button', { name: 'Log out', exact: true }).click());
+  if (chain[0]?.method !== 'POST' || new URL(page.url()).pathname !== '/audit' || !(await page.getByLabel('Auditor token').count())) {
+    fail(step, 'POST /audit/logout -> /audit with the login form', `${showHops(chain)}; ${await describePage(page)}`);
+  }
+  const after = await context.request.get(`${ARGS.baseUrl}/audit/verify`);
+  if (after.status() !== 401) fail(step, '401 from /audit/verify without the session', `${after.status()}`);
+  await context.close();
+  ok(step, `${showHops(chain)}; /audit/verify then 401`);
+}
+
 // Every request the audit's contexts made: the server's, and the others (aborted).
 const auditRequests = { server: 0, other: [] };
 
-// A context for axe-core: Jane's cookies (`storageState`, or none for a logged-out one),
+// A context for axe-core: Jane's or the auditor's cookies (`storageState`, or none for a
+// logged-out one),
 // the same viewport, and the pages' CSP bypassed so that the injected script runs. Only
 // the server is reached; anything else is aborted and counted.
 async function auditContext(browser, storageState) {
@@ -668,8 +747,8 @@ function showViolation(page, v) {
   );
 }
 
-async function stepAudit(browser, context, grantId) {
-  const step = begin(`h. axe-core ${ARGS.axe.version}: no WCAG 2.0/2.1 A/AA violation on the login, consent, grants and history pages`);
+async function stepAudit(browser, context, auditor, grantId) {
+  const step = begin(`h. axe-core ${ARGS.axe.version}: no WCAG 2.0/2.1 A/AA violation on the login, consent, grants, history and auditor pages`);
   const audited = [];
   const contexts = [];
   try {
@@ -712,6 +791,17 @@ async function stepAudit(browser, context, grantId) {
         path: `/account/grants/${grantId}`,
         locator: (p) => p.locator('ol.timeline'),
         what: 'an <ol class="timeline">',
+      }),
+    );
+
+    // The auditor's page, with the auditor's cookies.
+    const audits = await auditContext(browser, await auditor.context.storageState());
+    contexts.push(audits);
+    audited.push(
+      await axeAudit(step, await audits.newPage(), 'auditor', `${ARGS.baseUrl}/audit`, {
+        path: '/audit',
+        locator: (p) => p.locator('#verified'),
+        what: 'the verdict "Yes: ..."',
       }),
     );
   } finally {
@@ -800,7 +890,10 @@ async function main() {
     await stepTimeline(page, grantId);
     await stepRevoke(page, grantId);
     await stepRefused(access);
-    await stepAudit(browser, context, grantId);
+    const auditor = await stepAuditorLogin(browser);
+    await stepAuditorReplay(auditor, grantId);
+    await stepAudit(browser, context, auditor, grantId);
+    await stepAuditorLogout(auditor);
     await stepLogout(page);
     await stepLoggedOut(page);
     stepNoExternal();

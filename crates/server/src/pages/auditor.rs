@@ -106,7 +106,10 @@ pub fn auditor(view: &AuditorView<'_>) -> Markup {
                     Err(why) => p.error #replay-refused role="alert" { (why) },
                     Ok([]) => p #no-grants { "No grant matches as of " (question.as_of) "." },
                     Ok(grants) => {
-                        p #replayed { (grants.len()) " grants as of " (question.as_of) "." }
+                        p #replayed {
+                            (grants.len()) @if grants.len() == 1 { " grant" } @else { " grants" }
+                            " as of " (question.as_of) "."
+                        }
                         @for grant in grants { (replayed(grant)) }
                     }
                 }

@@ -93,7 +93,7 @@ async fn an_auditor_replays_proves_and_exports_on_the_audit_page(database: TestD
     // Filters and moments.
     let replay = |auditor: &mut Browser, query: &str| auditor.get(&server.url(&format!("/audit?{query}")));
     let hers = replay(&mut auditor, "owner=jane&client=beppa-demo-key");
-    assert!(hers.body.contains(&format!("grant-{grant}")) && hers.body.contains("1 grants as of"), "{}", hers.body);
+    assert!(hers.body.contains(&format!("grant-{grant}")) && hers.body.contains("1 grant as of"), "{}", hers.body);
     let none = replay(&mut auditor, "client=nobodys-key");
     assert!(none.body.contains(r#"id="no-grants""#) && !none.body.contains(&grant), "{}", none.body);
     let before = replay(&mut auditor, "as_of=2000-01-01T00:00:00Z");

@@ -2,8 +2,9 @@
 //! Chromium through playwright-core (the system's Chromium, `apt-get install chromium
 //! chromium-driver`) against `grantlog serve --demo` on SQLite and PostgreSQL, while
 //! Beppa signs with the npm package oauth-1.0a. Log in by keyboard, approve one photo,
-//! find the grant, read its timeline, revoke it, see Beppa's next call refused, have
-//! axe-core find no WCAG 2.0/2.1 A/AA violation on the pages, log out; the pages make no
+//! find the grant, read its timeline, revoke it, see Beppa's next call refused; an
+//! auditor logs in to `/audit`, replays Jane's grants and fetches the receipt and the
+//! export; axe-core finds no WCAG 2.0/2.1 A/AA violation on the pages; both log out; the pages make no
 //! request to any other origin. The script checks every step itself
 //! (`tests/browser/README.md`) and writes the screenshots this test then looks at, under
 //! `target/screenshots/<backend>/`.
@@ -16,8 +17,9 @@ use grantlog_store::backend_tests;
 use grantlog_store::testing::{Kind, TestDatabase};
 use grantlog_tests::{browser_harness, prerequisites, run_client, workspace_root};
 
-const ALL_PASSED: &str = "14 passed, 0 failed";
-const SCREENSHOTS: [&str; 4] = ["login.png", "consent.png", "grants.png", "timeline.png"];
+const ALL_PASSED: &str = "17 passed, 0 failed";
+const SCREENSHOTS: [&str; 5] = ["login.png", "consent.png", "grants.png", "timeline.png", "auditor.png"];
+const AUDITOR: &str = "auditor-token-for-the-browser-test-0123456789";
 const PNG_SIGNATURE: &[u8] = b"\x89PNG\r\n\x1a\n";
 
 /// The Chromium to drive (`GRANTLOG_TEST_CHROMIUM`, or Debian's). Missing, it fails the
@@ -55,11 +57,11 @@ async fn the_owner_reviews_and_revokes_a_grant_in_chromium(database: TestDatabas
         // Left from an earlier run, a picture would pass for this run's.
         let _ = std::fs::remove_file(screenshots.join(name));
     }
-    let server = Server::start_with(&database.url, &["--demo"]);
+    let server = Server::start_with(&database.url, &["--demo", "--auditor-token", AUDITOR]);
     let output = run_client(
         Command::new("node")
             .arg("grants.mjs")
-            .args(["--base-url", &server.base_url])
+            .args(["--base-url", &server.base_url, "--auditor-token", AUDITOR])
             .arg("--screenshots")
             .arg(&screenshots)
             .arg("--chromium")
