@@ -642,7 +642,7 @@ async function stepAuditorLogin(browser) {
   return { context, page };
 }
 
-async function stepAuditorReplay({ context, page }, grantId) {
+async function stepAuditorReplay({ page }, grantId) {
   const step = begin(`g3. replay owner ${ARGS.username}, client ${ARGS.clientKey} -> the grant revoked, its approving event and receipt`);
   await page.getByLabel(/^Owner/).fill(ARGS.username);
   await page.getByLabel(/^Client/).fill(ARGS.clientKey);
@@ -660,18 +660,27 @@ async function stepAuditorReplay({ context, page }, grantId) {
   if (!position || receiptHref !== `/audit/receipts/${grantId}`) {
     fail(step, `one link "event N" and one "Consent receipt" to /audit/receipts/${grantId}`, `position ${position}, receipt ${receiptHref}`);
   }
-  // The page's links, followed with the page's session (the context's cookies).
-  const receipt = await context.request.get(`${ARGS.baseUrl}${receiptHref}`);
-  const body = receipt.ok() ? await receipt.json() : null;
-  if (!body || body.event?.position !== position || body.recipient?.name !== ARGS.clientName || body.withdrawal?.events?.[0]?.what !== 'revoked') {
-    fail(step, `the receipt: event ${position}, recipient ${ARGS.clientName}, withdrawn by revocation`, `${receipt.status()} ${short(await receipt.text(), 300)}`);
+  // The export, downloaded by its link as a person would.
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    page.getByRole('link', { name: 'CSV', exact: true }).click(),
+  ]);
+  const lines = fs.readFileSync(await download.path(), 'utf8').trim().split('\n');
+  if (download.suggestedFilename() !== 'grantlog-events.csv' || !lines[0]?.startsWith('position,stream_id,') || lines.length <= position) {
+    fail(step, `a download grantlog-events.csv with a header and at least ${position} events`, `${download.suggestedFilename()}; ${lines.length} lines`);
   }
-  const exported = await context.request.get(`${ARGS.baseUrl}/audit/export?format=csv`);
-  const lines = exported.ok() ? (await exported.text()).trim().split('\n') : [];
-  const disposition = exported.headers()['content-disposition'] ?? '';
-  if (!lines[0]?.startsWith('position,stream_id,') || lines.length <= position || !disposition.startsWith('attachment')) {
-    fail(step, `the CSV export (an attachment) with a header and at least ${position} events`, `${exported.status()} ${disposition}; ${lines.length} lines`);
+  // The receipt, by its link, with the page's session.
+  const opened = await navigation(page, () => receiptLink.click());
+  let body = null;
+  try {
+    body = JSON.parse(await page.evaluate(() => document.body.innerText));
+  } catch {
+    body = null;
   }
+  if (lastStatus(opened) !== 200 || body?.event?.position !== position || body?.recipient?.name !== ARGS.clientName || body?.withdrawal?.events?.[0]?.what !== 'revoked') {
+    fail(step, `the receipt: event ${position}, recipient ${ARGS.clientName}, withdrawn by revocation`, `${showHops(opened)}; ${await describePage(page)}`);
+  }
+  await goto(page, `${ARGS.baseUrl}/audit`);
   ok(step, `${showHops(chain)}; approved by event ${position}; receipt for ${body.recipient.name}, withdrawn; export of ${lines.length - 1} events`);
 }
 

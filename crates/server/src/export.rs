@@ -7,7 +7,7 @@ use std::io::Write;
 
 use anyhow::Context as _;
 use grantlog_projection::tables::timestamp;
-use grantlog_store::{EventStore, RecordedEvent, StoreError};
+use grantlog_store::{EventStore, Head, RecordedEvent, StoreError};
 
 /// How many events are read per query.
 const PAGE: u32 = 1_000;
@@ -51,7 +51,7 @@ pub async fn export(store: &EventStore, format: Format, mut out: impl Write) -> 
 pub struct Export {
     store: EventStore,
     format: Format,
-    head: u64,
+    head: Head,
     after: u64,
     header_due: bool,
 }
@@ -60,15 +60,15 @@ impl Export {
     /// An export up to the recorded head; refused ([`StoreError::Tampered`]) for a log
     /// with rows past it.
     pub async fn start(store: EventStore, format: Format) -> Result<Self, StoreError> {
-        let head = store.sealed_head().await?.position;
+        let head = store.sealed_head().await?;
         Ok(Self { store, format, head, after: 0, header_due: format == Format::Csv })
     }
 
     /// The next page's bytes (the CSV header comes with the first), or `None` when
     /// every event up to the head is out.
     pub async fn next_chunk(&mut self) -> anyhow::Result<Option<Vec<u8>>> {
-        let page = if self.after < self.head {
-            self.store.read_up_to(self.after, self.head, PAGE).await.context("Failed to read the event log")?
+        let page = if self.after < self.head.position {
+            self.store.read_up_to(self.after, self.head.position, PAGE).await.context("Failed to read the event log")?
         } else {
             Vec::new()
         };
@@ -95,8 +95,13 @@ impl Export {
                 out.into_inner().map_err(|error| error.into_error())?
             }
         };
-        self.after = page.last().map_or(self.head, |event| event.position);
+        self.after = page.last().map_or(self.head.position, |event| event.position);
         Ok(Some(chunk))
+    }
+
+    /// The head the export ends at: its last event's position and hash.
+    pub fn head(&self) -> &Head {
+        &self.head
     }
 
     /// How many events are out so far.

@@ -5,8 +5,9 @@
 //! to it is refused.
 //!
 //! An auditor who logs in to the `/audit` page with the token gets a session cookie
-//! that holds no state on the server: its expiry and an HMAC-SHA256 of it keyed by the
-//! token's SHA-256. Every node with the same token accepts it; changing the token ends
+//! that holds no state on the server: its expiry and an HMAC-SHA256 of it under a key
+//! derived from the token (not its SHA-256, which is what a bearer token is checked
+//! against, so knowing one does not give the other). Every node with the same token accepts it; changing the token ends
 //! every such session; nothing else can end one before its hour is up, which is why
 //! that is all it lasts (docs/audit.md).
 
@@ -21,10 +22,22 @@ use sha2::{Digest, Sha256};
 pub const MIN_TOKEN_LEN: usize = 32;
 
 /// Who may call the operators' APIs.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct OperatorTokens {
     admin: Option<[u8; 32]>,
     auditor: Option<[u8; 32]>,
+    /// The auditor page's session key, derived from the auditor token.
+    auditor_session_key: Option<[u8; 32]>,
+}
+
+impl std::fmt::Debug for OperatorTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Which roles are on, never the digests or the session key.
+        f.debug_struct("OperatorTokens")
+            .field("admin", &self.admin.is_some())
+            .field("auditor", &self.auditor.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 /// An operator's role.
@@ -48,7 +61,19 @@ impl OperatorTokens {
             Some(token) if token.chars().count() < MIN_TOKEN_LEN => Err(WeakToken(role)),
             token => Ok(token.map(sha256)),
         };
-        Ok(Self { admin: digest(admin, "admin")?, auditor: digest(auditor, "auditor")? })
+        Ok(Self {
+            admin: digest(admin, "admin")?,
+            auditor: digest(auditor, "auditor")?,
+            auditor_session_key: auditor.map(|token| mac(token.as_bytes(), SESSION_KEY_PURPOSE, &[])),
+        })
+    }
+
+    /// Whether `role` has a token, that is, whether its API is on.
+    pub fn configured(&self, role: Role) -> bool {
+        match role {
+            Role::Admin => self.admin.is_some(),
+            Role::Auditor => self.auditor.is_some(),
+        }
     }
 
     /// Whether `authorization` (an `Authorization` header's value) carries `role`'s
@@ -68,6 +93,7 @@ pub const AUDITOR_SESSION_LIFETIME: Duration = Duration::hours(1);
 
 /// What the session cookie's MAC covers, apart from the expiry: a MAC made for one use
 /// of the key is never valid for another.
+const SESSION_KEY_PURPOSE: &[u8] = b"grantlog auditor page session key v1\n";
 const SESSION_PURPOSE: &[u8] = b"grantlog auditor page session v1\n";
 const CSRF_PURPOSE: &[u8] = b"grantlog auditor page csrf v1\n";
 
@@ -75,7 +101,8 @@ impl OperatorTokens {
     /// A session cookie's value for an auditor who presented `token`, valid until
     /// `now` + [`AUDITOR_SESSION_LIFETIME`]; `None` if it is not the auditor token.
     pub fn auditor_session(&self, token: &str, now: DateTime<Utc>) -> Option<String> {
-        let key = self.auditor.filter(|expected| *expected == sha256(token))?;
+        self.auditor.filter(|expected| *expected == sha256(token))?;
+        let key = self.auditor_session_key?;
         let expires = (now + AUDITOR_SESSION_LIFETIME).timestamp();
         Some(format!(
             "{expires}.{}",
@@ -84,32 +111,34 @@ impl OperatorTokens {
     }
 
     /// Whether `cookie` is a session [`Self::auditor_session`] made with the current
-    /// auditor token and not yet expired at `now`. The MAC is checked in constant time.
+    /// auditor token, not yet expired at `now` and not meant to last longer than a
+    /// session does. The MAC is checked in constant time.
     pub fn auditor_session_valid(&self, cookie: &str, now: DateTime<Utc>) -> bool {
-        let Some(key) = self.auditor else { return false };
+        let Some(key) = self.auditor_session_key else { return false };
         let Some((expires, tag)) = cookie.split_once('.') else { return false };
         let (Ok(expiry), Ok(tag)) = (expires.parse::<i64>(), URL_SAFE_NO_PAD.decode(tag)) else { return false };
         let mut check = keyed(&key, SESSION_PURPOSE);
         check.update(expires.as_bytes());
-        check.verify_slice(&tag).is_ok() && now.timestamp() < expiry
+        let latest = (now + AUDITOR_SESSION_LIFETIME).timestamp();
+        check.verify_slice(&tag).is_ok() && now.timestamp() < expiry && expiry <= latest
     }
 
     /// The CSRF token the page's forms carry for the session `cookie`.
     pub fn auditor_csrf(&self, cookie: &str) -> Option<String> {
-        self.auditor.map(|key| URL_SAFE_NO_PAD.encode(mac(&key, CSRF_PURPOSE, cookie.as_bytes())))
+        self.auditor_session_key.map(|key| URL_SAFE_NO_PAD.encode(mac(&key, CSRF_PURPOSE, cookie.as_bytes())))
     }
 }
 
-fn keyed(key: &[u8; 32], purpose: &[u8]) -> Hmac<Sha256> {
+fn keyed(key: &[u8], purpose: &[u8]) -> Hmac<Sha256> {
     let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes a key of any length");
     mac.update(purpose);
     mac
 }
 
-fn mac(key: &[u8; 32], purpose: &[u8], message: &[u8]) -> Vec<u8> {
+fn mac(key: &[u8], purpose: &[u8], message: &[u8]) -> [u8; 32] {
     let mut mac = keyed(key, purpose);
     mac.update(message);
-    mac.finalize().into_bytes().to_vec()
+    mac.finalize().into_bytes().into()
 }
 
 fn sha256(token: &str) -> [u8; 32] {
@@ -145,6 +174,8 @@ mod tests {
         assert!(tokens.auditor_session_valid(&session, now));
         assert!(tokens.auditor_session_valid(&session, now + AUDITOR_SESSION_LIFETIME - Duration::seconds(1)));
         assert!(!tokens.auditor_session_valid(&session, now + AUDITOR_SESSION_LIFETIME), "expired");
+        let made_ahead = tokens.auditor_session(AUDITOR, now + Duration::days(1)).unwrap();
+        assert!(!tokens.auditor_session_valid(&made_ahead, now), "meant to last longer than a session");
         // Another auditor token, or none, accepts nothing made with this one.
         let other = OperatorTokens::new(Some(ADMIN), Some("another-auditor-token-of-forty-characters")).unwrap();
         assert!(!other.auditor_session_valid(&session, now));
@@ -177,6 +208,12 @@ mod tests {
         let other = tokens.auditor_session(AUDITOR, now + Duration::seconds(1)).unwrap();
         assert_ne!(csrf, tokens.auditor_csrf(&other).unwrap());
         assert_ne!(csrf, tag, "the CSRF token is not the session's MAC");
+        // The bearer digest is not the session key: a MAC made with it is refused.
+        let with_digest = URL_SAFE_NO_PAD.encode(mac(&sha256(AUDITOR), SESSION_PURPOSE, expires.as_bytes()));
+        assert!(!tokens.auditor_session_valid(&format!("{expires}.{with_digest}"), now));
+        // Neither the bearer digest nor the session key shows in a debug print.
+        let printed = format!("{tokens:?}");
+        assert_eq!(printed, "OperatorTokens { admin: false, auditor: true, .. }");
     }
 
     #[test]

@@ -16,6 +16,9 @@ use crate::operators::Role;
 use crate::services::account::AccountError;
 use crate::services::receipts::Reader;
 
+/// The export's answer names the head it ends at (`POSITION:HASH`) in this header.
+const LOG_HEAD: &str = "grantlog-log-head";
+
 /// The most events one `GET /audit/events` returns.
 const MAX_EVENTS_PER_PAGE: u32 = 10_000;
 
@@ -35,10 +38,7 @@ pub(super) async fn events(request: HttpRequest, state: web::Data<AppState>) -> 
     };
     // Up to the recorded head, and nothing from a log with rows past it.
     let limit = u32::try_from(limit).unwrap_or(u32::MAX).clamp(1, MAX_EVENTS_PER_PAGE);
-    let page = state.services.audit().events(after, limit).await.map_err(|error| match error {
-        StoreError::Tampered(violation) => tampered(&violation),
-        error => ApiError::from(error),
-    })?;
+    let page = state.services.audit().events(after, limit).await.map_err(unreadable)?;
     let listed =
         page.events.iter().map(event_json).collect::<Result<Vec<serde_json::Value>, _>>().map_err(ApiError::failed)?;
     outcome("events_listed");
@@ -85,14 +85,13 @@ pub(super) async fn replay(request: HttpRequest, state: web::Data<AppState>) -> 
         return Err(ApiError::operator(StatusCode::BAD_REQUEST, message));
     };
     let client = value(&query, "client").map(str::to_owned);
-    let grants = state.services.audit().replay(moment, value(&query, "owner"), client).await.map_err(|error| {
-        match (error.violation().map(tampered), error) {
-            (Some(tampered), _) => tampered,
-            (None, ReplayError::Failed(error)) => ApiError::failed(error),
-            // Past the end of the log, or an owner nobody is: the question's fault.
-            (None, question) => ApiError::operator(StatusCode::BAD_REQUEST, question.to_string()),
-        }
-    })?;
+    let grants =
+        state.services.audit().replay(moment, value(&query, "owner"), client).await.map_err(
+            |error| match unanswered(error) {
+                Ok((status, message)) => ApiError::operator(status, message),
+                Err(failed) => failed,
+            },
+        )?;
     outcome("replayed");
     Ok(HttpResponse::Ok().json(grants))
 }
@@ -167,13 +166,13 @@ pub(super) async fn export(request: HttpRequest, state: web::Data<AppState>) -> 
         "csv" => (Format::Csv, "text/csv; charset=utf-8", "grantlog-events.csv"),
         _ => return Err(ApiError::operator(StatusCode::BAD_REQUEST, "format is jsonl or csv")),
     };
-    let export = state.services.audit().export_pages(format).await.map_err(|error| match error {
-        StoreError::Tampered(violation) => tampered(&violation),
-        error => ApiError::from(error),
-    })?;
+    let export = state.services.audit().export_pages(format).await.map_err(unreadable)?;
     outcome("log_exported");
-    // A failure midway cuts the answer short: the download is then incomplete, which
-    // verify-export reports, rather than silently shorter.
+    // The head it ends at, to check the download against: a failure midway can only cut
+    // the answer short (the connection is closed), and a CSV cut before the checkpoint's
+    // size fails verify-export, but one cut after it, or a JSON Lines file, is noticed
+    // only by its last event not being this head.
+    let head = export.head().to_string();
     let pages = futures_util::stream::unfold(Some(export), |export| async move {
         let mut export = export?;
         match export.next_chunk().await {
@@ -188,7 +187,7 @@ pub(super) async fn export(request: HttpRequest, state: web::Data<AppState>) -> 
     Ok(HttpResponse::Ok()
         .content_type(content_type)
         .insert_header((header::CONTENT_DISPOSITION, format!("attachment; filename=\"{file}\"")))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((LOG_HEAD, head))
         .streaming(pages))
 }
 
@@ -202,6 +201,28 @@ fn whole_number(query: &[(String, String)], name: &str) -> Result<Option<u64>, A
             })
         })
         .transpose()
+}
+
+/// Why a replay was not made, as a status and words for the auditor: 409 for a log that
+/// fails verification, 400 for a question it cannot answer (past the end of the log, an
+/// owner nobody is); or our failure.
+pub(super) fn unanswered(error: ReplayError) -> Result<(StatusCode, String), ApiError> {
+    if let Some(violation) = error.violation() {
+        outcome("log_violated");
+        return Ok((StatusCode::CONFLICT, format!("the event log fails verification: {violation}")));
+    }
+    match error {
+        ReplayError::Failed(error) => Err(ApiError::failed(error)),
+        question => Ok((StatusCode::BAD_REQUEST, question.to_string())),
+    }
+}
+
+/// A read refused because the log has rows past its head is 409; anything else as usual.
+fn unreadable(error: StoreError) -> ApiError {
+    match error {
+        StoreError::Tampered(violation) => tampered(&violation),
+        error => ApiError::from(error),
+    }
 }
 
 /// The log fails verification: no answer from it can be trusted (409, naming why).

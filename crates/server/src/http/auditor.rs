@@ -4,15 +4,18 @@
 //! the auditor API (`require`) accepts as it accepts the bearer token, so the page's
 //! links to receipts, proofs, the checkpoint and the export work in the browser.
 
+use actix_web::http::header::HeaderValue;
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, SecondsFormat, Utc};
 use grantlog_oauth1::encoding::parse_form;
 
+use super::audit::unanswered;
 use super::login::form_page_with_csrf;
 use super::page::{cookie, csrf_matches, expire_cookie, forbidden, form_fields, html, value};
 use super::{ApiError, AppState, outcome};
-use crate::audit::{Moment, ReplayError};
+use crate::audit::Moment;
+use crate::operators::Role;
 use crate::pages::{self, AuditorView, Question};
 
 /// The auditor's session cookie, sent under `/audit` only.
@@ -20,6 +23,7 @@ const AUDITOR_COOKIE: &str = "grantlog_auditor";
 const LOGIN_CSRF_COOKIE: &str = "grantlog_auditor_login_csrf";
 const PAGE: &str = "/audit";
 const LOGIN: &str = "/audit/login";
+const EXPIRED_SESSION: &str = "grantlog_auditor=; Path=/audit; Max-Age=0; HttpOnly; SameSite=Strict";
 
 /// The request's auditor session cookie, if it carries a live one.
 pub(super) fn signed_in<'a>(state: &AppState, request: &'a HttpRequest) -> Option<&'a str> {
@@ -28,9 +32,18 @@ pub(super) fn signed_in<'a>(state: &AppState, request: &'a HttpRequest) -> Optio
 
 /// `GET /audit[?as_of=RFC3339&owner=…&client=…]`: the page, or the login form.
 pub(super) async fn page(request: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    if !state.operators.configured(Role::Auditor) {
+        let text = "The auditor's page is switched off: this server has no auditor token.";
+        return Ok(html(StatusCode::NOT_FOUND, pages::message("Auditor", text)));
+    }
     let Some(session) = signed_in(&state, &request) else {
         outcome("auditor_login_shown");
-        return Ok(login_page(&state, StatusCode::OK, None));
+        let mut form = login_page(&state, StatusCode::OK, None);
+        // An expired or foreign session cookie would otherwise be sent for nothing.
+        if cookie(&request, AUDITOR_COOKIE).is_some() {
+            form.headers_mut().append(header::SET_COOKIE, HeaderValue::from_static(EXPIRED_SESSION));
+        }
+        return Ok(form);
     };
     let csrf_token = state.operators.auditor_csrf(session).unwrap_or_default();
     let query = parse_form(request.query_string()).unwrap_or_default();
@@ -54,13 +67,10 @@ pub(super) async fn page(request: HttpRequest, state: web::Data<AppState>) -> Re
             let client = Some(question.client).filter(|client| !client.is_empty()).map(str::to_owned);
             match audit.replay(Moment::Time(as_of), owner, client).await {
                 Ok(grants) => (StatusCode::OK, Ok(grants)),
-                Err(error) => match (error.violation().map(ToString::to_string), error) {
-                    (Some(violation), _) => {
-                        (StatusCode::CONFLICT, Err(format!("No replay: the log fails verification ({violation}).")))
-                    }
-                    (None, ReplayError::Failed(error)) => return Err(ApiError::failed(error)),
-                    (None, question) => (StatusCode::BAD_REQUEST, Err(format!("No replay: {question}."))),
-                },
+                Err(error) => {
+                    let (status, why) = unanswered(error)?;
+                    (status, Err(format!("No replay: {why}.")))
+                }
             }
         }
     };
@@ -110,7 +120,7 @@ pub(super) async fn logout(
     outcome("auditor_logged_out");
     Ok(HttpResponse::SeeOther()
         .insert_header((header::LOCATION, PAGE))
-        .append_header((header::SET_COOKIE, expire_cookie(AUDITOR_COOKIE, PAGE)))
+        .append_header((header::SET_COOKIE, EXPIRED_SESSION))
         .finish())
 }
 

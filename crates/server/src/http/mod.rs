@@ -8,6 +8,8 @@ use std::net::{SocketAddr, TcpListener};
 use anyhow::Context as _;
 
 use actix_web::dev::{Server, Service as _};
+use actix_web::http::header;
+use actix_web::middleware::DefaultHeaders;
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use chrono::Utc;
 use grantlog_oauth1::uri::signed_url;
@@ -150,17 +152,28 @@ impl Application {
                 .route("/account/clients/{id}/forget", web::post().to(account::forget))
                 .route("/admin/clients", web::post().to(operator::register_client))
                 .route("/admin/owners/erase", web::post().to(operator::erase_owner))
-                .route("/audit", web::get().to(auditor::page))
-                .route("/audit/login", web::post().to(auditor::login))
-                .route("/audit/logout", web::post().to(auditor::logout))
-                .route("/audit/events", web::get().to(audit::events))
-                .route("/audit/export", web::get().to(audit::export))
-                .route("/audit/verify", web::get().to(audit::verify))
-                .route("/audit/replay", web::get().to(audit::replay))
-                .route("/audit/checkpoint", web::get().to(audit::checkpoint))
-                .route("/audit/proof/inclusion", web::get().to(audit::inclusion))
-                .route("/audit/proof/consistency", web::get().to(audit::consistency))
-                .route("/audit/receipts/{grant_id}", web::get().to(audit::receipt))
+                .service(
+                    // What auditors read is no one else's to keep: not the browser's
+                    // cache, not a proxy's, whether asked by token or by the page's cookie.
+                    web::scope("/audit")
+                        .wrap(
+                            DefaultHeaders::new()
+                                .add((header::CACHE_CONTROL, "no-store"))
+                                .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+                                .add((header::VARY, "Authorization, Cookie")),
+                        )
+                        .route("", web::get().to(auditor::page))
+                        .route("/login", web::post().to(auditor::login))
+                        .route("/logout", web::post().to(auditor::logout))
+                        .route("/events", web::get().to(audit::events))
+                        .route("/export", web::get().to(audit::export))
+                        .route("/verify", web::get().to(audit::verify))
+                        .route("/replay", web::get().to(audit::replay))
+                        .route("/checkpoint", web::get().to(audit::checkpoint))
+                        .route("/proof/inclusion", web::get().to(audit::inclusion))
+                        .route("/proof/consistency", web::get().to(audit::consistency))
+                        .route("/receipts/{grant_id}", web::get().to(audit::receipt)),
+                )
                 .route("/static/grantlog.css", web::get().to(page::stylesheet))
                 .route("/api/photos", web::get().to(resources::photos))
                 .route("/api/photos/{id}", web::get().to(resources::photo))

@@ -149,8 +149,9 @@ fn replayed(grant: &ReplayedGrant) -> Markup {
                 dt { "Since" } dd { (grant.since) }
                 dt { "Approved by" } dd {
                     @match grant.approved_position {
-                        Some(position) => a href={ "/audit/proof/inclusion?position=" (position) } {
-                            "event " (position)
+                        Some(position) => {
+                            a href={ "/audit/events?after=" (position.saturating_sub(1)) "&limit=1" } { "event " (position) }
+                            " (" a href={ "/audit/proof/inclusion?position=" (position) } { "its inclusion proof" } ")"
                         },
                         None => "no approval",
                     }

@@ -83,12 +83,21 @@ async fn an_auditor_replays_proves_and_exports_on_the_audit_page(database: TestD
     assert!(page.body.contains(&format!(r#"id="grant-{grant}" data-status="authorized""#)), "{}", page.body);
     let receipt = auditor.get(&server.url(&format!("/audit/receipts/{grant}")));
     assert_eq!(receipt.status, 200, "the session reaches the receipt: {}", receipt.body);
+    // Kept by no cache, whichever way it was asked for.
+    assert_eq!(receipt.header("cache-control"), Some("no-store"));
+    assert_eq!(receipt.header("x-content-type-options"), Some("nosniff"));
+    assert_eq!(receipt.header("vary"), Some("Authorization, Cookie"));
     let receipt: Value = serde_json::from_str(&receipt.body).unwrap();
     let approved = receipt["event"]["position"].as_u64().unwrap();
     let proof_link = format!("/audit/proof/inclusion?position={approved}");
     assert!(page.body.contains(&proof_link), "the approving event is the receipt's: {}", page.body);
     let proof: Value = serde_json::from_str(&auditor.get(&server.url(&proof_link)).body).unwrap();
     assert_eq!(proof["leaf_index"].as_u64(), Some(approved - 1));
+    let event_link = format!("/audit/events?after={}&amp;limit=1", approved - 1);
+    assert!(page.body.contains(&event_link), "the approving event itself: {}", page.body);
+    let event: Value = serde_json::from_str(&auditor.get(&server.url(&event_link.replace("&amp;", "&"))).body).unwrap();
+    assert_eq!(event["events"][0]["event_type"], "grant.approved");
+    assert_eq!(event["events"][0]["position"].as_u64(), Some(approved));
 
     // Filters and moments.
     let replay = |auditor: &mut Browser, query: &str| auditor.get(&server.url(&format!("/audit?{query}")));
@@ -109,6 +118,10 @@ async fn an_auditor_replays_proves_and_exports_on_the_audit_page(database: TestD
     let export = auditor.get(&server.url("/audit/export?format=csv"));
     assert_eq!(export.status, 200);
     assert_eq!(export.header("content-disposition"), Some(r#"attachment; filename="grantlog-events.csv""#));
+    // The head it names is its last event's position and hash.
+    let rows = csv::Reader::from_reader(export.body.as_bytes()).into_records().collect::<Result<Vec<_>, _>>().unwrap();
+    let last = rows.last().unwrap();
+    assert_eq!(export.header("grantlog-log-head"), Some(format!("{}:{}", &last[0], &last[8]).as_str()));
     let (note_file, export_file) = (folder.path().join("checkpoint.txt"), folder.path().join("events.csv"));
     std::fs::write(&note_file, &note.body).unwrap();
     std::fs::write(&export_file, &export.body).unwrap();
@@ -149,11 +162,17 @@ async fn the_audit_page_escapes_names_refuses_forgeries_and_shows_a_tampered_log
     assert!(!page.body.contains("<script>alert"), "a client's name is text: {}", page.body);
     assert!(page.body.contains("&lt;script&gt;alert(1)&lt;/script&gt; Prints"), "{}", page.body);
 
+    // The auditor's session is no admin's.
+    let posted = auditor.submit(&server.url("/admin/clients"), &[("name", "x")]);
+    assert_eq!(posted.status, 401, "{}", posted.body);
+
     // A session cookie nobody made, or the admin's token, opens nothing.
     let mut forger = Browser::new();
     let expires = chrono::Utc::now().timestamp() + 600;
     forger.cookies.push((SESSION.to_owned(), format!("{expires}.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")));
     assert!(forger.get(&server.url("/audit")).body.contains(r#"action="/audit/login""#));
+    assert!(!has_session(&forger), "the login form clears a session cookie that is no longer good");
+    forger.cookies.push((SESSION.to_owned(), format!("{expires}.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")));
     for path in ["/audit/export", "/audit/verify", "/audit/checkpoint"] {
         assert_eq!(forger.get(&server.url(path)).status, 401, "{path}");
         assert_eq!(crate::support::get_with_bearer(&server, ADMIN, path).0, 401, "{path}");
@@ -174,7 +193,15 @@ async fn the_audit_page_escapes_names_refuses_forgeries_and_shows_a_tampered_log
     assert_eq!(auditor.get(&server.url("/audit/export?format=csv")).status, 409);
 }
 
+async fn without_an_auditor_token_the_page_is_off(database: TestDatabase) {
+    let server = Server::start(&database.url);
+    let page = Browser::new().get(&server.url("/audit"));
+    assert_eq!(page.status, 404);
+    assert!(page.body.contains("switched off") && !page.body.contains("<form"), "{}", page.body);
+}
+
 backend_tests!(
+    without_an_auditor_token_the_page_is_off,
     an_auditor_replays_proves_and_exports_on_the_audit_page,
     the_audit_page_escapes_names_refuses_forgeries_and_shows_a_tampered_log
 );
