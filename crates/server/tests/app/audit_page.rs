@@ -5,12 +5,11 @@
 //! audit verify-export` then checks offline, and logs out. Forged sessions, stale
 //! forms, wrong questions, names with HTML and a tampered log each get a clear answer.
 
-use grantlog_projection::tables::grant_by_token;
 use grantlog_store::testing::TestDatabase;
 use grantlog_store::{ConnectOptions, EventStore, backend_tests};
 use serde_json::Value;
 
-use crate::support::browser::{Browser, CALLBACK, Client, Page, hidden};
+use crate::support::browser::{Browser, CALLBACK, Client, Page, hidden, jane_approves_beppa};
 use crate::support::{Server, checkpoint_key, eventually};
 
 const AUDITOR: &str = "auditor-token-for-the-audit-page-0123456789";
@@ -40,13 +39,7 @@ async fn an_auditor_replays_proves_and_exports_on_the_audit_page(database: TestD
     let folder = tempfile::tempdir().unwrap();
     let (key_file, verifier) = checkpoint_key(folder.path(), "faji.test/log");
     let server = server_with_auditor(&database, &["--checkpoint-key-file", &key_file, "--checkpoint-every", "1"]);
-    let beppa = Client { server: &server, key: "beppa-demo-key".into(), secret: "beppa-demo-secret".into() };
-    let mut jane = Browser::new();
-    jane.log_in(&server, "jane", "islay-scotch");
-    let request = beppa.request_token("a-1");
-    jane.approve(&server, &request.0, &[("photos", "islay-harbour"), ("expires", "1day")]);
-    let store = EventStore::connect(ConnectOptions::new(&database.url)).await.unwrap();
-    let grant = grant_by_token(store.reader(), &request.0).await.unwrap().unwrap().grant_id.to_string();
+    let (_jane, _beppa, _request, grant) = jane_approves_beppa(&server, &database.url, "a-1").await;
 
     // Nothing without the token: not the page, not the API behind it.
     let mut auditor = Browser::new();
@@ -125,16 +118,7 @@ async fn an_auditor_replays_proves_and_exports_on_the_audit_page(database: TestD
     let (note_file, export_file) = (folder.path().join("checkpoint.txt"), folder.path().join("events.csv"));
     std::fs::write(&note_file, &note.body).unwrap();
     std::fs::write(&export_file, &export.body).unwrap();
-    let checked = server.grantlog(&[
-        "audit",
-        "verify-export",
-        "--export",
-        export_file.to_str().unwrap(),
-        "--checkpoint",
-        note_file.to_str().unwrap(),
-        "--key",
-        &verifier,
-    ]);
+    let checked = server.verify_export(&export_file, &note_file, &verifier);
     assert_eq!(checked.status.code(), Some(0), "{}", String::from_utf8_lossy(&checked.stderr));
     let jsonl = auditor.get(&server.url("/audit/export?format=jsonl"));
     assert_eq!(jsonl.body.lines().count() + 1, export.body.lines().count(), "the same events, without a header");

@@ -129,16 +129,7 @@ fn verify_export_names_what_tampering_breaks(
     verifier: &str,
 ) {
     let verify = |file: &Path| {
-        let output = server.grantlog(&[
-            "audit",
-            "verify-export",
-            "--export",
-            file.to_str().unwrap(),
-            "--checkpoint",
-            checkpoint.to_str().unwrap(),
-            "--key",
-            verifier,
-        ]);
+        let output = server.verify_export(file, checkpoint, verifier);
         (
             output.status.code(),
             format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr)),

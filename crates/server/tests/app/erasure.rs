@@ -58,7 +58,7 @@ async fn an_erased_owner_leaves_a_log_that_still_proves_everything(database: Tes
             "1",
         ],
     );
-    let beppa = Client { server: &server, key: "beppa-demo-key".into(), secret: "beppa-demo-secret".into() };
+    let beppa = Client::demo(&server);
     let mut jane = Browser::new();
     jane.log_in(&server, "jane", "islay-scotch");
     let request = beppa.request_token("r-1");

@@ -24,7 +24,7 @@ async fn metrics_count_requests_outcomes_and_the_log(database: grantlog_store::t
     // Counters are per process: this test needs one to itself.
     let server = Server::process(&database.url, &["--demo"]);
     let second = server.beside();
-    let beppa = Client { server: &server, key: "beppa-demo-key".into(), secret: "beppa-demo-secret".into() };
+    let beppa = Client::demo(&server);
     let mut jane = Browser::new();
     jane.log_in(&server, "jane", "islay-scotch");
     let request = beppa.request_token("r-1");

@@ -100,7 +100,7 @@ async fn auditors_page_through_verify_and_replay_the_log(database: TestDatabase)
         assert_eq!(call("GET", &server.url("/audit/replay?position=1"), token, None).0, 401);
     }
     // Something to replay: Jane approves Beppa's request through the pages.
-    let beppa = Client { server: &server, key: "beppa-demo-key".into(), secret: "beppa-demo-secret".into() };
+    let beppa = Client::demo(&server);
     let mut jane = Browser::new();
     jane.log_in(&server, "jane", "islay-scotch");
     let request = beppa.request_token("r-1");

@@ -12,7 +12,7 @@ use grantlog_store::{ConnectOptions, EventStore, backend_tests};
 use grantlog_tests::run_python_client;
 use serde_json::{Value, json};
 
-use crate::support::browser::{Browser, Client, hidden};
+use crate::support::browser::{Browser, hidden, jane_approves_beppa};
 use crate::support::{Server, checkpoint_key, eventually, get_with_bearer};
 
 const AUDITOR: &str = "auditor-token-for-the-receipts-0123456789ab";
@@ -50,13 +50,8 @@ async fn jane_downloads_a_receipt_that_verifies_offline(database: TestDatabase) 
             "1",
         ],
     );
-    let beppa = Client { server: &server, key: "beppa-demo-key".into(), secret: "beppa-demo-secret".into() };
-    let mut jane = Browser::new();
-    jane.log_in(&server, "jane", "islay-scotch");
-    let request = beppa.request_token("r-1");
-    jane.approve(&server, &request.0, &[("photos", "islay-harbour"), ("expires", "1day")]);
+    let (mut jane, beppa, _request, grant) = jane_approves_beppa(&server, &database.url, "r-1").await;
     let store = EventStore::connect(ConnectOptions::new(&database.url)).await.unwrap();
-    let grant = grant_by_token(store.reader(), &request.0).await.unwrap().unwrap().grant_id.to_string();
 
     let history = jane.get(&server.url(&format!("/account/grants/{grant}")));
     assert!(history.body.contains(&format!("/account/grants/{grant}/receipt")), "the page links the receipt");

@@ -15,7 +15,7 @@ fn key_path() -> tempfile::TempPath {
 
 async fn after_rotate_key_every_client_and_token_still_signs(database: TestDatabase) {
     let mut before = Server::process(&database.url, &["--demo"]);
-    let beppa = Client { server: &before, key: "beppa-demo-key".into(), secret: "beppa-demo-secret".into() };
+    let beppa = Client::demo(&before);
     let request = beppa.request_token("r-1");
     let mut jane = Browser::new();
     jane.log_in(&before, "jane", "islay-scotch");

@@ -176,7 +176,12 @@ pub struct Client<'a> {
     pub secret: String,
 }
 
-impl Client<'_> {
+impl<'a> Client<'a> {
+    /// The `--demo` client, Beppa Prints.
+    pub fn demo(server: &'a Server) -> Self {
+        Self { server, key: "beppa-demo-key".into(), secret: "beppa-demo-secret".into() }
+    }
+
     /// Temporary credentials (token, secret), with [`CALLBACK`].
     pub fn request_token(&self, nonce: &str) -> (String, String) {
         request_token(self.server, &self.key, &self.secret, nonce)
@@ -215,4 +220,21 @@ impl Client<'_> {
     fn signer(&self) -> Signer {
         Signer::new(self.key.as_str(), self.secret.as_str(), SignatureMethod::HmacSha1)
     }
+}
+
+/// On a `--demo` server: Jane logs in and approves Beppa's new request (nonce `nonce`)
+/// for one photo and a day. Her browser, Beppa, the request token and the grant's id.
+pub async fn jane_approves_beppa<'a>(
+    server: &'a Server,
+    database_url: &str,
+    nonce: &str,
+) -> (Browser, Client<'a>, (String, String), String) {
+    let beppa = Client::demo(server);
+    let mut jane = Browser::new();
+    jane.log_in(server, "jane", "islay-scotch");
+    let request = beppa.request_token(nonce);
+    jane.approve(server, &request.0, &[("photos", "islay-harbour"), ("expires", "1day")]);
+    let store = grantlog_store::EventStore::connect(grantlog_store::ConnectOptions::new(database_url)).await.unwrap();
+    let grant = grantlog_projection::tables::grant_by_token(store.reader(), &request.0).await.unwrap().unwrap();
+    (jane, beppa, request, grant.grant_id.to_string())
 }

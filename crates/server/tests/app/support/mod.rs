@@ -8,6 +8,7 @@
 pub mod browser;
 
 use std::io::{BufRead as _, BufReader, Write as _};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 
@@ -142,6 +143,12 @@ impl Server {
             .env("GRANTLOG_SECRETS_KEY_FILE", self.key_file.as_os_str())
             .output()
             .expect("running grantlog")
+    }
+
+    /// `grantlog audit verify-export` of `export` against `checkpoint` with `verifier`.
+    pub fn verify_export(&self, export: &Path, checkpoint: &Path, verifier: &str) -> std::process::Output {
+        let [export, checkpoint] = [export, checkpoint].map(|path| path.to_str().expect("a UTF-8 path"));
+        self.grantlog(&["audit", "verify-export", "--export", export, "--checkpoint", checkpoint, "--key", verifier])
     }
 
     /// Registers an owner through the command line (the password on stdin).
