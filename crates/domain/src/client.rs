@@ -1,9 +1,12 @@
-//! The Client aggregate (`client-<uuid>`): registration, secret rotation, suspension.
+//! The Client aggregate (`client-<uuid>`): registration, its profile's changes, secret
+//! rotation (with a grace period for the previous secret), suspension.
+
+use chrono::{DateTime, Utc};
 
 use crate::aggregate::Aggregate;
 use crate::callback::{Callback, CallbackPattern, Homepage};
 use crate::error::DomainError;
-use crate::event::{ClientRegistered, ClientReinstated, ClientSecretRotated, ClientSuspended, Event};
+use crate::event::{ClientRegistered, ClientReinstated, ClientSecretRotated, ClientSuspended, ClientUpdated, Event};
 use crate::ids::ClientId;
 use crate::values::{ClientName, ConsumerKey, Fingerprint, Reason, RsaPublicKeyPem};
 
@@ -34,6 +37,19 @@ pub enum ClientCommand {
     RotateSecret {
         /// The fingerprint of the new secret.
         secret_fingerprint: Fingerprint,
+        /// Until when the current secret keeps working beside the new one; `None`: it
+        /// stops at once. A rotation always ends an earlier grace period.
+        previous_valid_until: Option<DateTime<Utc>>,
+    },
+    /// Set the profile owners see and the callbacks it may use. Nothing is recorded if
+    /// nothing changes.
+    Update {
+        /// The name.
+        name: ClientName,
+        /// The homepage.
+        homepage: Option<Homepage>,
+        /// The callbacks (none means `oob` only).
+        callbacks: Vec<CallbackPattern>,
     },
     /// Suspend an active client.
     Suspend {
@@ -41,15 +57,28 @@ pub enum ClientCommand {
         reason: Reason,
     },
     /// Reinstate a suspended client.
-    Reinstate,
+    Reinstate {
+        /// Why, if said.
+        reason: Option<Reason>,
+    },
 }
 
 /// A registered client as its events describe it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Client {
     registration: ClientRegistered,
+    profile: Profile,
     secret_fingerprint: Fingerprint,
+    previous_secret: Option<(Fingerprint, DateTime<Utc>)>,
     suspension: Option<Reason>,
+}
+
+/// What can change of a registration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Profile {
+    name: ClientName,
+    homepage: Option<Homepage>,
+    callbacks: Vec<CallbackPattern>,
 }
 
 impl Client {
@@ -65,22 +94,28 @@ impl Client {
 
     /// Its display name.
     pub fn name(&self) -> &ClientName {
-        &self.registration.name
+        &self.profile.name
     }
 
     /// Its homepage.
     pub fn homepage(&self) -> Option<&Homepage> {
-        self.registration.homepage.as_ref()
+        self.profile.homepage.as_ref()
     }
 
     /// Its registered callback patterns.
     pub fn callbacks(&self) -> &[CallbackPattern] {
-        &self.registration.callbacks
+        &self.profile.callbacks
     }
 
     /// The fingerprint of its current secret.
     pub fn secret_fingerprint(&self) -> &Fingerprint {
         &self.secret_fingerprint
+    }
+
+    /// The previous secret's fingerprint and until when it still works, after a
+    /// rotation with a grace period (also once that has passed, until the next rotation).
+    pub fn previous_secret(&self) -> Option<(&Fingerprint, DateTime<Utc>)> {
+        self.previous_secret.as_ref().map(|(fingerprint, until)| (fingerprint, *until))
     }
 
     /// Its RSA public key.
@@ -173,8 +208,24 @@ impl Aggregate for ClientState {
         let client_id = client.client_id();
         let event: Event = match command {
             ClientCommand::Register { .. } => unreachable!("handled above"),
-            ClientCommand::RotateSecret { secret_fingerprint } => {
-                ClientSecretRotated { client_id, secret_fingerprint: *secret_fingerprint }.into()
+            ClientCommand::RotateSecret { secret_fingerprint, previous_valid_until } => ClientSecretRotated {
+                client_id,
+                secret_fingerprint: *secret_fingerprint,
+                previous_valid_until: *previous_valid_until,
+            }
+            .into(),
+            ClientCommand::Update { name, homepage, callbacks } => {
+                let profile = Profile { name: name.clone(), homepage: homepage.clone(), callbacks: callbacks.clone() };
+                if profile == client.profile {
+                    return Ok(Vec::new());
+                }
+                ClientUpdated {
+                    client_id,
+                    name: profile.name,
+                    homepage: profile.homepage,
+                    callbacks: profile.callbacks,
+                }
+                .into()
             }
             ClientCommand::Suspend { reason } => {
                 if !client.is_active() {
@@ -182,11 +233,11 @@ impl Aggregate for ClientState {
                 }
                 ClientSuspended { client_id, reason: reason.clone() }.into()
             }
-            ClientCommand::Reinstate => {
+            ClientCommand::Reinstate { reason } => {
                 if client.is_active() {
                     return Err(DomainError::ClientNotSuspended);
                 }
-                ClientReinstated { client_id }.into()
+                ClientReinstated { client_id, reason: reason.clone() }.into()
             }
         };
         Ok(vec![event])
@@ -199,12 +250,28 @@ impl Aggregate for ClientState {
         Self(match (client, event) {
             (None, Event::ClientRegistered(registered)) => Some(Client {
                 registration: registered.clone(),
+                profile: Profile {
+                    name: registered.name.clone(),
+                    homepage: registered.homepage.clone(),
+                    callbacks: registered.callbacks.clone(),
+                },
                 secret_fingerprint: registered.secret_fingerprint,
+                previous_secret: None,
                 suspension: None,
             }),
-            (Some(client), Event::ClientSecretRotated(rotated)) => {
-                Some(Client { secret_fingerprint: rotated.secret_fingerprint, ..client })
-            }
+            (Some(client), Event::ClientSecretRotated(rotated)) => Some(Client {
+                previous_secret: rotated.previous_valid_until.map(|until| (client.secret_fingerprint, until)),
+                secret_fingerprint: rotated.secret_fingerprint,
+                ..client
+            }),
+            (Some(client), Event::ClientUpdated(updated)) => Some(Client {
+                profile: Profile {
+                    name: updated.name.clone(),
+                    homepage: updated.homepage.clone(),
+                    callbacks: updated.callbacks.clone(),
+                },
+                ..client
+            }),
             (Some(client), Event::ClientSuspended(suspended)) => {
                 Some(Client { suspension: Some(suspended.reason.clone()), ..client })
             }
@@ -249,34 +316,84 @@ mod tests {
     #[test]
     fn commands_need_a_registered_client() {
         for command in [
-            ClientCommand::RotateSecret { secret_fingerprint: Fingerprint::of("new") },
+            rotate("new", None),
+            ClientCommand::Update { name: ClientName::parse("n").unwrap(), homepage: None, callbacks: vec![] },
             ClientCommand::Suspend { reason: Reason::parse("why").unwrap() },
-            ClientCommand::Reinstate,
+            ClientCommand::Reinstate { reason: None },
         ] {
             given::<ClientState>(&[]).when(command).then_refused(DomainError::UnknownClient);
         }
     }
 
+    fn rotate(secret: &str, previous_valid_until: Option<DateTime<Utc>>) -> ClientCommand {
+        ClientCommand::RotateSecret { secret_fingerprint: Fingerprint::of(secret), previous_valid_until }
+    }
+
+    fn rotated(secret: &str, previous_valid_until: Option<DateTime<Utc>>) -> Event {
+        ClientSecretRotated { client_id: CLIENT, secret_fingerprint: Fingerprint::of(secret), previous_valid_until }
+            .into()
+    }
+
     #[test]
     fn the_secret_rotates_and_the_old_one_stops_matching() {
-        let rotated: Event =
-            ClientSecretRotated { client_id: CLIENT, secret_fingerprint: Fingerprint::of("new-secret") }.into();
-        given::<ClientState>(&[registered()])
-            .when(ClientCommand::RotateSecret { secret_fingerprint: Fingerprint::of("new-secret") })
-            .then(vec![rotated.clone()]);
-        let state = ClientState::fold(&[registered(), rotated]);
+        given::<ClientState>(&[registered()]).when(rotate("new-secret", None)).then(vec![rotated("new-secret", None)]);
+        let state = ClientState::fold(&[registered(), rotated("new-secret", None)]);
         let client = state.client().unwrap();
         assert!(client.secret_fingerprint().matches("new-secret"));
         assert!(!client.secret_fingerprint().matches("beppa-demo-secret"));
+        assert_eq!(client.previous_secret(), None, "no grace period: the old one is gone");
+    }
+
+    #[test]
+    fn with_a_grace_period_the_previous_secret_is_kept_until_the_next_rotation() {
+        let until = "2026-03-01T13:00:00Z".parse::<DateTime<Utc>>().unwrap();
+        given::<ClientState>(&[registered()])
+            .when(rotate("new-secret", Some(until)))
+            .then(vec![rotated("new-secret", Some(until))]);
+        let state = ClientState::fold(&[registered(), rotated("new-secret", Some(until))]);
+        let (previous, kept_until) = state.client().unwrap().previous_secret().unwrap();
+        assert!(previous.matches("beppa-demo-secret"));
+        assert_eq!(kept_until, until);
+        let again = ClientState::fold(&[registered(), rotated("new-secret", Some(until)), rotated("third", None)]);
+        assert_eq!(again.client().unwrap().previous_secret(), None, "a rotation ends an earlier grace period");
     }
 
     #[test]
     fn a_suspended_client_may_still_rotate_its_secret() {
         given::<ClientState>(&[registered(), suspended()])
-            .when(ClientCommand::RotateSecret { secret_fingerprint: Fingerprint::of("new-secret") })
-            .then(vec![
-                ClientSecretRotated { client_id: CLIENT, secret_fingerprint: Fingerprint::of("new-secret") }.into(),
-            ]);
+            .when(rotate("new-secret", None))
+            .then(vec![rotated("new-secret", None)]);
+    }
+
+    #[test]
+    fn the_profile_changes_whole_and_an_unchanged_one_records_nothing() {
+        let state = ClientState::fold(&[registered()]);
+        let client = state.client().unwrap();
+        let same = ClientCommand::Update {
+            name: client.name().clone(),
+            homepage: client.homepage().cloned(),
+            callbacks: client.callbacks().to_vec(),
+        };
+        given::<ClientState>(&[registered()]).when(same).then(vec![]);
+        let renamed = ClientCommand::Update {
+            name: ClientName::parse("Beppa Prints & Frames").unwrap(),
+            homepage: None,
+            callbacks: vec![],
+        };
+        let updated: Event = ClientUpdated {
+            client_id: CLIENT,
+            name: ClientName::parse("Beppa Prints & Frames").unwrap(),
+            homepage: None,
+            callbacks: vec![],
+        }
+        .into();
+        given::<ClientState>(&[registered()]).when(renamed).then(vec![updated.clone()]);
+        let state = ClientState::fold(&[registered(), updated]);
+        let client = state.client().unwrap();
+        assert_eq!(client.name().as_str(), "Beppa Prints & Frames");
+        assert_eq!(client.homepage(), None);
+        assert!(!client.allows_callback(&Callback::parse("http://127.0.0.1:5000/cb").unwrap()), "callbacks replaced");
+        assert!(client.allows_callback(&Callback::Oob));
     }
 
     #[test]
@@ -301,16 +418,20 @@ mod tests {
     #[test]
     fn a_suspended_client_is_reinstated() {
         given::<ClientState>(&[registered(), suspended()])
-            .when(ClientCommand::Reinstate)
-            .then(vec![ClientReinstated { client_id: CLIENT }.into()]);
-        let state = ClientState::fold(&[registered(), suspended(), ClientReinstated { client_id: CLIENT }.into()]);
+            .when(ClientCommand::Reinstate { reason: None })
+            .then(vec![ClientReinstated { client_id: CLIENT, reason: None }.into()]);
+        let state = ClientState::fold(&[
+            registered(),
+            suspended(),
+            ClientReinstated { client_id: CLIENT, reason: None }.into(),
+        ]);
         assert!(state.client().unwrap().is_active());
     }
 
     #[test]
     fn an_active_client_is_not_reinstated() {
         given::<ClientState>(&[registered()])
-            .when(ClientCommand::Reinstate)
+            .when(ClientCommand::Reinstate { reason: None })
             .then_refused(DomainError::ClientNotSuspended);
     }
 

@@ -49,8 +49,9 @@ pub struct ClientRegistered {
     pub rsa_public_key: Option<RsaPublicKeyPem>,
 }
 
-/// The client's secret was replaced; the old one stops working when this commits.
-/// Caused by an admin (or the client's own developer through the admin API).
+/// The client's secret was replaced; the old one stops working when this commits, or,
+/// given a grace period, at `previous_valid_until` (schema version 2; version 1 had no
+/// grace period). Caused by an admin.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClientSecretRotated {
@@ -58,6 +59,26 @@ pub struct ClientSecretRotated {
     pub client_id: ClientId,
     /// The fingerprint of the new secret.
     pub secret_fingerprint: Fingerprint,
+    /// Until when the previous secret still works beside the new one (`null`: not at
+    /// all). Absent from version 1 payloads.
+    #[serde(default)]
+    pub previous_valid_until: Option<DateTime<Utc>>,
+}
+
+/// The client's profile was changed: what owners see (name, homepage) and where it may
+/// send them back to (callbacks). Carries the whole profile as it now is. Caused by an
+/// admin.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientUpdated {
+    /// The client.
+    pub client_id: ClientId,
+    /// Its name now.
+    pub name: ClientName,
+    /// Its homepage now.
+    pub homepage: Option<Homepage>,
+    /// Its callbacks now (`oob` is always allowed).
+    pub callbacks: Vec<CallbackPattern>,
 }
 
 /// The client was suspended: no new temporary credentials, no verifier exchanges, and
@@ -72,12 +93,15 @@ pub struct ClientSuspended {
 }
 
 /// A suspended client was reinstated; its unexpired, unrevoked grants work again.
-/// Caused by an admin.
+/// Caused by an admin, who may say why (schema version 2; version 1 had no reason).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClientReinstated {
     /// The client.
     pub client_id: ClientId,
+    /// Why, in the admin's words. Absent from version 1 payloads.
+    #[serde(default)]
+    pub reason: Option<Reason>,
 }
 
 // ---------------------------------------------------------------------------------------
@@ -307,6 +331,9 @@ pub enum Event {
     /// See [`ClientReinstated`].
     #[serde(rename = "client.reinstated")]
     ClientReinstated(ClientReinstated),
+    /// See [`ClientUpdated`].
+    #[serde(rename = "client.updated")]
+    ClientUpdated(ClientUpdated),
     /// See [`OwnerRegistered`].
     #[serde(rename = "owner.registered")]
     OwnerRegistered(OwnerRegistered),
@@ -354,6 +381,11 @@ pub struct CatalogueEntry {
     pub schema_version: u32,
 }
 
+/// Older versions that read as the current one: a field was added that defaults to
+/// `None` (`client.secret_rotated` v1 had no grace period, `client.reinstated` v1 no
+/// reason).
+const READ_AS_CURRENT: [(&str, u32); 2] = [("client.secret_rotated", 1), ("client.reinstated", 1)];
+
 const fn entry(event_type: &'static str, schema_version: u32) -> CatalogueEntry {
     CatalogueEntry { event_type, schema_version }
 }
@@ -399,11 +431,12 @@ pub enum DecodeError {
 
 impl Event {
     /// Every event type, with the schema version this build writes.
-    pub const CATALOGUE: [CatalogueEntry; 16] = [
+    pub const CATALOGUE: [CatalogueEntry; 17] = [
         entry("client.registered", 1),
-        entry("client.secret_rotated", 1),
+        entry("client.secret_rotated", 2),
         entry("client.suspended", 1),
-        entry("client.reinstated", 1),
+        entry("client.reinstated", 2),
+        entry("client.updated", 1),
         entry("owner.registered", 1),
         entry("owner.erased", 1),
         entry("owner.remembered_consent_withdrawn", 1),
@@ -425,6 +458,7 @@ impl Event {
             Self::ClientSecretRotated(_) => "client.secret_rotated",
             Self::ClientSuspended(_) => "client.suspended",
             Self::ClientReinstated(_) => "client.reinstated",
+            Self::ClientUpdated(_) => "client.updated",
             Self::OwnerRegistered(_) => "owner.registered",
             Self::OwnerErased(_) => "owner.erased",
             Self::RememberedConsentWithdrawn(_) => "owner.remembered_consent_withdrawn",
@@ -459,6 +493,7 @@ impl Event {
             Self::ClientSecretRotated(e) => e.client_id.stream_id(),
             Self::ClientSuspended(e) => e.client_id.stream_id(),
             Self::ClientReinstated(e) => e.client_id.stream_id(),
+            Self::ClientUpdated(e) => e.client_id.stream_id(),
             Self::OwnerRegistered(e) => e.owner_id.stream_id(),
             Self::OwnerErased(e) => e.owner_id.stream_id(),
             Self::RememberedConsentWithdrawn(e) => e.owner_id.stream_id(),
@@ -490,7 +525,8 @@ impl Event {
             .ok_or_else(|| DecodeError::UnknownType { event_type: event_type.to_owned() })?;
         // Upcasters go here when a type gets a new version: match the old
         // (event_type, schema_version), deserialize the old shape, return the new event.
-        if schema_version != entry.schema_version {
+        let upcast = READ_AS_CURRENT.contains(&(entry.event_type, schema_version));
+        if schema_version != entry.schema_version && !upcast {
             return Err(DecodeError::UnsupportedVersion { event_type: entry.event_type, schema_version });
         }
         if let Some(payload_type) = payload.get("type")
@@ -527,6 +563,7 @@ from_event_struct!(
     ClientSecretRotated,
     ClientSuspended,
     ClientReinstated,
+    ClientUpdated,
     OwnerRegistered,
     OwnerErased,
     RememberedConsentWithdrawn,
@@ -608,9 +645,28 @@ mod tests {
                 rsa_public_key: None,
             }
             .into(),
-            ClientSecretRotated { client_id: client_id(), secret_fingerprint: Fingerprint::of("new-secret") }.into(),
+            ClientSecretRotated {
+                client_id: client_id(),
+                secret_fingerprint: Fingerprint::of("new-secret"),
+                previous_valid_until: None,
+            }
+            .into(),
+            ClientSecretRotated {
+                client_id: client_id(),
+                secret_fingerprint: Fingerprint::of("newer-secret"),
+                previous_valid_until: Some(time("2026-03-01T13:00:00Z")),
+            }
+            .into(),
+            ClientUpdated {
+                client_id: client_id(),
+                name: ClientName::parse("Beppa Prints & Frames").unwrap(),
+                homepage: None,
+                callbacks: vec![CallbackPattern::parse("https://beppa.example/back").unwrap()],
+            }
+            .into(),
             ClientSuspended { client_id: client_id(), reason: Reason::parse("leaked secret").unwrap() }.into(),
-            ClientReinstated { client_id: client_id() }.into(),
+            ClientReinstated { client_id: client_id(), reason: None }.into(),
+            ClientReinstated { client_id: client_id(), reason: Some(Reason::parse("key replaced").unwrap()) }.into(),
             OwnerRegistered { owner_id: owner_id() }.into(),
             OwnerErased { owner_id: owner_id() }.into(),
             RememberedConsentWithdrawn { owner_id: owner_id(), client_id: client_id() }.into(),
@@ -781,6 +837,31 @@ mod tests {
             Event::decode("grant.approved", 2, &payload),
             Err(DecodeError::UnsupportedVersion { event_type: "grant.approved", schema_version: 2 })
         ));
+    }
+
+    #[test]
+    fn client_events_of_version_1_read_as_version_2_without_the_new_field() {
+        let v1 = json!({
+            "type": "client.secret_rotated",
+            "client_id": client_id().to_string(),
+            "secret_fingerprint": Fingerprint::of("new-secret").to_string(),
+        });
+        let Event::ClientSecretRotated(read) = Event::decode("client.secret_rotated", 1, &v1).unwrap() else {
+            panic!("not a rotation")
+        };
+        assert_eq!(read.previous_valid_until, None);
+        assert!(read.secret_fingerprint.matches("new-secret"));
+        assert!(matches!(
+            Event::decode("client.secret_rotated", 3, &v1),
+            Err(DecodeError::UnsupportedVersion { schema_version: 3, .. })
+        ));
+        // Version 2 always writes the grace period, null when there is none.
+        let written = Event::from(read).payload();
+        assert_eq!(written["previous_valid_until"], serde_json::Value::Null);
+        // A reinstatement of version 1 had no reason.
+        let v1 = json!({ "type": "client.reinstated", "client_id": client_id().to_string() });
+        let reinstated = Event::decode("client.reinstated", 1, &v1).unwrap();
+        assert_eq!(reinstated, ClientReinstated { client_id: client_id(), reason: None }.into());
     }
 
     #[test]

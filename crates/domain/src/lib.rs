@@ -44,9 +44,9 @@ pub use credentials::{
 pub use error::{AccessError, DomainError, GrantEnd};
 pub use event::{
     AuthorizationApproved, AuthorizationDenied, CatalogueEntry, ClientRegistered, ClientReinstated,
-    ClientSecretRotated, ClientSuspended, Credentials, CredentialsExpired, DecodeError, Event, GrantRevoked,
-    OwnerAuthenticated, OwnerErased, OwnerRegistered, RememberedConsentWithdrawn, Revoker, SECRETS_KEY_STREAM,
-    SecretsKeyRotated, TemporaryCredentialsIssued, TokenCredentialsIssued, VerifierIssued,
+    ClientSecretRotated, ClientSuspended, ClientUpdated, Credentials, CredentialsExpired, DecodeError, Event,
+    GrantRevoked, OwnerAuthenticated, OwnerErased, OwnerRegistered, RememberedConsentWithdrawn, Revoker,
+    SECRETS_KEY_STREAM, SecretsKeyRotated, TemporaryCredentialsIssued, TokenCredentialsIssued, VerifierIssued,
 };
 pub use grant::{
     AccessGrant, Approve, Deny, ExchangeVerifier, Expire, Grant, GrantCommand, GrantState, GrantStatus,

@@ -312,9 +312,10 @@ proptest! {
                 },
                 1 => ClientCommand::RotateSecret {
                     secret_fingerprint: Fingerprint::of(&format!("secret-{index}")),
+                    previous_valid_until: None,
                 },
                 2 | 3 => ClientCommand::Suspend { reason: Reason::parse("checking").unwrap() },
-                _ => ClientCommand::Reinstate,
+                _ => ClientCommand::Reinstate { reason: None },
             };
             let Ok(events) = state.decide(&command) else { continue };
             state = events.iter().fold(state, ClientState::evolve);

@@ -37,6 +37,11 @@ pub struct ClientRow {
     pub secret_fingerprint: String,
     /// Whether it may make requests (not suspended).
     pub active: bool,
+    /// Why it is suspended, if it is.
+    pub suspension_reason: Option<String>,
+    /// After a rotation with a grace period: the previous secret's fingerprint and
+    /// until when it still works.
+    pub previous_secret: Option<(String, DateTime<Utc>)>,
     /// When it registered.
     pub registered_at: DateTime<Utc>,
     /// The last event applied.
@@ -124,6 +129,10 @@ impl ClientRow {
             rsa_public_key: client.rsa_public_key().map(ToString::to_string),
             secret_fingerprint: client.secret_fingerprint().to_string(),
             active: client.is_active(),
+            suspension_reason: client.suspension_reason().map(ToString::to_string),
+            previous_secret: client
+                .previous_secret()
+                .map(|(fingerprint, until)| (fingerprint.to_string(), stored(until))),
             registered_at: stored(record.registered_at?),
             position: position(record.position),
         })
@@ -248,6 +257,9 @@ impl SqlRow for ClientRow {
         "active",
         "registered_at",
         "position",
+        "suspension_reason",
+        "previous_secret_fingerprint",
+        "previous_secret_until",
     ];
 
     fn bind<'q>(&'q self, query: AnyQuery<'q>) -> AnyQuery<'q> {
@@ -262,6 +274,9 @@ impl SqlRow for ClientRow {
             .bind(i64::from(self.active))
             .bind(timestamp(self.registered_at))
             .bind(self.position)
+            .bind(&self.suspension_reason)
+            .bind(self.previous_secret.as_ref().map(|(fingerprint, _)| fingerprint))
+            .bind(self.previous_secret.as_ref().map(|(_, until)| timestamp(*until)))
     }
 
     fn bytes(&self) -> usize {
@@ -272,9 +287,11 @@ impl SqlRow for ClientRow {
             self.homepage.as_ref(),
             self.rsa_public_key.as_ref(),
             Some(&self.secret_fingerprint),
+            self.suspension_reason.as_ref(),
+            self.previous_secret.as_ref().map(|(fingerprint, _)| fingerprint),
         ]) + callbacks
             + ID_BYTES
-            + TIMESTAMP_BYTES
+            + 2 * TIMESTAMP_BYTES
             + 16
     }
 }
@@ -378,6 +395,48 @@ pub async fn client_by_key(pool: &AnyPool, key: &str) -> Result<Option<ClientRow
     }
     let row = sqlx::query("SELECT * FROM clients WHERE consumer_key = $1").bind(key).fetch_optional(pool).await?;
     Ok(row.as_ref().map(client_row).transpose()?)
+}
+
+/// Up to `limit` clients whose consumer key sorts after `after`, in that order: the
+/// operators' paged list.
+pub async fn clients_after(pool: &AnyPool, after: &str, limit: u32) -> Result<Vec<ClientRow>, ProjectionError> {
+    let rows = sqlx::query("SELECT * FROM clients WHERE consumer_key > $1 ORDER BY consumer_key LIMIT $2")
+        .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all(pool)
+        .await?;
+    Ok(rows.iter().map(client_row).collect::<Result<_, _>>()?)
+}
+
+/// How many of a client's grants are in each status at `now` (an open grant whose
+/// expiry has passed counts as expired), in one grouped query.
+pub async fn grant_counts_of_client(
+    pool: &AnyPool,
+    client_id: ClientId,
+    now: DateTime<Utc>,
+) -> Result<Vec<(GrantStatus, i64)>, ProjectionError> {
+    let rows = sqlx::query(
+        "SELECT status, CASE WHEN expires_at IS NOT NULL AND expires_at <= $2 THEN 1 ELSE 0 END AS ran_out, \
+         COUNT(*) AS n FROM grants WHERE client_id = $1 GROUP BY status, ran_out",
+    )
+    .bind(client_id.to_string())
+    .bind(timestamp(now))
+    .fetch_all(pool)
+    .await?;
+    let mut counts: Vec<(GrantStatus, i64)> = Vec::new();
+    for row in &rows {
+        let recorded: String = row.try_get("status")?;
+        let recorded = stored_status(&recorded)?;
+        let status =
+            if row.try_get::<i64, _>("ran_out")? == 1 && recorded.is_open() { GrantStatus::Expired } else { recorded };
+        let n: i64 = row.try_get("n")?;
+        match counts.iter_mut().find(|(counted, _)| *counted == status) {
+            Some((_, total)) => *total += n,
+            None => counts.push((status, n)),
+        }
+    }
+    counts.sort_by_key(|(status, _)| status.as_str());
+    Ok(counts)
 }
 
 /// The client with this id.
@@ -526,6 +585,14 @@ fn client_row_named(row: &AnyRow, prefix: &str) -> Result<ClientRow, sqlx::Error
         rsa_public_key: row.try_get(column("rsa_public_key").as_str())?,
         secret_fingerprint: text("secret_fingerprint")?,
         active: row.try_get::<i64, _>(column("active").as_str())? != 0,
+        suspension_reason: row.try_get(column("suspension_reason").as_str())?,
+        previous_secret: match (
+            row.try_get::<Option<String>, _>(column("previous_secret_fingerprint").as_str())?,
+            row.try_get::<Option<String>, _>(column("previous_secret_until").as_str())?,
+        ) {
+            (Some(fingerprint), Some(until)) => Some((fingerprint, instant("previous_secret_until", &until)?)),
+            _ => None,
+        },
         registered_at: instant("registered_at", &text("registered_at")?)?,
         position: row.try_get(column("position").as_str())?,
     })

@@ -89,10 +89,19 @@ async fn step(store: &EventStore, world: &mut World, dice: &mut Dice, n: usize) 
         }
         2 => match dice.pick(&world.clients) {
             Some(client) => {
-                let command = if dice.below(2) == 0 {
-                    ClientCommand::Suspend { reason: Reason::parse("abuse report").unwrap() }
-                } else {
-                    ClientCommand::Reinstate
+                let command = match dice.below(4) {
+                    0 => ClientCommand::Suspend { reason: Reason::parse("abuse report").unwrap() },
+                    1 => ClientCommand::Reinstate { reason: Some(Reason::parse("resolved").unwrap()) },
+                    // The previous secret kept for an hour: its fingerprint and time are in the row.
+                    2 => ClientCommand::RotateSecret {
+                        secret_fingerprint: grantlog_domain::Fingerprint::of(&format!("secret-{}", dice.below(1000))),
+                        previous_valid_until: Some(now + chrono::Duration::hours(1)),
+                    },
+                    _ => ClientCommand::Update {
+                        name: grantlog_domain::ClientName::parse(&format!("Renamed {}", dice.below(1000))).unwrap(),
+                        homepage: None,
+                        callbacks: vec![],
+                    },
                 };
                 let context = context(now, Actor::Admin);
                 execute::<ClientRecord>(store, &client.stream_id(), &command, &context).await.map(drop)

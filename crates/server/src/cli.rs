@@ -13,6 +13,7 @@ use crate::demo;
 use crate::http::Application;
 use crate::http::client_address::{ForwardedHeader, TrustedProxies};
 use crate::operators::OperatorTokens;
+use crate::services::clients::{ClientPatch, client_json};
 use crate::services::oauth::Checks;
 use crate::services::{NewClient, Services};
 use grantlog_projection::replay::{render_json, render_text};
@@ -71,6 +72,9 @@ enum Command {
     /// Manage clients (the applications that ask owners for access).
     #[command(subcommand)]
     Client(ClientCommand),
+    /// Manage grants.
+    #[command(subcommand)]
+    Grant(GrantCommand),
     /// Manage resource owners.
     #[command(subcommand)]
     Owner(OwnerCommand),
@@ -200,6 +204,80 @@ enum ClientCommand {
         /// Print JSON: {"client_id", "client_key", "client_secret"}.
         #[arg(long)]
         json: bool,
+    },
+    /// List clients in key order, as JSON (`GET /admin/clients`).
+    List {
+        /// Start after this consumer key.
+        #[arg(long, default_value = "")]
+        after: String,
+        /// At most this many (up to 1000).
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
+    /// Show a client and its grants by status, as JSON (`GET /admin/clients/{key}`).
+    Show {
+        /// Its consumer key.
+        #[arg(long)]
+        key: String,
+    },
+    /// Change a client's name, homepage or callbacks (`PATCH /admin/clients/{key}`).
+    Update {
+        /// Its consumer key.
+        #[arg(long)]
+        key: String,
+        /// A new name.
+        #[arg(long)]
+        name: Option<String>,
+        /// A new homepage.
+        #[arg(long, conflicts_with = "no_homepage")]
+        homepage: Option<String>,
+        /// Remove the homepage.
+        #[arg(long)]
+        no_homepage: bool,
+        /// The callbacks, replacing all of them; repeat for several.
+        #[arg(long = "callback")]
+        callbacks: Vec<String>,
+    },
+    /// Give a client a new secret, printed this once; the old one stops working at once,
+    /// or after --grace-seconds (at most seven days).
+    RotateSecret {
+        /// Its consumer key.
+        #[arg(long)]
+        key: String,
+        /// How long the old secret keeps working beside the new one.
+        #[arg(long)]
+        grace_seconds: Option<u32>,
+    },
+    /// Suspend a client: every request it makes is refused; its grants stay as they are.
+    Suspend {
+        /// Its consumer key.
+        #[arg(long)]
+        key: String,
+        /// Why (shown to owners and in the log).
+        #[arg(long)]
+        reason: String,
+    },
+    /// Resume a suspended client: its grants work again.
+    Resume {
+        /// Its consumer key.
+        #[arg(long)]
+        key: String,
+        /// Why.
+        #[arg(long)]
+        reason: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum GrantCommand {
+    /// Revoke a grant as the administrator (`POST /admin/grants/{id}/revoke`).
+    Revoke {
+        /// The grant's id.
+        #[arg(long)]
+        id: String,
+        /// Why (the owner's history shows it).
+        #[arg(long)]
+        reason: String,
     },
 }
 
@@ -372,7 +450,12 @@ async fn run(store: &EventStore, database: &DatabaseArgs, command: Command) -> a
             unreachable!("handled before the database is opened")
         }
         Command::Serve(args) => return serve(services(store.clone(), database).await?, args).await,
-        Command::Client(command) => return add_client(&services(store.clone(), database).await?, command).await,
+        Command::Client(command) => return client(&services(store.clone(), database).await?, command).await,
+        Command::Grant(GrantCommand::Revoke { id, reason }) => {
+            let services = services(store.clone(), database).await?;
+            services.revoke_grant_as_admin(&id, &reason, Utc::now()).await.context("Failed to revoke the grant")?;
+            println!("grant {id} revoked");
+        }
         Command::Owner(OwnerCommand::Add { username }) => {
             return add_owner(&services(store.clone(), database).await?, &username).await;
         }
@@ -517,15 +600,66 @@ async fn services(store: EventStore, database: &DatabaseArgs) -> anyhow::Result<
     Ok(Services::new(store, secrets))
 }
 
-async fn add_client(services: &Services, command: ClientCommand) -> anyhow::Result<Outcome> {
-    let ClientCommand::Add { name, callbacks, homepage, rsa_public_key_file, json } = command;
+/// `grantlog client …`: the same use cases as the admin API, printing what it answers.
+async fn client(services: &Services, command: ClientCommand) -> anyhow::Result<Outcome> {
+    let printed = match command {
+        ClientCommand::Add { name, callbacks, homepage, rsa_public_key_file, json } => {
+            return add_client(
+                services,
+                NewClient { name, callbacks, homepage, rsa_public_key: None },
+                rsa_public_key_file,
+                json,
+            )
+            .await;
+        }
+        ClientCommand::List { after, limit } => {
+            let clients = services.clients(&after, limit).await.context("Failed to list the clients")?;
+            serde_json::Value::from(clients.iter().map(client_json).collect::<Vec<_>>())
+        }
+        ClientCommand::Show { key } => {
+            services.client_details(&key, Utc::now()).await.context("Failed to show the client")?.to_json()
+        }
+        ClientCommand::Update { key, name, homepage, no_homepage, callbacks } => {
+            let patch = ClientPatch {
+                name,
+                homepage: if no_homepage { Some(None) } else { homepage.map(Some) },
+                callbacks: (!callbacks.is_empty()).then_some(callbacks),
+            };
+            client_json(&services.update_client(&key, patch).await.context("Failed to update the client")?)
+        }
+        ClientCommand::RotateSecret { key, grace_seconds } => {
+            let grace = grace_seconds.map(|seconds| chrono::Duration::seconds(i64::from(seconds)));
+            let (secret, until) =
+                services.rotate_client_secret(&key, grace, Utc::now()).await.context("Failed to rotate the secret")?;
+            serde_json::json!({
+                "client_secret": secret.expose_secret(),
+                "previous_valid_until": until.map(grantlog_projection::tables::timestamp),
+            })
+        }
+        ClientCommand::Suspend { key, reason } => {
+            client_json(&services.suspend_client(&key, &reason).await.context("Failed to suspend the client")?)
+        }
+        ClientCommand::Resume { key, reason } => {
+            client_json(&services.resume_client(&key, reason.as_deref()).await.context("Failed to resume the client")?)
+        }
+    };
+    println!("{}", serde_json::to_string_pretty(&printed)?);
+    Ok(Outcome::Success)
+}
+
+async fn add_client(
+    services: &Services,
+    new: NewClient,
+    rsa_public_key_file: Option<std::path::PathBuf>,
+    json: bool,
+) -> anyhow::Result<Outcome> {
     let rsa_public_key = match rsa_public_key_file {
         Some(path) => {
             Some(std::fs::read_to_string(&path).with_context(|| format!("Failed to read {}", path.display()))?)
         }
         None => None,
     };
-    let new = NewClient { name, callbacks, homepage, rsa_public_key };
+    let new = NewClient { rsa_public_key, ..new };
     let issued = services.register_client(new, Actor::Admin).await.context("Failed to register the client")?;
     let secret = issued.client_secret.expose_secret();
     if json {

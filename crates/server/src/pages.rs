@@ -190,6 +190,12 @@ pub fn grants(clients: &[ClientGrants], csrf_token: &str, notice: Option<&str>) 
                 @let heading = format!("client-{}", client.client.client_id);
                 section.client aria-labelledby=(heading) {
                     h2 id=(heading) { (client.client.name) }
+                    @if !client.client.active {
+                        p.remembered role="status" {
+                            (client.client.name) " is suspended by the provider: none of its access works until "
+                            "the provider lets it back. You can still revoke it."
+                        }
+                    }
                     @if let Some(remembered) = &client.remembered {
                         (remembered_decision(&client.client, remembered, csrf_token))
                     }

@@ -221,6 +221,25 @@ impl SecretBox {
             .map_err(|_| StoreError::Secrets(format!("secret {id} does not decrypt (tampered or moved)")))
     }
 
+    /// Seals the secret stored under `from` again under `to` (replacing what `to`
+    /// held), in the caller's transaction: the id is the ciphertext's associated data,
+    /// so a row cannot simply be copied. Returns whether `from` held one.
+    pub async fn copy(&self, connection: &mut AnyConnection, from: &str, to: &str) -> Result<bool, StoreError> {
+        let Some(row) = sqlx::query("SELECT key_id, nonce, ciphertext FROM secrets WHERE id = $1")
+            .bind(from)
+            .fetch_optional(&mut *connection)
+            .await?
+        else {
+            return Ok(false);
+        };
+        let plaintext = self.open(from, &row)?;
+        let text =
+            String::from_utf8(plaintext).map_err(|_| StoreError::Secrets(format!("secret {from} is not UTF-8")))?;
+        Self::wipe(connection, to).await?;
+        self.put(connection, to, &text).await?;
+        Ok(true)
+    }
+
     /// Destroys the secret under `id`; returns whether there was one.
     pub async fn wipe(connection: &mut AnyConnection, id: &str) -> Result<bool, StoreError> {
         let result = sqlx::query("DELETE FROM secrets WHERE id = $1").bind(id).execute(connection).await?;

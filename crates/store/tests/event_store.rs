@@ -404,6 +404,14 @@ async fn secrets_are_sealed_bound_to_their_id_and_wipeable(database: TestDatabas
         .unwrap();
     assert!(matches!(secrets.get(store.reader(), "moved").await, Err(StoreError::Secrets(_))), "bound to its id");
 
+    // Copied, it is sealed again under its new id, and the copy replaces what was there.
+    secrets.put(&mut connection, "client-secret-previous:beppa", "older").await.unwrap();
+    assert!(secrets.copy(&mut connection, "client-secret:beppa", "client-secret-previous:beppa").await.unwrap());
+    let copied = secrets.get(store.reader(), "client-secret-previous:beppa").await.unwrap().unwrap();
+    assert_eq!(copied.expose_secret(), "beppa-demo-secret");
+    assert!(!secrets.copy(&mut connection, "nothing-here", "client-secret-previous:beppa").await.unwrap());
+    assert!(secrets.get(store.reader(), "client-secret-previous:beppa").await.unwrap().is_some(), "left as it was");
+
     assert!(SecretBox::wipe(&mut connection, "client-secret:beppa").await.unwrap());
     assert!(secrets.get(store.reader(), "client-secret:beppa").await.unwrap().is_none());
     assert!(!SecretBox::wipe(&mut connection, "client-secret:beppa").await.unwrap());

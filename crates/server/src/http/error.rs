@@ -15,6 +15,7 @@ use super::{REALM, outcome};
 use crate::pages;
 use crate::services::ServiceError;
 use crate::services::account::AccountError;
+use crate::services::clients::LifecycleError;
 use crate::services::oauth::RequestError;
 
 /// A failure's cause, kept for the log.
@@ -74,6 +75,21 @@ impl ApiError {
 impl From<ServiceError> for ApiError {
     fn from(error: ServiceError) -> Self {
         Self::failed(error)
+    }
+}
+
+/// An operator's change refused: what is not there is 404, what is not valid 400, what
+/// does not apply now 409.
+impl From<LifecycleError> for ApiError {
+    fn from(error: LifecycleError) -> Self {
+        let status = match &error {
+            LifecycleError::UnknownClient | LifecycleError::UnknownGrant => StatusCode::NOT_FOUND,
+            LifecycleError::Invalid(_) => StatusCode::BAD_REQUEST,
+            LifecycleError::Conflict(_) => StatusCode::CONFLICT,
+            LifecycleError::Failed(_) => return Self::failed(error),
+        };
+        outcome("operator_refused");
+        Self::operator(status, error.to_string())
     }
 }
 

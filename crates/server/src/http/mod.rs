@@ -34,6 +34,7 @@ mod auditor;
 pub mod client_address;
 mod consent;
 mod error;
+mod lifecycle;
 mod login;
 mod oauth;
 mod operator;
@@ -151,6 +152,13 @@ impl Application {
                 .route("/account/clients/{id}/revoke", web::post().to(account::disconnect))
                 .route("/account/clients/{id}/forget", web::post().to(account::forget))
                 .route("/admin/clients", web::post().to(operator::register_client))
+                .route("/admin/clients", web::get().to(lifecycle::list_clients))
+                .route("/admin/clients/{key}", web::get().to(lifecycle::show_client))
+                .route("/admin/clients/{key}", web::patch().to(lifecycle::update_client))
+                .route("/admin/clients/{key}/rotate-secret", web::post().to(lifecycle::rotate_secret))
+                .route("/admin/clients/{key}/suspend", web::post().to(lifecycle::suspend_client))
+                .route("/admin/clients/{key}/resume", web::post().to(lifecycle::resume_client))
+                .route("/admin/grants/{id}/revoke", web::post().to(lifecycle::revoke_grant))
                 .route("/admin/owners/erase", web::post().to(operator::erase_owner))
                 .service(
                     // What auditors read is no one else's to keep: not the browser's

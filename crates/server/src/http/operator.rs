@@ -83,10 +83,16 @@ pub(super) async fn erase_owner(
     })))
 }
 
-/// An admin request's JSON body; 400 naming what is wrong with it.
-fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(body)
-        .map_err(|error| ApiError::operator(StatusCode::BAD_REQUEST, format!("invalid JSON: {error}")))
+/// An admin request's JSON body, an object; 400 naming what is wrong with it. (serde
+/// would also read a struct from an array of its fields, which no one means to send.)
+pub(super) fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let invalid =
+        |error: serde_json::Error| ApiError::operator(StatusCode::BAD_REQUEST, format!("invalid JSON: {error}"));
+    let value: serde_json::Value = serde_json::from_slice(body).map_err(invalid)?;
+    if !value.is_object() {
+        return Err(ApiError::operator(StatusCode::BAD_REQUEST, "the body must be a JSON object"));
+    }
+    serde_json::from_value(value).map_err(invalid)
 }
 
 /// Refuses (401) a request without `role`'s bearer token (or, for the auditor's reads,

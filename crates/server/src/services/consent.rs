@@ -68,7 +68,9 @@ impl From<ProjectionError> for DecisionError {
 }
 
 impl Services {
-    /// A request token still waiting for its owner's decision.
+    /// A request token still waiting for its owner's decision, from a client that is not
+    /// suspended: a suspended client's requests cannot be answered, so the consent page
+    /// refuses them as it refuses a closed one.
     pub async fn pending(&self, token: &str, now: DateTime<Utc>) -> Result<Option<Pending>, ServiceError> {
         let Some(grant) = grant_by_token(self.store.reader(), token).await?.filter(|g| g.request_token == token) else {
             return Ok(None);
@@ -79,7 +81,7 @@ impl Services {
         let client = grantlog_projection::tables::client_by_id(self.store.reader(), &grant.client_id.to_string())
             .await?
             .ok_or_else(|| ServiceError::Corrupt(format!("grant {} names an unknown client", grant.grant_id)))?;
-        Ok(Some(Pending { grant, client }))
+        Ok(client.active.then_some(Pending { grant, client }))
     }
 
     /// The owner's photos, for the consent page.

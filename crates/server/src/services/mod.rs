@@ -15,6 +15,7 @@
 //! handlers reach the store only through a use case.
 
 pub mod account;
+pub mod clients;
 pub mod consent;
 pub mod login;
 pub mod oauth;

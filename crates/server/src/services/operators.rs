@@ -9,9 +9,9 @@ use argon2::Argon2;
 use argon2::password_hash::PasswordHasher as _;
 use chrono::{DateTime, Utc};
 use grantlog_domain::{
-    Actor, CallbackPattern, ClientCommand, ClientId, ClientName, ConsumerKey, DomainError, Event, Fingerprint,
-    Homepage, KeyId, OwnerCommand, OwnerId, Reason, Revoke, Revoker, RsaPublicKeyPem, SECRETS_KEY_STREAM,
-    SecretsKeyRotated, Username, is_acceptable_password,
+    Actor, ClientCommand, ClientId, ClientName, ConsumerKey, DomainError, Event, Fingerprint, Homepage, KeyId,
+    OwnerCommand, OwnerId, Reason, Revoke, Revoker, RsaPublicKeyPem, SECRETS_KEY_STREAM, SecretsKeyRotated, Username,
+    is_acceptable_password,
 };
 use grantlog_oauth1::rsa_public_key_from_pem;
 use grantlog_projection::tables::grants_of_owner;
@@ -20,6 +20,7 @@ use grantlog_store::profiles::{self, OwnerProfile};
 use grantlog_store::{ExpectedVersion, InlineHook, SecretBox, StoreError};
 use secrecy::{ExposeSecret, SecretString};
 
+use super::clients::parse_callbacks;
 use super::{ServiceError, Services, random_token};
 
 /// A client to register.
@@ -78,12 +79,7 @@ impl Services {
     ) -> Result<IssuedClient, ServiceError> {
         let client_id = ClientId::new(uuid::Uuid::now_v7());
         // `oob` is always allowed; registering it changes nothing.
-        let callbacks = new
-            .callbacks
-            .iter()
-            .filter(|callback| *callback != "oob")
-            .map(|callback| CallbackPattern::parse(callback))
-            .collect::<Result<Vec<_>, _>>()?;
+        let callbacks = parse_callbacks(&new.callbacks)?;
         let command = ClientCommand::Register {
             client_id,
             consumer_key: ConsumerKey::parse(&key)?,

@@ -22,6 +22,7 @@ use grantlog_projection::tables::{ClientRow, client_by_key, grant_and_client_by_
 use grantlog_store::nonces::SeenNonce;
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::services::clients::previous_client_secret_id;
 use crate::services::oauth::{Checks, RequestError, token_secret_id};
 use crate::services::{ServiceError, Services, client_secret_id};
 use crate::token_states::TokenState;
@@ -277,10 +278,33 @@ impl Services {
         if let Some(timestamp) = request.timestamp() {
             timestamp.check_window(seconds, checks.timestamp_window)?;
         }
-        let secrets =
-            Secrets { client_secret: client_secret.expose_secret(), token_secret: token_secret.unwrap_or("") };
-        request.verify(VerificationKeys { secrets, rsa_public_key: rsa_public_key.as_deref() })?;
-        Ok(())
+        let verify = |client_secret: &str| {
+            let secrets = Secrets { client_secret, token_secret: token_secret.unwrap_or("") };
+            request.verify(VerificationKeys { secrets, rsa_public_key: rsa_public_key.as_deref() })
+        };
+        match verify(client_secret.expose_secret()) {
+            // During a rotation's grace period the previous secret signs too.
+            Err(ProtocolError::SignatureInvalid) if request.signature_method() != SignatureMethod::RsaSha1 => {
+                let previous =
+                    self.previous_client_secret(client, now).await?.ok_or(ProtocolError::SignatureInvalid)?;
+                Ok(verify(previous.expose_secret())?)
+            }
+            verified => Ok(verified?),
+        }
+    }
+
+    /// The client's previous secret, while a rotation's grace period lasts.
+    async fn previous_client_secret(
+        &self,
+        client: &ClientRow,
+        now: DateTime<Utc>,
+    ) -> Result<Option<SecretString>, RequestError> {
+        let Some((fingerprint, _)) = client.previous_secret.as_ref().filter(|(_, until)| now < *until) else {
+            return Ok(None);
+        };
+        let id = previous_client_secret_id(client.client_id);
+        let secret = self.unsealed.get(&self.secrets, self.store.reader(), &id, Some(fingerprint)).await;
+        Ok(secret.map_err(ProjectionError::from)?)
     }
 
     /// Records the request's nonce, if it carries one (`nonce_used` if it was seen);

@@ -14,6 +14,7 @@ mod consent;
 mod erasure;
 mod fuzz;
 mod initiate;
+mod lifecycle;
 mod login;
 mod metrics;
 mod operators;

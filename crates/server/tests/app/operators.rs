@@ -5,8 +5,8 @@
 
 use std::process::Command;
 
-use crate::support::Server;
 use crate::support::browser::{Browser, Client};
+use crate::support::{Server, call};
 use grantlog_store::testing::TestDatabase;
 use grantlog_store::{ConnectOptions, EventStore, backend_tests};
 use serde_json::{Value, json};
@@ -16,21 +16,6 @@ const AUDITOR: &str = "auditor-token-for-the-tests-0123456789abcd";
 
 /// Status, `WWW-Authenticate` (or, on a 201, `Cache-Control`) and JSON body of a call
 /// with an optional bearer token.
-fn call(method: &str, url: &str, token: Option<&str>, body: Option<&str>) -> (u16, Option<String>, Value) {
-    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
-    let request = ureq::http::Request::builder().method(method).uri(url);
-    let request = match token {
-        Some(token) => request.header("Authorization", format!("Bearer {token}")),
-        None => request,
-    };
-    let request = request.header("Content-Type", "application/json").body(body.unwrap_or("").to_owned()).unwrap();
-    let mut response = agent.run(request).expect("the server answers");
-    let header = if response.status() == 201 { "cache-control" } else { "www-authenticate" };
-    let challenge = response.headers().get(header).map(|v| v.to_str().unwrap().to_owned());
-    let text = response.body_mut().read_to_string().unwrap();
-    (response.status().as_u16(), challenge, serde_json::from_str(&text).unwrap_or(Value::String(text)))
-}
-
 fn with_tokens(database: &TestDatabase) -> Server {
     Server::start_with(&database.url, &["--demo", "--admin-token", ADMIN, "--auditor-token", AUDITOR])
 }

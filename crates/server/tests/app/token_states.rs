@@ -125,7 +125,7 @@ async fn a_suspended_client_is_refused_at_once_everywhere_and_resumes(database: 
         let reply = beppa.initiate(server, &format!("suspended-initiate-{n}"));
         assert_eq!((reply.status, reply.param("oauth_problem").as_deref()), (401, Some("consumer_key_rejected")));
     }
-    beppa_standing(&store, ClientCommand::Reinstate).await;
+    beppa_standing(&store, ClientCommand::Reinstate { reason: None }).await;
     for (n, server) in [&first, &second].into_iter().enumerate() {
         assert_eq!(beppa.photos(server, &access, &format!("reinstated-{n}")).status, 200, "the grant works again");
     }

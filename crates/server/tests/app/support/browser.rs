@@ -193,7 +193,14 @@ impl<'a> Client<'a> {
     }
 
     /// Token credentials for an approved request token.
-    pub fn exchange(&self, (token, secret): &(String, String), verifier: &str, nonce: &str) -> (String, String) {
+    pub fn exchange(&self, request: &(String, String), verifier: &str, nonce: &str) -> (String, String) {
+        let reply = self.try_exchange(request, verifier, nonce);
+        assert_eq!(reply.status, 200, "{reply:?}");
+        (reply.param("oauth_token").unwrap(), reply.param("oauth_token_secret").unwrap())
+    }
+
+    /// `POST /oauth/token` for a request token, answered as it is.
+    pub fn try_exchange(&self, (token, secret): &(String, String), verifier: &str, nonce: &str) -> Reply {
         let url = self.server.url("/oauth/token");
         let unsigned = Unsigned {
             method: "POST",
@@ -204,9 +211,7 @@ impl<'a> Client<'a> {
             timestamp: now(),
         };
         let signer = self.signer().with_token(token.as_str(), secret.as_str());
-        let reply = post(&url, Some(&signer.authorization_header(&unsigned, None).unwrap()), "");
-        assert_eq!(reply.status, 200, "{reply:?}");
-        (reply.param("oauth_token").unwrap(), reply.param("oauth_token_secret").unwrap())
+        post(&url, Some(&signer.authorization_header(&unsigned, None).unwrap()), "")
     }
 
     /// `GET /api/photos` with token credentials, through `server`.

@@ -324,3 +324,25 @@ pub fn eventually<T>(what: &str, mut attempt: impl FnMut() -> Option<T>) -> T {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
 }
+
+/// A JSON request with an optional bearer token: the status, the `Cache-Control` (for a
+/// 201) or `WWW-Authenticate` header, and the body (JSON if it parses, else its text).
+pub fn call(
+    method: &str,
+    url: &str,
+    token: Option<&str>,
+    body: Option<&str>,
+) -> (u16, Option<String>, serde_json::Value) {
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let request = ureq::http::Request::builder().method(method).uri(url);
+    let request = match token {
+        Some(token) => request.header("Authorization", format!("Bearer {token}")),
+        None => request,
+    };
+    let request = request.header("Content-Type", "application/json").body(body.unwrap_or("").to_owned()).unwrap();
+    let mut response = agent.run(request).expect("the server answers");
+    let header = if response.status() == 201 { "cache-control" } else { "www-authenticate" };
+    let challenge = response.headers().get(header).map(|v| v.to_str().unwrap().to_owned());
+    let text = response.body_mut().read_to_string().unwrap();
+    (response.status().as_u16(), challenge, serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)))
+}

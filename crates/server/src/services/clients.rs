@@ -1,0 +1,252 @@
+//! What operators do to registered clients and their grants, for the admin API and the
+//! command line alike: list and show clients, change their profile, rotate their secret
+//! (the previous one kept for a grace period if asked), suspend and resume them, and
+//! revoke a grant. Every change is a domain command recorded as an event by the admin.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use grantlog_domain::{
+    Actor, CallbackPattern, ClientCommand, ClientName, DomainError, Fingerprint, GrantStatus, Homepage, Reason, Revoke,
+    Revoker, ValueError,
+};
+use grantlog_projection::tables::{ClientRow, client_by_key, clients_after, grant_by_id, grant_counts_of_client};
+use grantlog_projection::{ClientRecord, Context, GrantRecord, ProjectionError, execute, execute_with};
+use grantlog_store::SecretBox;
+use secrecy::{ExposeSecret as _, SecretString};
+
+use super::operators::client_secret_id;
+use super::{ServiceError, Services, random_token};
+
+/// The longest grace period a rotated secret may have: long enough to roll out a new
+/// secret, short enough that a leaked one does not linger.
+pub const MAX_GRACE: Duration = Duration::days(7);
+
+/// The most clients one page lists.
+pub const MAX_CLIENTS_PER_PAGE: u32 = 1_000;
+
+/// Why an operator's change was not made.
+#[derive(Debug, thiserror::Error)]
+pub enum LifecycleError {
+    /// No client has the key.
+    #[error("no client has that key")]
+    UnknownClient,
+    /// No grant has the id.
+    #[error("no grant has that id")]
+    UnknownGrant,
+    /// A value given is not valid; the message names it.
+    #[error("{0}")]
+    Invalid(String),
+    /// The change does not apply to the client or grant as it is now.
+    #[error("{0}")]
+    Conflict(&'static str),
+    /// Our failure.
+    #[error(transparent)]
+    Failed(#[from] ServiceError),
+}
+
+impl From<ValueError> for LifecycleError {
+    fn from(error: ValueError) -> Self {
+        Self::Invalid(error.to_string())
+    }
+}
+
+impl From<ProjectionError> for LifecycleError {
+    fn from(error: ProjectionError) -> Self {
+        match error {
+            ProjectionError::Domain(DomainError::ClientAlreadySuspended) => {
+                Self::Conflict("the client is already suspended")
+            }
+            ProjectionError::Domain(DomainError::ClientNotSuspended) => Self::Conflict("the client is not suspended"),
+            ProjectionError::Domain(DomainError::GrantEnded(_)) => Self::Conflict("the grant has already ended"),
+            error => Self::Failed(error.into()),
+        }
+    }
+}
+
+impl From<grantlog_store::StoreError> for LifecycleError {
+    fn from(error: grantlog_store::StoreError) -> Self {
+        Self::Failed(error.into())
+    }
+}
+
+/// A change to a client's profile: the fields given replace the current ones.
+#[derive(Debug, Clone, Default)]
+pub struct ClientPatch {
+    /// A new name.
+    pub name: Option<String>,
+    /// A new homepage, or `Some(None)` to remove it.
+    pub homepage: Option<Option<String>>,
+    /// New callbacks (replacing all of them).
+    pub callbacks: Option<Vec<String>>,
+}
+
+/// A client as operators see it: its row and its grants counted by status now.
+#[derive(Debug)]
+pub struct ClientDetails {
+    /// Its row (the secret is not in it, only its fingerprint).
+    pub client: ClientRow,
+    /// How many of its grants are in each status now.
+    pub grants: Vec<(GrantStatus, i64)>,
+}
+
+/// Where a client's previous secret is sealed during a grace period.
+pub fn previous_client_secret_id(client_id: grantlog_domain::ClientId) -> String {
+    format!("client-secret-previous:{client_id}")
+}
+
+/// Callbacks as given, `oob` left out (it is always allowed), each parsed.
+pub fn parse_callbacks(callbacks: &[String]) -> Result<Vec<CallbackPattern>, ValueError> {
+    callbacks.iter().filter(|callback| *callback != "oob").map(|callback| CallbackPattern::parse(callback)).collect()
+}
+
+/// A client as the admin API and `grantlog client …` show it: never its secret, only
+/// whether a previous one still works and until when. `oob` is always allowed and not
+/// listed among the callbacks.
+pub fn client_json(client: &ClientRow) -> serde_json::Value {
+    use grantlog_projection::tables::timestamp;
+    let callbacks: Vec<String> = client.callbacks.iter().map(ToString::to_string).collect();
+    serde_json::json!({
+        "client_key": client.consumer_key,
+        "client_id": client.client_id.to_string(),
+        "name": client.name,
+        "homepage": client.homepage,
+        "callback_urls": callbacks,
+        "signs_with_rsa": client.rsa_public_key.is_some(),
+        "status": if client.active { "active" } else { "suspended" },
+        "suspension_reason": client.suspension_reason,
+        "previous_secret_valid_until": client.previous_secret.as_ref().map(|(_, until)| timestamp(*until)),
+        "registered_at": timestamp(client.registered_at),
+    })
+}
+
+impl ClientDetails {
+    /// [`client_json`] with `"grants"`: how many are in each status now.
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut json = client_json(&self.client);
+        let counts: serde_json::Map<String, serde_json::Value> =
+            self.grants.iter().map(|(status, n)| (status.as_str().to_owned(), serde_json::json!(n))).collect();
+        json["grants"] = serde_json::Value::Object(counts);
+        json
+    }
+}
+
+impl Services {
+    /// Up to `limit` (at most [`MAX_CLIENTS_PER_PAGE`]) clients after consumer key
+    /// `after`, in key order.
+    pub async fn clients(&self, after: &str, limit: u32) -> Result<Vec<ClientRow>, LifecycleError> {
+        Ok(clients_after(self.store.reader(), after, limit.clamp(1, MAX_CLIENTS_PER_PAGE)).await?)
+    }
+
+    /// The client with consumer key `key`, with its grants counted by status at `now`.
+    pub async fn client_details(&self, key: &str, now: DateTime<Utc>) -> Result<ClientDetails, LifecycleError> {
+        let client = self.client_by_key(key).await?;
+        let grants = grant_counts_of_client(self.store.reader(), client.client_id, now).await?;
+        Ok(ClientDetails { client, grants })
+    }
+
+    /// Changes the profile of the client `key`; answers its row as it now is.
+    pub async fn update_client(&self, key: &str, patch: ClientPatch) -> Result<ClientRow, LifecycleError> {
+        let client = self.client_by_key(key).await?;
+        let command = ClientCommand::Update {
+            name: ClientName::parse(patch.name.as_deref().unwrap_or(&client.name))?,
+            homepage: match patch.homepage {
+                Some(homepage) => homepage.as_deref().map(Homepage::parse).transpose()?,
+                None => client.homepage.as_deref().map(Homepage::parse).transpose()?,
+            },
+            callbacks: match patch.callbacks {
+                Some(callbacks) => parse_callbacks(&callbacks)?,
+                None => client.callbacks.clone(),
+            },
+        };
+        self.run(&client, &command, Utc::now()).await?;
+        self.client_by_key(key).await
+    }
+
+    /// A new secret for the client `key`, shown only in this answer, and until when the
+    /// current one still works: not at all, or for `grace` (at most [`MAX_GRACE`]);
+    /// either way an earlier grace period ends.
+    pub async fn rotate_client_secret(
+        &self,
+        key: &str,
+        grace: Option<Duration>,
+        now: DateTime<Utc>,
+    ) -> Result<(SecretString, Option<DateTime<Utc>>), LifecycleError> {
+        let grace = grace.filter(|grace| !grace.is_zero());
+        if grace.is_some_and(|grace| grace < Duration::zero() || grace > MAX_GRACE) {
+            return Err(LifecycleError::Invalid(format!(
+                "grace_seconds: from 0 to {} (seven days)",
+                MAX_GRACE.num_seconds()
+            )));
+        }
+        let client = self.client_by_key(key).await?;
+        let secret = SecretString::from(random_token(32));
+        let previous_valid_until = grace.map(|grace| now + grace);
+        let command = ClientCommand::RotateSecret {
+            secret_fingerprint: Fingerprint::of(secret.expose_secret()),
+            previous_valid_until,
+        };
+        let (current, previous) = (client_secret_id(client.client_id), previous_client_secret_id(client.client_id));
+        let (sealer, new, keep) = (self.secrets.clone(), secret.clone(), grace.is_some());
+        // In the command's transaction: the current secret moves aside (or goes), the new
+        // one takes its place. Read inside it, so a concurrent rotation cannot swap them.
+        let also: grantlog_projection::AlsoWrite = Arc::new(move |connection| {
+            let (sealer, new, current, previous) = (sealer.clone(), new.clone(), current.clone(), previous.clone());
+            Box::pin(async move {
+                SecretBox::wipe(connection, &previous).await?;
+                if keep {
+                    sealer.copy(connection, &current, &previous).await?;
+                }
+                SecretBox::wipe(connection, &current).await?;
+                sealer.put(connection, &current, new.expose_secret()).await
+            })
+        });
+        let context = Context { now, actor: Actor::Admin, trace_id: None };
+        execute_with::<ClientRecord>(&self.store, &client.client_id.stream_id(), &command, &context, also).await?;
+        Ok((secret, previous_valid_until))
+    }
+
+    /// Suspends the client `key`: every request it makes is refused from the moment
+    /// this commits, on every process; its grants stay as they are. Answers the client
+    /// as it now is.
+    pub async fn suspend_client(&self, key: &str, reason: &str) -> Result<ClientRow, LifecycleError> {
+        let client = self.client_by_key(key).await?;
+        let command = ClientCommand::Suspend { reason: Reason::parse(reason)? };
+        self.run(&client, &command, Utc::now()).await?;
+        self.client_by_key(key).await
+    }
+
+    /// Resumes the suspended client `key`: its grants work again. Answers the client as
+    /// it now is.
+    pub async fn resume_client(&self, key: &str, reason: Option<&str>) -> Result<ClientRow, LifecycleError> {
+        let client = self.client_by_key(key).await?;
+        let command = ClientCommand::Reinstate { reason: reason.map(Reason::parse).transpose()? };
+        self.run(&client, &command, Utc::now()).await?;
+        self.client_by_key(key).await
+    }
+
+    /// Revokes the grant `grant_id` as the administrator, saying why.
+    pub async fn revoke_grant_as_admin(
+        &self,
+        grant_id: &str,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), LifecycleError> {
+        let reason = Reason::parse(reason)?;
+        let row = grant_by_id(self.store.reader(), grant_id).await?.ok_or(LifecycleError::UnknownGrant)?;
+        let command = Revoke { by: Revoker::Admin, reason: Some(reason), now };
+        let context = Context { now, actor: Actor::Admin, trace_id: None };
+        execute::<GrantRecord>(&self.store, &row.grant_id.stream_id(), &command.into(), &context).await?;
+        Ok(())
+    }
+
+    async fn client_by_key(&self, key: &str) -> Result<ClientRow, LifecycleError> {
+        client_by_key(self.store.reader(), key).await?.ok_or(LifecycleError::UnknownClient)
+    }
+
+    async fn run(&self, client: &ClientRow, command: &ClientCommand, now: DateTime<Utc>) -> Result<(), LifecycleError> {
+        let context = Context { now, actor: Actor::Admin, trace_id: None };
+        execute::<ClientRecord>(&self.store, &client.client_id.stream_id(), command, &context).await?;
+        Ok(())
+    }
+}
