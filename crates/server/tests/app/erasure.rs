@@ -13,7 +13,7 @@ use grantlog_tlog::merkle::verify_consistency;
 use grantlog_tlog::note::NoteVerifier;
 use serde_json::{Value, json};
 
-use crate::support::browser::{Browser, Client};
+use crate::support::browser::{Browser, jane_gives_beppa_access};
 use crate::support::{Server, checkpoint_key, eventually, get_with_bearer, post_with};
 
 const ADMIN: &str = "admin-token-for-the-erasure-0123456789abcdef";
@@ -58,12 +58,7 @@ async fn an_erased_owner_leaves_a_log_that_still_proves_everything(database: Tes
             "1",
         ],
     );
-    let beppa = Client::demo(&server);
-    let mut jane = Browser::new();
-    jane.log_in(&server, "jane", "islay-scotch");
-    let request = beppa.request_token("r-1");
-    let verifier_code = jane.approve(&server, &request.0, &[("photos", "islay-harbour")]);
-    let access = beppa.exchange(&request, &verifier_code, "x-1");
+    let (mut jane, beppa, request, access) = jane_gives_beppa_access(&server, "r-1");
     assert_eq!(beppa.photos(&server, &access, "p-1").status, 200);
     let store = EventStore::connect(ConnectOptions::new(&database.url)).await.unwrap();
     let grant = grant_by_token(store.reader(), &request.0).await.unwrap().unwrap().grant_id;

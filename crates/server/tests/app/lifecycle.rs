@@ -9,7 +9,7 @@ use grantlog_store::testing::TestDatabase;
 use grantlog_store::{ConnectOptions, EventStore, backend_tests};
 use serde_json::{Value, json};
 
-use crate::support::browser::{Browser, Client};
+use crate::support::browser::{Client, jane_gives_beppa_access};
 use crate::support::{Server, call, eventually};
 
 const ADMIN: &str = "admin-token-for-the-lifecycle-0123456789ab";
@@ -91,12 +91,7 @@ async fn a_suspension_refuses_every_request_on_every_node_and_a_resumption_resto
     let server = Server::start_with(&database.url, &["--demo", "--admin-token", ADMIN]);
     let other = server.beside_with(&["--demo"]);
     // An access token, an approved request token not yet exchanged, a pending one.
-    let beppa = Client::demo(&server);
-    let mut jane = Browser::new();
-    jane.log_in(&server, "jane", "islay-scotch");
-    let request = beppa.request_token("s-1");
-    let verifier = jane.approve(&server, &request.0, &[("photos", "islay-harbour")]);
-    let access = beppa.exchange(&request, &verifier, "s-2");
+    let (mut jane, beppa, _, access) = jane_gives_beppa_access(&server, "s-1");
     let approved = beppa.request_token("s-4");
     let approved_verifier = jane.approve(&server, &approved.0, &[("photos", "islay-harbour")]);
     let pending = beppa.request_token("s-5");

@@ -4,7 +4,7 @@
 
 use std::io::{Read as _, Write as _};
 
-use crate::support::browser::{Browser, Client};
+use crate::support::browser::jane_gives_beppa_access;
 use crate::support::{Server, post};
 
 fn scrape(server: &Server) -> (String, String) {
@@ -24,12 +24,7 @@ async fn metrics_count_requests_outcomes_and_the_log(database: grantlog_store::t
     // Counters are per process: this test needs one to itself.
     let server = Server::process(&database.url, &["--demo"]);
     let second = server.beside();
-    let beppa = Client::demo(&server);
-    let mut jane = Browser::new();
-    jane.log_in(&server, "jane", "islay-scotch");
-    let request = beppa.request_token("r-1");
-    let verifier = jane.approve(&server, &request.0, &[("photos", "islay-harbour")]);
-    let access = beppa.exchange(&request, &verifier, "x-1");
+    let (_jane, beppa, request, access) = jane_gives_beppa_access(&server, "r-1");
     assert_eq!(beppa.photos(&server, &access, "p-1").status, 200);
     // A forged request: refused.
     assert_eq!(post(&server.url("/oauth/initiate"), Some("OAuth oauth_consumer_key=\"nobody\""), "").status, 400);

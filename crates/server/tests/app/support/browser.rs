@@ -243,3 +243,22 @@ pub async fn jane_approves_beppa<'a>(
     let grant = grantlog_projection::tables::grant_by_token(store.reader(), &request.0).await.unwrap().unwrap();
     (jane, beppa, request, grant.grant_id.to_string())
 }
+
+/// On a `--demo` server: Jane logs in, approves Beppa's new request for one photo, and
+/// Beppa exchanges the verifier (nonces `{prefix}-request`, `{prefix}-token`). Her
+/// browser, Beppa, his request token and his access token.
+pub fn jane_gives_beppa_access<'a>(
+    server: &'a Server,
+    prefix: &str,
+) -> (Browser, Client<'a>, Credentials, Credentials) {
+    let beppa = Client::demo(server);
+    let mut jane = Browser::new();
+    jane.log_in(server, "jane", "islay-scotch");
+    let request = beppa.request_token(&format!("{prefix}-request"));
+    let verifier = jane.approve(server, &request.0, &[("photos", "islay-harbour")]);
+    let access = beppa.exchange(&request, &verifier, &format!("{prefix}-token"));
+    (jane, beppa, request, access)
+}
+
+/// A token and its secret.
+pub type Credentials = (String, String);
