@@ -33,6 +33,7 @@ from oauthlib.oauth1 import (
     SIGNATURE_TYPE_QUERY,
 )
 from requests_oauthlib import OAuth1Session
+from requests_oauthlib.oauth1_session import TokenRequestDenied
 
 SIGNATURE_TYPES = {
     "header": SIGNATURE_TYPE_AUTH_HEADER,
@@ -484,18 +485,30 @@ def step_c_token(token, token_secret, verifier):
     session = oauth_session(SIGNATURE_TYPES[ARGS.signature_type],
                             client_secret=ARGS.client_secret, resource_owner_key=token,
                             resource_owner_secret=token_secret, verifier=verifier)
-    resp = send(session, step, "POST", url)
-    fields = parse_form_response(step, resp, "token credentials")
-    if not fields.get("oauth_token") or not fields.get("oauth_token_secret"):
-        fail(step, "oauth_token and oauth_token_secret", "fields %s" % sorted(fields))
-    ok(step, "200, access oauth_token=%s, secret of %d chars" % (
-        fields["oauth_token"], len(fields["oauth_token_secret"])))
+    # requests-oauthlib's own token call, which parses the answer as clients do; the
+    # response is kept (a hook) to check its status and Content-Type as well.
+    answers = []
+    session.hooks["response"].append(lambda resp, *args, **kwargs: answers.append(resp))
+    try:
+        token = session.fetch_access_token(url, timeout=ARGS.timeout)
+    except (TokenRequestDenied, requests.RequestException, ValueError) as e:
+        fail(step, "token credentials from fetch_access_token", "%s: %s" % (type(e).__name__, redact(str(e))))
+    session.hooks["response"].clear()
+    fields = parse_form_response(step, answers[-1], "token credentials")
+    if not token.get("oauth_token") or token.get("oauth_token_secret") != fields.get("oauth_token_secret"):
+        fail(step, "oauth_token and oauth_token_secret", "fields %s" % sorted(token))
+    # Approved for one hour (b5): the OAuth Session extension's oauth_expires_in says so.
+    expires_in = token.get("oauth_expires_in", "")
+    if not expires_in.isdigit() or not 3500 <= int(expires_in) <= 3600:
+        fail(step, "oauth_expires_in of about 3600 seconds", "oauth_expires_in=%r" % expires_in)
+    ok(step, "200, access oauth_token=%s, secret of %d chars, oauth_expires_in=%s" % (
+        token["oauth_token"], len(token["oauth_token_secret"]), expires_in))
 
     step = "c2. POST /oauth/token again -> 401"
     resp = send(session, step, "POST", url)  # freshly signed: new nonce and timestamp
     problem = expect_oauth_401(step, resp)
     ok(step, "401 oauth_problem=%s" % problem)
-    return fields["oauth_token"], fields["oauth_token_secret"]
+    return token["oauth_token"], token["oauth_token_secret"]
 
 
 def step_d_photos(access, approved, other):

@@ -140,6 +140,8 @@ impl Application {
                 .route("/oauth/initiate", web::post().to(oauth::initiate))
                 .route("/oauth/token", web::post().to(oauth::token))
                 .route("/oauth/verify", web::post().to(oauth::verify))
+                .route("/oauth/revoke", web::post().to(oauth::revoke))
+                .route("/oauth/token_info", web::get().to(oauth::token_info))
                 .route("/oauth/authorize", web::get().to(consent::authorize_page))
                 .route("/oauth/authorize", web::post().to(consent::authorize_decision))
                 .route("/login", web::get().to(account::login_form))

@@ -40,9 +40,47 @@ pub(super) async fn token(
 ) -> Result<HttpResponse, ApiError> {
     let url = state.signed_url(&request);
     let incoming = incoming(&request, &url, &body);
-    let credentials = state.services.exchange(&incoming, Utc::now(), state.checks, &trace_id(&request)).await?;
+    let now = Utc::now();
+    let credentials = state.services.exchange(&incoming, now, state.checks, &trace_id(&request)).await?;
     outcome("token_credentials_issued");
-    Ok(form(&[("oauth_token", &credentials.token), ("oauth_token_secret", credentials.secret.expose_secret())]))
+    let mut pairs =
+        vec![("oauth_token", credentials.token), ("oauth_token_secret", credentials.secret.expose_secret().to_owned())];
+    // The OAuth Session extension's name for how long the token lasts; absent: for good.
+    if let Some(expires_at) = credentials.expires_at {
+        pairs.push(("oauth_expires_in", (expires_at - now).num_seconds().max(0).to_string()));
+    }
+    Ok(form(&pairs.iter().map(|(name, value)| (*name, value.as_str())).collect::<Vec<_>>()))
+}
+
+/// `GET /oauth/token_info`, signed with an access token: its grant's scope, resources,
+/// when it was granted and ends, and its status now, whatever that is.
+pub(super) async fn token_info(request: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let url = state.signed_url(&request);
+    let incoming = incoming(&request, &url, &[]);
+    let info = state.services.token_info(&incoming, Utc::now(), state.checks).await?;
+    outcome("token_info_shown");
+    let grant = &info.grant;
+    Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(serde_json::json!({
+        "scope": grant.scope.as_ref().map(|scope| scope.permissions().map(|permission| permission.as_str()).collect::<Vec<_>>()),
+        "resources": grant.resources,
+        "granted_at": grant.approved_at.map(timestamp),
+        "expires_at": grant.expires_at.map(timestamp),
+        "status": info.status.as_str(),
+    })))
+}
+
+/// `POST /oauth/revoke`, signed with an access token: the client gives it back; 200
+/// with an empty body.
+pub(super) async fn revoke(
+    request: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let url = state.signed_url(&request);
+    let incoming = incoming(&request, &url, &body);
+    state.services.give_back(&incoming, Utc::now(), state.checks, &trace_id(&request)).await?;
+    outcome("token_given_back");
+    Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).finish())
 }
 
 /// A request another resource server received, forwarded for checking.

@@ -3,11 +3,12 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 use grantlog_domain::{
-    Actor, Callback, ClientSnapshot, DomainError, ExchangeVerifier, GrantEnd, GrantId, IssueTemporaryCredentials,
-    Permission, PresentedSecret, Scope, TokenKey,
+    Actor, Callback, ClientSnapshot, DomainError, ExchangeVerifier, GrantEnd, GrantId, GrantStatus,
+    IssueTemporaryCredentials, Permission, PresentedSecret, Revoke, Revoker, Scope, TokenKey,
 };
 use grantlog_oauth1::{IncomingRequest, ProtocolError};
-use grantlog_projection::{Context, GrantRecord, ProjectionError, execute_with};
+use grantlog_projection::tables::GrantRow;
+use grantlog_projection::{Context, GrantRecord, ProjectionError, execute, execute_with};
 use grantlog_store::nonces;
 use grantlog_store::throttle;
 use secrecy::SecretString;
@@ -52,6 +53,27 @@ pub struct TemporaryCredentials {
     pub token: String,
     /// `oauth_token_secret`.
     pub secret: SecretString,
+}
+
+/// What `/oauth/token` hands out: the access token, its secret, and when the access
+/// ends (`None`: never).
+#[derive(Debug)]
+pub struct TokenCredentials {
+    /// `oauth_token`.
+    pub token: String,
+    /// `oauth_token_secret`.
+    pub secret: SecretString,
+    /// When the grant's access ends.
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// What `/oauth/token_info` tells a client about its access token's grant.
+#[derive(Debug)]
+pub struct TokenInfo {
+    /// The grant as the read model has it.
+    pub grant: GrantRow,
+    /// Its status now.
+    pub status: GrantStatus,
 }
 
 /// What a token's secret is sealed under, before the token.
@@ -153,7 +175,7 @@ impl Services {
         now: DateTime<Utc>,
         checks: Checks,
         trace_id: &str,
-    ) -> Result<TemporaryCredentials, RequestError> {
+    ) -> Result<TokenCredentials, RequestError> {
         let (request, state) = self.signed_with_token(incoming, TokenUse::Exchange, now, checks).await?;
         let (grant, client) = &*state;
         let verifier =
@@ -170,10 +192,47 @@ impl Services {
         .into();
         let also = self.seal(token_secret_id(&access_token), &secret);
         let context = Context { now, actor: Actor::Client(client_id.uuid()), trace_id: Some(trace_id.to_owned()) };
-        execute_with::<GrantRecord>(&self.store, &grant_id.stream_id(), &command, &context, also)
+        let (record, _) = execute_with::<GrantRecord>(&self.store, &grant_id.stream_id(), &command, &context, also)
             .await
             .map_err(RequestError::from)?;
-        Ok(TemporaryCredentials { token: access_token, secret })
+        let expires_at =
+            record.grant().and_then(|grant| grant.approval()).and_then(|approval| approval.access_expires_at);
+        Ok(TokenCredentials { token: access_token, secret, expires_at })
+    }
+
+    /// `/oauth/token_info`: the grant of the access token the request is signed with,
+    /// live or not (a client may ask why its token stopped working).
+    pub async fn token_info(
+        &self,
+        incoming: &IncomingRequest<'_>,
+        now: DateTime<Utc>,
+        checks: Checks,
+    ) -> Result<TokenInfo, RequestError> {
+        let (_, state) = self.signed_with_token(incoming, TokenUse::Inspect, now, checks).await?;
+        let (grant, _) = &*state;
+        Ok(TokenInfo { grant: grant.clone(), status: grant.status_at(now) })
+    }
+
+    /// `/oauth/revoke`: the client gives back the access token the request is signed
+    /// with; its grant ends now, revoked by the client. A token whose grant had ended
+    /// already is refused as it would be for a resource (`token_revoked`,
+    /// `token_expired`).
+    pub async fn give_back(
+        &self,
+        incoming: &IncomingRequest<'_>,
+        now: DateTime<Utc>,
+        checks: Checks,
+        trace_id: &str,
+    ) -> Result<(), RequestError> {
+        let (_, state) = self.signed_with_token(incoming, TokenUse::Inspect, now, checks).await?;
+        let (grant, client) = &*state;
+        let client_id = client.client_id;
+        let command = Revoke { by: Revoker::Client(client_id), reason: None, now }.into();
+        let context = Context { now, actor: Actor::Client(client_id.uuid()), trace_id: Some(trace_id.to_owned()) };
+        execute::<GrantRecord>(&self.store, &grant.grant_id.stream_id(), &command, &context)
+            .await
+            .map_err(RequestError::from)?;
+        Ok(())
     }
 }
 

@@ -41,13 +41,16 @@ pub enum TokenUse {
         /// (`/oauth/verify`).
         needs: Option<Permission>,
     },
+    /// Asking about the access token or giving it back (`/oauth/token_info`,
+    /// `/oauth/revoke`): signed with the access token, whatever its grant's status now.
+    Inspect,
 }
 
 impl TokenUse {
     fn credentials(self) -> Credentials {
         match self {
             Self::Exchange => Credentials::RequestToken,
-            Self::Access { .. } => Credentials::AccessToken,
+            Self::Access { .. } | Self::Inspect => Credentials::AccessToken,
         }
     }
 }
@@ -199,6 +202,7 @@ impl Services {
                     return Err(ProtocolError::PermissionDenied.into());
                 }
             }
+            TokenUse::Inspect => {}
         }
         Ok(())
     }

@@ -10,6 +10,7 @@ mod audit_page;
 mod browser;
 mod checkpoints;
 mod cli;
+mod client_tokens;
 mod consent;
 mod erasure;
 mod fuzz;

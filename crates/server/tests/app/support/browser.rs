@@ -215,11 +215,26 @@ impl<'a> Client<'a> {
     }
 
     /// `GET /api/photos` with token credentials, through `server`.
-    pub fn photos(&self, server: &Server, (token, secret): &(String, String), nonce: &str) -> Reply {
-        let url = server.url("/api/photos");
-        let unsigned = Unsigned { method: "GET", url: &url, body: &[], extra: &[], nonce, timestamp: now() };
-        let signer = self.signer().with_token(token.as_str(), secret.as_str());
-        get(&url, &signer.authorization_header(&unsigned, None).unwrap())
+    pub fn photos(&self, server: &Server, access: &(String, String), nonce: &str) -> Reply {
+        self.with_token(server, "GET", "/api/photos", access, nonce)
+    }
+
+    /// `method path` on `server`, signed with token credentials, without a body.
+    pub fn with_token(
+        &self,
+        server: &Server,
+        method: &str,
+        path: &str,
+        (token, secret): &(String, String),
+        nonce: &str,
+    ) -> Reply {
+        let url = server.url(path);
+        let unsigned = Unsigned { method, url: &url, body: &[], extra: &[], nonce, timestamp: now() };
+        let header = self.signer().with_token(token.as_str(), secret.as_str()).authorization_header(&unsigned, None);
+        match method {
+            "GET" => get(&url, &header.unwrap()),
+            _ => post(&url, Some(&header.unwrap()), ""),
+        }
     }
 
     fn signer(&self) -> Signer {
