@@ -301,6 +301,26 @@ impl Homepage {
     }
 }
 
+/// Where a client receives revocation notices: an absolute http/https URL by the
+/// callbacks' strict rules, a query allowed, no fragment (it would not be sent).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotifyUrl {
+    text: String,
+}
+
+impl NotifyUrl {
+    /// Parses a notification URL.
+    pub fn parse(text: &str) -> Result<Self, ValueError> {
+        parse_http_url(text, &Rules { what: "notify_url", any_port: false, query: true, fragment: false })?;
+        Ok(Self { text: text.to_owned() })
+    }
+
+    /// The URL as registered.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+}
+
 macro_rules! text_serde {
     ($name:ident) => {
         impl fmt::Display for $name {
@@ -326,6 +346,7 @@ macro_rules! text_serde {
 text_serde!(Callback);
 text_serde!(CallbackPattern);
 text_serde!(Homepage);
+text_serde!(NotifyUrl);
 
 #[cfg(test)]
 mod tests {

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::aggregate::Aggregate;
-use crate::callback::{Callback, CallbackPattern, Homepage};
+use crate::callback::{Callback, CallbackPattern, Homepage, NotifyUrl};
 use crate::error::DomainError;
 use crate::event::{ClientRegistered, ClientReinstated, ClientSecretRotated, ClientSuspended, ClientUpdated, Event};
 use crate::ids::ClientId;
@@ -31,6 +31,8 @@ pub enum ClientCommand {
         secret_fingerprint: Fingerprint,
         /// Its RSA public key, if it signs with RSA-SHA1.
         rsa_public_key: Option<RsaPublicKeyPem>,
+        /// Where it receives revocation notices, if anywhere.
+        notify_url: Option<NotifyUrl>,
     },
     /// Replace the client's secret. Allowed while suspended: a leaked secret is a common
     /// reason to suspend, and rotating it is part of the remedy.
@@ -50,6 +52,8 @@ pub enum ClientCommand {
         homepage: Option<Homepage>,
         /// The callbacks (none means `oob` only).
         callbacks: Vec<CallbackPattern>,
+        /// Where it receives revocation notices, if anywhere.
+        notify_url: Option<NotifyUrl>,
     },
     /// Suspend an active client.
     Suspend {
@@ -79,6 +83,7 @@ struct Profile {
     name: ClientName,
     homepage: Option<Homepage>,
     callbacks: Vec<CallbackPattern>,
+    notify_url: Option<NotifyUrl>,
 }
 
 impl Client {
@@ -110,6 +115,11 @@ impl Client {
     /// The fingerprint of its current secret.
     pub fn secret_fingerprint(&self) -> &Fingerprint {
         &self.secret_fingerprint
+    }
+
+    /// Where it receives revocation notices.
+    pub fn notify_url(&self) -> Option<&NotifyUrl> {
+        self.profile.notify_url.as_ref()
     }
 
     /// The previous secret's fingerprint and until when it still works, after a
@@ -177,6 +187,7 @@ impl Aggregate for ClientState {
     type Event = Event;
     type Error = DomainError;
 
+    // Long because it is one match over the commands, each its rule and its event.
     fn decide(&self, command: &ClientCommand) -> Result<Vec<Event>, DomainError> {
         if let ClientCommand::Register {
             client_id,
@@ -186,6 +197,7 @@ impl Aggregate for ClientState {
             callbacks,
             secret_fingerprint,
             rsa_public_key,
+            notify_url,
         } = command
         {
             if self.0.is_some() {
@@ -200,6 +212,7 @@ impl Aggregate for ClientState {
                     callbacks: callbacks.clone(),
                     secret_fingerprint: *secret_fingerprint,
                     rsa_public_key: rsa_public_key.clone(),
+                    notify_url: notify_url.clone(),
                 }
                 .into(),
             ]);
@@ -214,8 +227,13 @@ impl Aggregate for ClientState {
                 previous_valid_until: *previous_valid_until,
             }
             .into(),
-            ClientCommand::Update { name, homepage, callbacks } => {
-                let profile = Profile { name: name.clone(), homepage: homepage.clone(), callbacks: callbacks.clone() };
+            ClientCommand::Update { name, homepage, callbacks, notify_url } => {
+                let profile = Profile {
+                    name: name.clone(),
+                    homepage: homepage.clone(),
+                    callbacks: callbacks.clone(),
+                    notify_url: notify_url.clone(),
+                };
                 if profile == client.profile {
                     return Ok(Vec::new());
                 }
@@ -224,6 +242,7 @@ impl Aggregate for ClientState {
                     name: profile.name,
                     homepage: profile.homepage,
                     callbacks: profile.callbacks,
+                    notify_url: profile.notify_url,
                 }
                 .into()
             }
@@ -254,6 +273,7 @@ impl Aggregate for ClientState {
                     name: registered.name.clone(),
                     homepage: registered.homepage.clone(),
                     callbacks: registered.callbacks.clone(),
+                    notify_url: registered.notify_url.clone(),
                 },
                 secret_fingerprint: registered.secret_fingerprint,
                 previous_secret: None,
@@ -269,6 +289,7 @@ impl Aggregate for ClientState {
                     name: updated.name.clone(),
                     homepage: updated.homepage.clone(),
                     callbacks: updated.callbacks.clone(),
+                    notify_url: updated.notify_url.clone(),
                 },
                 ..client
             }),
@@ -300,6 +321,7 @@ mod tests {
             callbacks: registered.callbacks,
             secret_fingerprint: registered.secret_fingerprint,
             rsa_public_key: registered.rsa_public_key,
+            notify_url: registered.notify_url,
         }
     }
 
@@ -317,7 +339,12 @@ mod tests {
     fn commands_need_a_registered_client() {
         for command in [
             rotate("new", None),
-            ClientCommand::Update { name: ClientName::parse("n").unwrap(), homepage: None, callbacks: vec![] },
+            ClientCommand::Update {
+                name: ClientName::parse("n").unwrap(),
+                homepage: None,
+                callbacks: vec![],
+                notify_url: None,
+            },
             ClientCommand::Suspend { reason: Reason::parse("why").unwrap() },
             ClientCommand::Reinstate { reason: None },
         ] {
@@ -373,18 +400,21 @@ mod tests {
             name: client.name().clone(),
             homepage: client.homepage().cloned(),
             callbacks: client.callbacks().to_vec(),
+            notify_url: client.notify_url().cloned(),
         };
         given::<ClientState>(&[registered()]).when(same).then(vec![]);
         let renamed = ClientCommand::Update {
             name: ClientName::parse("Beppa Prints & Frames").unwrap(),
             homepage: None,
             callbacks: vec![],
+            notify_url: Some(NotifyUrl::parse("https://beppa.example/notices").unwrap()),
         };
         let updated: Event = ClientUpdated {
             client_id: CLIENT,
             name: ClientName::parse("Beppa Prints & Frames").unwrap(),
             homepage: None,
             callbacks: vec![],
+            notify_url: Some(NotifyUrl::parse("https://beppa.example/notices").unwrap()),
         }
         .into();
         given::<ClientState>(&[registered()]).when(renamed).then(vec![updated.clone()]);
@@ -392,6 +422,7 @@ mod tests {
         let client = state.client().unwrap();
         assert_eq!(client.name().as_str(), "Beppa Prints & Frames");
         assert_eq!(client.homepage(), None);
+        assert_eq!(client.notify_url().map(NotifyUrl::as_str), Some("https://beppa.example/notices"));
         assert!(!client.allows_callback(&Callback::parse("http://127.0.0.1:5000/cb").unwrap()), "callbacks replaced");
         assert!(client.allows_callback(&Callback::Oob));
     }

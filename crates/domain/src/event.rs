@@ -16,7 +16,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::callback::{Callback, CallbackPattern, Homepage};
+use crate::callback::{Callback, CallbackPattern, Homepage, NotifyUrl};
 use crate::ids::{ClientId, GrantId, OwnerId};
 use crate::scope::Scope;
 use crate::values::{
@@ -47,6 +47,9 @@ pub struct ClientRegistered {
     pub secret_fingerprint: Fingerprint,
     /// Its RSA public key, for RSA-SHA1 signatures. Public, so it may be here.
     pub rsa_public_key: Option<RsaPublicKeyPem>,
+    /// Where it receives revocation notices (schema version 2; absent from version 1).
+    #[serde(default)]
+    pub notify_url: Option<NotifyUrl>,
 }
 
 /// The client's secret was replaced; the old one stops working when this commits, or,
@@ -79,6 +82,8 @@ pub struct ClientUpdated {
     pub homepage: Option<Homepage>,
     /// Its callbacks now (`oob` is always allowed).
     pub callbacks: Vec<CallbackPattern>,
+    /// Where it receives revocation notices now.
+    pub notify_url: Option<NotifyUrl>,
 }
 
 /// The client was suspended: no new temporary credentials, no verifier exchanges, and
@@ -382,9 +387,10 @@ pub struct CatalogueEntry {
 }
 
 /// Older versions that read as the current one: a field was added that defaults to
-/// `None` (`client.secret_rotated` v1 had no grace period, `client.reinstated` v1 no
-/// reason).
-const READ_AS_CURRENT: [(&str, u32); 2] = [("client.secret_rotated", 1), ("client.reinstated", 1)];
+/// `None` (`client.registered` v1 had no notification URL, `client.secret_rotated` v1 no
+/// grace period, `client.reinstated` v1 no reason).
+const READ_AS_CURRENT: [(&str, u32); 3] =
+    [("client.registered", 1), ("client.secret_rotated", 1), ("client.reinstated", 1)];
 
 const fn entry(event_type: &'static str, schema_version: u32) -> CatalogueEntry {
     CatalogueEntry { event_type, schema_version }
@@ -432,7 +438,7 @@ pub enum DecodeError {
 impl Event {
     /// Every event type, with the schema version this build writes.
     pub const CATALOGUE: [CatalogueEntry; 17] = [
-        entry("client.registered", 1),
+        entry("client.registered", 2),
         entry("client.secret_rotated", 2),
         entry("client.suspended", 1),
         entry("client.reinstated", 2),
@@ -633,6 +639,7 @@ mod tests {
                 rsa_public_key: Some(
                     RsaPublicKeyPem::parse("-----BEGIN PUBLIC KEY-----\nMIIBIjAN\n-----END PUBLIC KEY-----").unwrap(),
                 ),
+                notify_url: Some(NotifyUrl::parse("https://beppa.example/notices").unwrap()),
             }
             .into(),
             ClientRegistered {
@@ -643,6 +650,7 @@ mod tests {
                 callbacks: vec![],
                 secret_fingerprint: Fingerprint::of("s"),
                 rsa_public_key: None,
+                notify_url: None,
             }
             .into(),
             ClientSecretRotated {
@@ -662,6 +670,7 @@ mod tests {
                 name: ClientName::parse("Beppa Prints & Frames").unwrap(),
                 homepage: None,
                 callbacks: vec![CallbackPattern::parse("https://beppa.example/back").unwrap()],
+                notify_url: None,
             }
             .into(),
             ClientSuspended { client_id: client_id(), reason: Reason::parse("leaked secret").unwrap() }.into(),

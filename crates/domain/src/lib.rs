@@ -34,7 +34,7 @@ mod values;
 
 pub use actor::Actor;
 pub use aggregate::Aggregate;
-pub use callback::{Callback, CallbackPattern, CallbackUrl, Homepage};
+pub use callback::{Callback, CallbackPattern, CallbackUrl, Homepage, NotifyUrl};
 pub use client::{Client, ClientCommand, ClientSnapshot, ClientState};
 pub use consent::{CONSENT_TEXT_VERSION, consent_shown, consent_wording, remembered_decision};
 pub use credentials::{

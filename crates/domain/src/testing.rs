@@ -31,6 +31,7 @@ pub fn registered() -> Event {
         callbacks: vec![CallbackPattern::parse("http://127.0.0.1:*").unwrap()],
         secret_fingerprint: Fingerprint::of("beppa-demo-secret"),
         rsa_public_key: None,
+        notify_url: None,
     }
     .into()
 }

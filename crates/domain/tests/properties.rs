@@ -309,6 +309,7 @@ proptest! {
                     callbacks: vec![],
                     secret_fingerprint: Fingerprint::of("secret-0"),
                     rsa_public_key: None,
+                    notify_url: None,
                 },
                 1 => ClientCommand::RotateSecret {
                     secret_fingerprint: Fingerprint::of(&format!("secret-{index}")),

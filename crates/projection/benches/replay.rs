@@ -56,6 +56,7 @@ async fn generate(store: &EventStore, target: u64) -> (u64, chrono::DateTime<Utc
             callbacks: vec![grantlog_domain::CallbackPattern::parse("http://127.0.0.1:*").unwrap()],
             secret_fingerprint: grantlog_domain::Fingerprint::of("secret"),
             rsa_public_key: None,
+            notify_url: None,
         };
         let events = run::<ClientState>(&[command]);
         let record = ClientRecord { state: ClientState::fold(&events), registered_at: Some(start), position: 0 };

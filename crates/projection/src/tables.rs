@@ -42,6 +42,8 @@ pub struct ClientRow {
     /// After a rotation with a grace period: the previous secret's fingerprint and
     /// until when it still works.
     pub previous_secret: Option<(String, DateTime<Utc>)>,
+    /// Where it receives revocation notices.
+    pub notify_url: Option<String>,
     /// When it registered.
     pub registered_at: DateTime<Utc>,
     /// The last event applied.
@@ -133,6 +135,7 @@ impl ClientRow {
             previous_secret: client
                 .previous_secret()
                 .map(|(fingerprint, until)| (fingerprint.to_string(), stored(until))),
+            notify_url: client.notify_url().map(ToString::to_string),
             registered_at: stored(record.registered_at?),
             position: position(record.position),
         })
@@ -260,6 +263,7 @@ impl SqlRow for ClientRow {
         "suspension_reason",
         "previous_secret_fingerprint",
         "previous_secret_until",
+        "notify_url",
     ];
 
     fn bind<'q>(&'q self, query: AnyQuery<'q>) -> AnyQuery<'q> {
@@ -277,6 +281,7 @@ impl SqlRow for ClientRow {
             .bind(&self.suspension_reason)
             .bind(self.previous_secret.as_ref().map(|(fingerprint, _)| fingerprint))
             .bind(self.previous_secret.as_ref().map(|(_, until)| timestamp(*until)))
+            .bind(&self.notify_url)
     }
 
     fn bytes(&self) -> usize {
@@ -289,6 +294,7 @@ impl SqlRow for ClientRow {
             Some(&self.secret_fingerprint),
             self.suspension_reason.as_ref(),
             self.previous_secret.as_ref().map(|(fingerprint, _)| fingerprint),
+            self.notify_url.as_ref(),
         ]) + callbacks
             + ID_BYTES
             + 2 * TIMESTAMP_BYTES
@@ -593,6 +599,7 @@ fn client_row_named(row: &AnyRow, prefix: &str) -> Result<ClientRow, sqlx::Error
             (Some(fingerprint), Some(until)) => Some((fingerprint, instant("previous_secret_until", &until)?)),
             _ => None,
         },
+        notify_url: row.try_get(column("notify_url").as_str())?,
         registered_at: instant("registered_at", &text("registered_at")?)?,
         position: row.try_get(column("position").as_str())?,
     })

@@ -37,6 +37,7 @@ pub async fn register_client(
         callbacks: vec![CallbackPattern::parse("http://127.0.0.1:*").unwrap()],
         secret_fingerprint: Fingerprint::of(&format!("secret-{key}")),
         rsa_public_key: None,
+        notify_url: None,
     };
     let (record, _) =
         execute::<ClientRecord>(store, &client_id.stream_id(), &command, &context(now, Actor::Admin)).await?;

@@ -101,6 +101,7 @@ async fn step(store: &EventStore, world: &mut World, dice: &mut Dice, n: usize) 
                         name: grantlog_domain::ClientName::parse(&format!("Renamed {}", dice.below(1000))).unwrap(),
                         homepage: None,
                         callbacks: vec![],
+                        notify_url: Some(grantlog_domain::NotifyUrl::parse("https://beppa.example/notices").unwrap()),
                     },
                 };
                 let context = context(now, Actor::Admin);

@@ -2,7 +2,8 @@
 //! minute (nonces, sessions and failed-login counters pruned once they no longer count;
 //! expiries recorded in the log, in force by the clock anyway; ended credentials'
 //! secrets wiped), the use counts written every second, and once more after the
-//! server stopped, and, with a signing key, a checkpoint signed when the log grew.
+//! server stopped, revocation notices queued and delivered (`notices.rs`), and, with a
+//! signing key, a checkpoint signed when the log grew.
 //!
 //! [`Application`]: crate::http::Application
 
@@ -17,6 +18,7 @@ use tokio::task::JoinHandle;
 
 use crate::checkpoints::Checkpointer;
 use crate::expiry::{record_expiries, wipe_ended_secrets};
+use crate::notices::Notifier;
 use crate::services::login::prune_logins;
 use crate::services::oauth::{Checks, prune_nonces};
 use crate::usage::{FLUSH_EVERY, UsageCounter};
@@ -26,6 +28,7 @@ use crate::usage::{FLUSH_EVERY, UsageCounter};
 pub struct Background {
     sweep: JoinHandle<()>,
     signing: Option<JoinHandle<()>>,
+    notifying: JoinHandle<()>,
     stop_flushing: oneshot::Sender<()>,
     flusher: JoinHandle<()>,
     store: EventStore,
@@ -34,17 +37,26 @@ pub struct Background {
 
 impl Background {
     /// Starts the tasks on the current Tokio runtime: checkpoints only with `signing`.
-    pub fn start(store: EventStore, usage: Arc<UsageCounter>, checks: Checks, signing: Option<Signing>) -> Self {
+    pub fn start(
+        store: EventStore,
+        usage: Arc<UsageCounter>,
+        checks: Checks,
+        signing: Option<Signing>,
+        notifier: Notifier,
+    ) -> Self {
         let sweep = tokio::spawn(sweep_every_minute(store.clone(), checks));
         let signing = signing.map(|signing| tokio::spawn(sign_checkpoints(store.clone(), signing)));
+        let notifying = tokio::spawn(notifier.run());
         let (stop_flushing, stopped) = oneshot::channel();
         let flusher = tokio::spawn(flush_every_second(store.clone(), usage.clone(), stopped));
-        Self { sweep, signing, stop_flushing, flusher, store, usage }
+        Self { sweep, signing, notifying, stop_flushing, flusher, store, usage }
     }
 
     /// Stops both and writes the use counts still held.
     pub async fn stop(self) -> anyhow::Result<()> {
         self.sweep.abort();
+        // A notice sent but not yet recorded is sent again by the next process: at least once.
+        self.notifying.abort();
         if let Some(signing) = self.signing {
             signing.abort();
         }

@@ -13,7 +13,7 @@ use crate::demo;
 use crate::http::Application;
 use crate::http::client_address::{ForwardedHeader, TrustedProxies};
 use crate::operators::OperatorTokens;
-use crate::services::clients::{ClientPatch, client_json};
+use crate::services::clients::{ClientPatch, client_json, notice_json};
 use crate::services::oauth::Checks;
 use crate::services::{NewClient, Services};
 use grantlog_projection::replay::{render_json, render_text};
@@ -201,6 +201,9 @@ enum ClientCommand {
         /// A PEM file with its RSA public key, for RSA-SHA1.
         #[arg(long)]
         rsa_public_key_file: Option<std::path::PathBuf>,
+        /// Where it receives revocation notices (their signing key is printed once).
+        #[arg(long)]
+        notify_url: Option<String>,
         /// Print JSON: {"client_id", "client_key", "client_secret"}.
         #[arg(long)]
         json: bool,
@@ -237,6 +240,12 @@ enum ClientCommand {
         /// The callbacks, replacing all of them; repeat for several.
         #[arg(long = "callback")]
         callbacks: Vec<String>,
+        /// Where it receives revocation notices (the first one set prints their key).
+        #[arg(long, conflicts_with = "no_notify_url")]
+        notify_url: Option<String>,
+        /// Stop sending it notices.
+        #[arg(long)]
+        no_notify_url: bool,
     },
     /// Give a client a new secret, printed this once; the old one stops working at once,
     /// or after --grace-seconds (at most seven days).
@@ -256,6 +265,13 @@ enum ClientCommand {
         /// Why (shown to owners and in the log).
         #[arg(long)]
         reason: String,
+    },
+    /// List a client's revocation notices not delivered, as JSON
+    /// (`GET /admin/clients/{key}/deliveries`).
+    Deliveries {
+        /// Its consumer key.
+        #[arg(long)]
+        key: String,
     },
     /// Resume a suspended client: its grants work again.
     Resume {
@@ -603,10 +619,10 @@ async fn services(store: EventStore, database: &DatabaseArgs) -> anyhow::Result<
 /// `grantlog client …`: the same use cases as the admin API, printing what it answers.
 async fn client(services: &Services, command: ClientCommand) -> anyhow::Result<Outcome> {
     let printed = match command {
-        ClientCommand::Add { name, callbacks, homepage, rsa_public_key_file, json } => {
+        ClientCommand::Add { name, callbacks, homepage, rsa_public_key_file, notify_url, json } => {
             return add_client(
                 services,
-                NewClient { name, callbacks, homepage, rsa_public_key: None },
+                NewClient { name, callbacks, homepage, rsa_public_key: None, notify_url },
                 rsa_public_key_file,
                 json,
             )
@@ -619,13 +635,19 @@ async fn client(services: &Services, command: ClientCommand) -> anyhow::Result<O
         ClientCommand::Show { key } => {
             services.client_details(&key, Utc::now()).await.context("Failed to show the client")?.to_json()
         }
-        ClientCommand::Update { key, name, homepage, no_homepage, callbacks } => {
+        ClientCommand::Update { key, name, homepage, no_homepage, callbacks, notify_url, no_notify_url } => {
             let patch = ClientPatch {
                 name,
                 homepage: if no_homepage { Some(None) } else { homepage.map(Some) },
                 callbacks: (!callbacks.is_empty()).then_some(callbacks),
+                notify_url: if no_notify_url { Some(None) } else { notify_url.map(Some) },
             };
-            client_json(&services.update_client(&key, patch).await.context("Failed to update the client")?)
+            let updated = services.update_client(&key, patch).await.context("Failed to update the client")?;
+            let mut printed = client_json(&updated.client);
+            if let Some(secret) = &updated.notify_secret {
+                printed["notify_secret"] = serde_json::json!(secret.expose_secret());
+            }
+            printed
         }
         ClientCommand::RotateSecret { key, grace_seconds } => {
             let grace = grace_seconds.map(|seconds| chrono::Duration::seconds(i64::from(seconds)));
@@ -638,6 +660,10 @@ async fn client(services: &Services, command: ClientCommand) -> anyhow::Result<O
         }
         ClientCommand::Suspend { key, reason } => {
             client_json(&services.suspend_client(&key, &reason).await.context("Failed to suspend the client")?)
+        }
+        ClientCommand::Deliveries { key } => {
+            let notices = services.undelivered_notices(&key).await.context("Failed to list the deliveries")?;
+            serde_json::Value::from(notices.iter().map(notice_json).collect::<Vec<_>>())
         }
         ClientCommand::Resume { key, reason } => {
             client_json(&services.resume_client(&key, reason.as_deref()).await.context("Failed to resume the client")?)
@@ -662,15 +688,21 @@ async fn add_client(
     let new = NewClient { rsa_public_key, ..new };
     let issued = services.register_client(new, Actor::Admin).await.context("Failed to register the client")?;
     let secret = issued.client_secret.expose_secret();
+    let notify_secret = issued.notify_secret.as_ref().map(ExposeSecret::expose_secret);
     if json {
         let document = serde_json::json!({
             "client_id": issued.client_id.to_string(),
             "client_key": issued.client_key,
             "client_secret": secret,
+            "notify_secret": notify_secret,
         });
         println!("{document}");
     } else {
-        println!("client_key: {}\nclient_secret: {secret}\n(the secret is not shown again)", issued.client_key);
+        println!("client_key: {}\nclient_secret: {secret}", issued.client_key);
+        if let Some(notify_secret) = notify_secret {
+            println!("notify_secret: {notify_secret}");
+        }
+        println!("(the secrets are not shown again)");
     }
     Ok(Outcome::Success)
 }

@@ -14,6 +14,7 @@ pub mod export;
 pub mod http;
 pub mod metrics;
 pub mod nonce_ledger;
+pub mod notices;
 pub mod operators;
 pub mod pages;
 pub mod photo_lists;

@@ -22,6 +22,7 @@ mod checkpoints;
 mod error;
 mod event;
 pub mod nonces;
+pub mod notices;
 pub mod photos;
 pub mod profiles;
 mod secrets;

@@ -221,6 +221,26 @@ impl SecretBox {
             .map_err(|_| StoreError::Secrets(format!("secret {id} does not decrypt (tampered or moved)")))
     }
 
+    /// Stores `secret` under `id` unless a secret is stored there already, in the
+    /// caller's transaction; returns whether it stored it. (Appends hold the chain
+    /// head's lock, so within one two writers cannot both find `id` free.)
+    pub async fn put_if_absent(
+        &self,
+        connection: &mut AnyConnection,
+        id: &str,
+        secret: &str,
+    ) -> Result<bool, StoreError> {
+        let stored = sqlx::query("SELECT 1 AS found FROM secrets WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *connection)
+            .await?;
+        if stored.is_some() {
+            return Ok(false);
+        }
+        self.put(connection, id, secret).await?;
+        Ok(true)
+    }
+
     /// Seals the secret stored under `from` again under `to` (replacing what `to`
     /// held), in the caller's transaction: the id is the ciphertext's associated data,
     /// so a row cannot simply be copied. Returns whether `from` held one.

@@ -411,6 +411,10 @@ async fn secrets_are_sealed_bound_to_their_id_and_wipeable(database: TestDatabas
     assert_eq!(copied.expose_secret(), "beppa-demo-secret");
     assert!(!secrets.copy(&mut connection, "nothing-here", "client-secret-previous:beppa").await.unwrap());
     assert!(secrets.get(store.reader(), "client-secret-previous:beppa").await.unwrap().is_some(), "left as it was");
+    // Put if absent: the first stays.
+    assert!(secrets.put_if_absent(&mut connection, "notify-secret:beppa", "first").await.unwrap());
+    assert!(!secrets.put_if_absent(&mut connection, "notify-secret:beppa", "second").await.unwrap());
+    assert_eq!(secrets.get(store.reader(), "notify-secret:beppa").await.unwrap().unwrap().expose_secret(), "first");
 
     assert!(SecretBox::wipe(&mut connection, "client-secret:beppa").await.unwrap());
     assert!(secrets.get(store.reader(), "client-secret:beppa").await.unwrap().is_none());

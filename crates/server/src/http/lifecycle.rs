@@ -1,6 +1,6 @@
 //! The admin API over the life of clients and grants, behind the admin's bearer token:
 //! `GET /admin/clients` (paged) and `/admin/clients/{key}`, `PATCH` of a client's
-//! profile, `rotate-secret`, `suspend`, `resume`, and `POST /admin/grants/{id}/revoke`.
+//! profile (its first `notify_url` answers the notices' signing key, once), `rotate-secret`, `suspend`, `resume`, and `POST /admin/grants/{id}/revoke`.
 //! `grantlog client …` and `grantlog grant revoke` run the same use cases
 //! (`services/clients.rs`).
 
@@ -15,7 +15,7 @@ use super::operator::{json_body, require};
 use super::page::value;
 use super::{ApiError, AppState, outcome};
 use crate::operators::Role;
-use crate::services::clients::{ClientPatch, client_json};
+use crate::services::clients::{ClientPatch, client_json, notice_json};
 
 /// `GET /admin/clients?after=KEY&limit=N`: up to `limit` (default 100, at most 1,000)
 /// clients after consumer key `after`, in key order, and where to go on from.
@@ -57,6 +57,8 @@ struct ProfileChange {
     homepage: Option<Option<String>>,
     #[serde(default)]
     callback_urls: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "given")]
+    notify_url: Option<Option<String>>,
 }
 
 /// A field that was given, even as `null` (`Some(None)`), apart from one left out.
@@ -74,14 +76,28 @@ pub(super) async fn update_client(
 ) -> Result<HttpResponse, ApiError> {
     require(&state, &request, Role::Admin)?;
     let change: ProfileChange = json_body(&body)?;
-    if change.name.is_none() && change.homepage.is_none() && change.callback_urls.is_none() {
-        let message = "give at least one of name, homepage, callback_urls";
+    if change.name.is_none()
+        && change.homepage.is_none()
+        && change.callback_urls.is_none()
+        && change.notify_url.is_none()
+    {
+        let message = "give at least one of name, homepage, callback_urls, notify_url";
         return Err(ApiError::operator(StatusCode::BAD_REQUEST, message));
     }
-    let patch = ClientPatch { name: change.name, homepage: change.homepage, callbacks: change.callback_urls };
-    let client = state.services.update_client(&key, patch).await?;
+    let patch = ClientPatch {
+        name: change.name,
+        homepage: change.homepage,
+        callbacks: change.callback_urls,
+        notify_url: change.notify_url,
+    };
+    let updated = state.services.update_client(&key, patch).await?;
     outcome("client_updated");
-    Ok(HttpResponse::Ok().json(client_json(&client)))
+    let mut answer = client_json(&updated.client);
+    // Shown this once, when the client gets its first notification URL.
+    if let Some(secret) = &updated.notify_secret {
+        answer["notify_secret"] = serde_json::json!(secret.expose_secret());
+    }
+    Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(answer))
 }
 
 /// `POST /admin/clients/{key}/rotate-secret`'s body (which may be empty).
@@ -169,4 +185,17 @@ pub(super) async fn revoke_grant(
     state.services.revoke_grant_as_admin(&grant_id, &reason, Utc::now()).await?;
     outcome("grant_revoked_by_admin");
     Ok(HttpResponse::Ok().json(serde_json::json!({ "grant_id": grant_id.as_str(), "status": "revoked" })))
+}
+
+/// `GET /admin/clients/{key}/deliveries`: its revocation notices not delivered, pending
+/// or given up on, in log order.
+pub(super) async fn deliveries(
+    request: HttpRequest,
+    key: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    require(&state, &request, Role::Admin)?;
+    let notices = state.services.undelivered_notices(&key).await?;
+    outcome("deliveries_listed");
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "notices": notices.iter().map(notice_json).collect::<Vec<_>>() })))
 }

@@ -160,6 +160,7 @@ impl Application {
                 .route("/admin/clients/{key}/rotate-secret", web::post().to(lifecycle::rotate_secret))
                 .route("/admin/clients/{key}/suspend", web::post().to(lifecycle::suspend_client))
                 .route("/admin/clients/{key}/resume", web::post().to(lifecycle::resume_client))
+                .route("/admin/clients/{key}/deliveries", web::get().to(lifecycle::deliveries))
                 .route("/admin/grants/{id}/revoke", web::post().to(lifecycle::revoke_grant))
                 .route("/admin/owners/erase", web::post().to(operator::erase_owner))
                 .service(

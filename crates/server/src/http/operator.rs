@@ -6,7 +6,7 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
 use grantlog_domain::Actor;
-use secrecy::ExposeSecret as _;
+use secrecy::ExposeSecret;
 
 use super::{ApiError, AppState, outcome};
 use crate::operators::Role;
@@ -22,6 +22,8 @@ pub(super) struct ClientRegistration {
     homepage: Option<String>,
     #[serde(default)]
     rsa_public_key: Option<String>,
+    #[serde(default)]
+    notify_url: Option<String>,
 }
 
 /// `POST /admin/clients`: registers a client; 201 with its key and secret (shown once).
@@ -41,6 +43,7 @@ pub(super) async fn register_client(
         callbacks: registration.callback_urls,
         homepage: registration.homepage,
         rsa_public_key: registration.rsa_public_key,
+        notify_url: registration.notify_url,
     };
     let issued = state.services.register_client(new, Actor::Admin).await.map_err(|error| match error {
         ServiceError::Invalid(_) | ServiceError::UnusableRsaKey => {
@@ -54,6 +57,7 @@ pub(super) async fn register_client(
         "client_id": issued.client_id,
         "client_key": issued.client_key,
         "client_secret": issued.client_secret.expose_secret(),
+        "notify_secret": issued.notify_secret.as_ref().map(ExposeSecret::expose_secret),
     })))
 }
 

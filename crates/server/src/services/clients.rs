@@ -7,15 +7,16 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use grantlog_domain::{
-    Actor, CallbackPattern, ClientCommand, ClientName, DomainError, Fingerprint, GrantStatus, Homepage, Reason, Revoke,
-    Revoker, ValueError,
+    Actor, CallbackPattern, ClientCommand, ClientName, DomainError, Fingerprint, GrantStatus, Homepage, NotifyUrl,
+    Reason, Revoke, Revoker, ValueError,
 };
 use grantlog_projection::tables::{ClientRow, client_by_key, clients_after, grant_by_id, grant_counts_of_client};
 use grantlog_projection::{ClientRecord, Context, GrantRecord, ProjectionError, execute, execute_with};
 use grantlog_store::SecretBox;
+use grantlog_store::notices::{self, Notice};
 use secrecy::{ExposeSecret as _, SecretString};
 
-use super::operators::client_secret_id;
+use super::operators::{client_secret_id, notify_secret_id};
 use super::{ServiceError, Services, random_token};
 
 /// The longest grace period a rotated secret may have: long enough to roll out a new
@@ -79,6 +80,18 @@ pub struct ClientPatch {
     pub homepage: Option<Option<String>>,
     /// New callbacks (replacing all of them).
     pub callbacks: Option<Vec<String>>,
+    /// A new notification URL, or `Some(None)` to stop notices.
+    pub notify_url: Option<Option<String>>,
+}
+
+/// A client after a change of profile, and the key its notices are signed with if this
+/// change gave it its first notification URL (shown this once).
+#[derive(Debug)]
+pub struct Updated {
+    /// The client as it now is.
+    pub client: ClientRow,
+    /// The notices' signing key, new.
+    pub notify_secret: Option<SecretString>,
 }
 
 /// A client as operators see it: its row and its grants counted by status now.
@@ -116,7 +129,23 @@ pub fn client_json(client: &ClientRow) -> serde_json::Value {
         "status": if client.active { "active" } else { "suspended" },
         "suspension_reason": client.suspension_reason,
         "previous_secret_valid_until": client.previous_secret.as_ref().map(|(_, until)| timestamp(*until)),
+        "notify_url": client.notify_url,
         "registered_at": timestamp(client.registered_at),
+    })
+}
+
+/// A notice as `/admin/clients/{key}/deliveries` lists it.
+pub fn notice_json(notice: &Notice) -> serde_json::Value {
+    use grantlog_projection::tables::timestamp;
+    serde_json::json!({
+        "position": notice.position,
+        "event": notice.event_type,
+        "grant": notice.grant_id,
+        "state": notice.state.as_str(),
+        "attempts": notice.attempts,
+        "next_attempt_at": timestamp(notice.next_attempt_at),
+        "last_error": notice.last_error,
+        "queued_at": timestamp(notice.queued_at),
     })
 }
 
@@ -145,8 +174,9 @@ impl Services {
         Ok(ClientDetails { client, grants })
     }
 
-    /// Changes the profile of the client `key`; answers its row as it now is.
-    pub async fn update_client(&self, key: &str, patch: ClientPatch) -> Result<ClientRow, LifecycleError> {
+    /// Changes the profile of the client `key`. A client's first notification URL comes
+    /// with the key its notices are signed with, sealed in the same transaction.
+    pub async fn update_client(&self, key: &str, patch: ClientPatch) -> Result<Updated, LifecycleError> {
         let client = self.client_by_key(key).await?;
         let command = ClientCommand::Update {
             name: ClientName::parse(patch.name.as_deref().unwrap_or(&client.name))?,
@@ -158,9 +188,33 @@ impl Services {
                 Some(callbacks) => parse_callbacks(&callbacks)?,
                 None => client.callbacks.clone(),
             },
+            notify_url: match patch.notify_url {
+                Some(url) => url.as_deref().map(NotifyUrl::parse).transpose()?,
+                None => client.notify_url.as_deref().map(NotifyUrl::parse).transpose()?,
+            },
         };
-        self.run(&client, &command, Utc::now()).await?;
-        self.client_by_key(key).await
+        let first_notify_url =
+            client.notify_url.is_none() && matches!(&command, ClientCommand::Update { notify_url: Some(_), .. });
+        let id = notify_secret_id(client.client_id);
+        let (sealer, candidate, seal_id) = (self.secrets.clone(), SecretString::from(random_token(32)), id.clone());
+        let also: grantlog_projection::AlsoWrite = Arc::new(move |connection| {
+            let (sealer, candidate, id) = (sealer.clone(), candidate.clone(), seal_id.clone());
+            Box::pin(async move {
+                if first_notify_url {
+                    sealer.put_if_absent(connection, &id, candidate.expose_secret()).await?;
+                }
+                Ok(())
+            })
+        });
+        let context = Context { now: Utc::now(), actor: Actor::Admin, trace_id: None };
+        let (_, recorded) =
+            execute_with::<ClientRecord>(&self.store, &client.client_id.stream_id(), &command, &context, also).await?;
+        // The key as stored: a concurrent change may have sealed one first.
+        let notify_secret = match first_notify_url && !recorded.is_empty() {
+            true => self.secrets.get(self.store.reader(), &id).await?,
+            false => None,
+        };
+        Ok(Updated { client: self.client_by_key(key).await?, notify_secret })
     }
 
     /// A new secret for the client `key`, shown only in this answer, and until when the
@@ -238,6 +292,13 @@ impl Services {
         let context = Context { now, actor: Actor::Admin, trace_id: None };
         execute::<GrantRecord>(&self.store, &row.grant_id.stream_id(), &command.into(), &context).await?;
         Ok(())
+    }
+
+    /// The client `key`'s revocation notices not delivered: pending and given up on, in
+    /// log order (at most 1,000).
+    pub async fn undelivered_notices(&self, key: &str) -> Result<Vec<Notice>, LifecycleError> {
+        let client = self.client_by_key(key).await?;
+        Ok(notices::undelivered(self.store.side_tables(), &client.client_id.to_string(), 1_000).await?)
     }
 
     async fn client_by_key(&self, key: &str) -> Result<ClientRow, LifecycleError> {

@@ -187,7 +187,8 @@ impl Services {
     /// Starts the background tasks on the current Tokio runtime; checkpoints only with
     /// `signing`.
     pub fn start_background(&self, checks: oauth::Checks, signing: Option<Signing>) -> Background {
-        Background::start(self.store.clone(), self.usage.clone(), checks, signing)
+        let notifier = crate::notices::Notifier::new(self.store.clone(), self.secrets.clone());
+        Background::start(self.store.clone(), self.usage.clone(), checks, signing, notifier)
     }
 
     /// The write that seals `secret` under `id` in a command's transaction.

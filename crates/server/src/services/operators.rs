@@ -10,8 +10,8 @@ use argon2::password_hash::PasswordHasher as _;
 use chrono::{DateTime, Utc};
 use grantlog_domain::{
     Actor, ClientCommand, ClientId, ClientName, ConsumerKey, DomainError, Event, Fingerprint, Homepage, KeyId,
-    OwnerCommand, OwnerId, Reason, Revoke, Revoker, RsaPublicKeyPem, SECRETS_KEY_STREAM, SecretsKeyRotated, Username,
-    is_acceptable_password,
+    NotifyUrl, OwnerCommand, OwnerId, Reason, Revoke, Revoker, RsaPublicKeyPem, SECRETS_KEY_STREAM, SecretsKeyRotated,
+    Username, is_acceptable_password,
 };
 use grantlog_oauth1::rsa_public_key_from_pem;
 use grantlog_projection::tables::grants_of_owner;
@@ -34,6 +34,8 @@ pub struct NewClient {
     pub homepage: Option<String>,
     /// Its RSA public key (PEM), for RSA-SHA1.
     pub rsa_public_key: Option<String>,
+    /// Where it receives revocation notices.
+    pub notify_url: Option<String>,
 }
 
 /// An erased owner: her pseudonymous id, which the log keeps, and how many of her
@@ -56,11 +58,18 @@ pub struct IssuedClient {
     pub client_key: String,
     /// Its shared secret.
     pub client_secret: SecretString,
+    /// The key its revocation notices are signed with, when it gave a notify_url.
+    pub notify_secret: Option<SecretString>,
 }
 
 /// Where a client's secret is sealed.
 pub fn client_secret_id(client_id: ClientId) -> String {
     format!("client-secret:{client_id}")
+}
+
+/// Where the key a client's revocation notices are signed with is sealed.
+pub fn notify_secret_id(client_id: ClientId) -> String {
+    format!("notify-secret:{client_id}")
 }
 
 impl Services {
@@ -88,15 +97,27 @@ impl Services {
             callbacks,
             secret_fingerprint: Fingerprint::of(secret.expose_secret()),
             rsa_public_key: new.rsa_public_key.as_deref().map(RsaPublicKeyPem::parse).transpose()?,
+            notify_url: new.notify_url.as_deref().map(NotifyUrl::parse).transpose()?,
         };
         // The domain checks the armour; the key inside must be one we can verify with.
         if new.rsa_public_key.as_deref().is_some_and(|pem| rsa_public_key_from_pem(pem).is_err()) {
             return Err(ServiceError::UnusableRsaKey);
         }
-        let also = self.seal(client_secret_id(client_id), &secret);
+        let notify_secret = new.notify_url.is_some().then(|| SecretString::from(random_token(32)));
+        let (sealer, client_secret, notify) = (self.secrets.clone(), secret.clone(), notify_secret.clone());
+        let also: grantlog_projection::AlsoWrite = Arc::new(move |connection| {
+            let (sealer, client_secret, notify) = (sealer.clone(), client_secret.clone(), notify.clone());
+            Box::pin(async move {
+                sealer.put(connection, &client_secret_id(client_id), client_secret.expose_secret()).await?;
+                match notify {
+                    Some(notify) => sealer.put(connection, &notify_secret_id(client_id), notify.expose_secret()).await,
+                    None => Ok(()),
+                }
+            })
+        });
         let context = Context { now: Utc::now(), actor, trace_id: None };
         execute_with::<ClientRecord>(&self.store, &client_id.stream_id(), &command, &context, also).await?;
-        Ok(IssuedClient { client_id, client_key: key, client_secret: secret })
+        Ok(IssuedClient { client_id, client_key: key, client_secret: secret, notify_secret })
     }
 
     /// Re-seals every secret under `new` in one transaction with the event that records
@@ -242,6 +263,7 @@ impl Services {
             callbacks: vec!["http://127.0.0.1:*".to_owned()],
             homepage: Some("http://127.0.0.1/beppa".to_owned()),
             rsa_public_key: None,
+            notify_url: None,
         };
         let credentials = (crate::demo::CLIENT_KEY.to_owned(), SecretString::from(crate::demo::CLIENT_SECRET));
         match self.register_client_with(beppa, credentials, Actor::System).await {

@@ -18,6 +18,7 @@ mod initiate;
 mod lifecycle;
 mod login;
 mod metrics;
+mod notices;
 mod operators;
 mod photos;
 mod receipts;
