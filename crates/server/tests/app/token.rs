@@ -89,7 +89,9 @@ async fn an_approved_request_token_is_exchanged_once(database: TestDatabase) {
     assert_eq!(reply.content_type.as_deref(), Some("application/x-www-form-urlencoded"));
     assert_eq!(reply.cache_control.as_deref(), Some("no-store"), "token secrets are never cached");
     let names: Vec<String> = reply.form().into_iter().map(|(name, _)| name).collect();
-    assert_eq!(names, ["oauth_token", "oauth_token_secret"]);
+    assert_eq!(names, ["oauth_token", "oauth_token_secret", "oauth_expires_in"]);
+    let expires_in: i64 = reply.param("oauth_expires_in").unwrap().parse().unwrap();
+    assert!((3590..=3600).contains(&expires_in), "one hour, as Jane chose: {expires_in}");
     let access_token = reply.param("oauth_token").unwrap();
     assert_ne!(access_token, request.0);
     let row = grant_by_token(flow.store.reader(), &access_token).await.unwrap().unwrap();
