@@ -30,6 +30,9 @@ pub struct Telling<'a> {
     pub usage: Option<(u64, DateTime<Utc>, DateTime<Utc>)>,
     /// When access ended by the clock, if it has and no event says so yet.
     pub expired_by_clock: Option<DateTime<Utc>>,
+    /// The client's own events (its stream), of which those during the grant's life
+    /// are told: a suspension, a resumption, a new name.
+    pub client_events: &'a [(u64, DateTime<Utc>, Event)],
 }
 
 /// The history: the grant's events (with their position and time) and the owner's
@@ -49,6 +52,9 @@ pub fn history(events: &[(u64, DateTime<Utc>, Event)], telling: Telling<'_>) -> 
     if let Some(at) = telling.expired_by_clock {
         entries.push(Entry { at, text: "Access ran out".to_owned(), position: None });
     }
+    let began = events.iter().map(|(position, _, _)| *position).min().unwrap_or(u64::MAX);
+    let ended = events.iter().rev().find_map(|(position, _, event)| ends(event).then_some(*position));
+    entries.extend(client_changes(telling.client_events, began, ended.unwrap_or(u64::MAX)));
     // Stable: events with the same instant keep their log order.
     entries.sort_by_key(|entry| entry.at);
     entries
@@ -89,6 +95,40 @@ fn describe(event: &Event, telling: Telling<'_>) -> Option<String> {
         Event::RememberedConsentWithdrawn(_) => "You turned off the remembered decision".to_owned(),
         _ => return None,
     })
+}
+
+/// Whether `event` ends the grant.
+fn ends(event: &Event) -> bool {
+    matches!(event, Event::GrantRevoked(_) | Event::AuthorizationDenied(_) | Event::CredentialsExpired(_))
+}
+
+/// What the provider did to the client between positions `began` and `ended`, in words:
+/// its name as it was then, so a rename reads "A is now called B".
+fn client_changes(events: &[(u64, DateTime<Utc>, Event)], began: u64, ended: u64) -> Vec<Entry> {
+    let mut name = String::new();
+    let mut entries = Vec::new();
+    for (position, at, event) in events {
+        let text = match event {
+            Event::ClientRegistered(registered) => {
+                name = registered.name.to_string();
+                None
+            }
+            Event::ClientUpdated(updated) if updated.name.as_str() != name => {
+                let text = format!("{name} is now called {}", updated.name);
+                name = updated.name.to_string();
+                Some(text)
+            }
+            Event::ClientSuspended(suspended) => {
+                Some(format!("The provider suspended {name}: “{}”. Its access was paused", suspended.reason))
+            }
+            Event::ClientReinstated(_) => Some(format!("The provider let {name} back: its access worked again")),
+            _ => None,
+        };
+        if let Some(text) = text.filter(|_| (began..=ended).contains(position)) {
+            entries.push(Entry { at: *at, text, position: Some(*position) });
+        }
+    }
+    entries
 }
 
 fn revocation(revoked: &GrantRevoked, telling: Telling<'_>) -> String {
@@ -178,7 +218,7 @@ mod tests {
     }
 
     fn telling(usage: Option<(u64, DateTime<Utc>, DateTime<Utc>)>) -> Telling<'static> {
-        Telling { reader: JANE, client: "Beppa Prints", usage, expired_by_clock: None }
+        Telling { reader: JANE, client: "Beppa Prints", usage, expired_by_clock: None, client_events: &[] }
     }
 
     fn texts(entries: &[Entry]) -> Vec<&str> {
@@ -257,6 +297,63 @@ mod tests {
                 "Beppa Prints gave up its access",
             ]
         );
+    }
+
+    #[test]
+    fn what_the_provider_did_to_the_client_while_the_grant_lived_is_told() {
+        use grantlog_domain::{CallbackPattern, ClientName, ClientRegistered, ClientReinstated, ClientSuspended};
+        use grantlog_domain::{ClientUpdated, ConsumerKey, Fingerprint, Reason};
+        let beppa = grantlog_domain::ClientId::new(uuid::Uuid::from_u128(2));
+        let named = |name: &str| ClientName::parse(name).unwrap();
+        let client_events: Vec<(u64, DateTime<Utc>, Event)> = vec![
+            (
+                1,
+                at(0, 0),
+                ClientRegistered {
+                    client_id: beppa,
+                    consumer_key: ConsumerKey::parse("beppa-demo-key").unwrap(),
+                    name: named("Beppa Prints"),
+                    homepage: None,
+                    callbacks: vec![CallbackPattern::parse("http://127.0.0.1:*").unwrap()],
+                    secret_fingerprint: Fingerprint::of("s"),
+                    rsa_public_key: None,
+                    notify_url: None,
+                }
+                .into(),
+            ),
+            (5, at(2, 0), ClientSuspended { client_id: beppa, reason: Reason::parse("abuse report").unwrap() }.into()),
+            (6, at(3, 0), ClientReinstated { client_id: beppa, reason: None }.into()),
+            (
+                7,
+                at(4, 0),
+                ClientUpdated {
+                    client_id: beppa,
+                    name: named("Beppa Frames"),
+                    homepage: None,
+                    callbacks: vec![],
+                    notify_url: None,
+                }
+                .into(),
+            ),
+            (
+                12,
+                at(9, 0),
+                ClientSuspended { client_id: beppa, reason: Reason::parse("after the end").unwrap() }.into(),
+            ),
+        ];
+        // The grant lived from position 3 to its revocation at 10.
+        let revoked = || Event::from(GrantRevoked { grant_id: GRANT, by: Revoker::Admin, reason: None });
+        let grant_events = vec![(3, at(1, 0), approved(false, ConsentMethod::ConsentPage)), (10, at(8, 0), revoked())];
+        let entries = history(&grant_events, Telling { client_events: &client_events, ..telling(None) });
+        let told: Vec<&str> = texts(&entries);
+        assert!(
+            told.contains(&"The provider suspended Beppa Prints: “abuse report”. Its access was paused"),
+            "{told:?}"
+        );
+        assert!(told.contains(&"The provider let Beppa Prints back: its access worked again"), "{told:?}");
+        assert!(told.contains(&"Beppa Prints is now called Beppa Frames"), "{told:?}");
+        assert!(!told.iter().any(|text| text.contains("after the end")), "only during the grant's life: {told:?}");
+        assert!(!told.iter().any(|text| text.contains("registered")), "{told:?}");
     }
 
     #[test]

@@ -171,6 +171,10 @@ impl Services {
         let usage = usage::usage_of_grant(self.store.side_tables(), &row.grant_id.to_string()).await?;
         let titles = self.photo_titles(owner).await?;
         let summary = summary(row, now, &titles, usage);
+        let mut client_events = Vec::new();
+        for event in &self.store.read_stream(&client.client_id.stream_id()).await? {
+            client_events.push((event.position, event.occurred_at, decode(event)?));
+        }
         let telling = Telling {
             reader: owner,
             client: &client.name,
@@ -179,6 +183,7 @@ impl Services {
                 .as_ref()
                 .map(|used| (used.count, parse_time(&used.first_used_at), parse_time(&used.last_used_at))),
             expired_by_clock: expired_by_clock(&summary, &events),
+            client_events: &client_events,
         };
         let entries = timeline::history(&events, telling);
         Ok(GrantHistory { client, summary, entries })

@@ -123,6 +123,13 @@ async fn a_suspension_refuses_every_request_on_every_node_and_a_resumption_resto
     assert_eq!(there.try_exchange(&approved, &approved_verifier, "s-11").status, 200);
     assert_eq!(jane.get(&other.url(&format!("/oauth/authorize?oauth_token={}", pending.0))).status, 200);
     assert_eq!(admin(&server, "POST", &format!("{BEPPA}/resume"), None).0, 409, "not suspended");
+    // Jane's history of the grant tells both.
+    let store = EventStore::connect(ConnectOptions::new(&database.url)).await.unwrap();
+    let grant = grantlog_projection::tables::grant_by_token(store.reader(), &access.0).await.unwrap().unwrap();
+    let history = jane.get(&server.url(&format!("/account/grants/{}", grant.grant_id)));
+    for told in ["The provider suspended Beppa Prints: “abuse report”", "The provider let Beppa Prints back"] {
+        assert!(history.body.contains(told), "{told}: {}", history.body);
+    }
     assert_eq!(admin(&server, "POST", &format!("{BEPPA}/suspend"), Some(json!({}))).0, 400, "a reason is required");
 }
 
