@@ -22,6 +22,7 @@ CREATE TABLE notices (
     state           TEXT    NOT NULL, -- pending, delivered or failed
     attempts        BIGINT  NOT NULL,
     next_attempt_at TEXT    NOT NULL,
+    first_attempt_at TEXT,          -- a day from here, it is given up
     last_error      TEXT,
     delivered_at    TEXT,
     PRIMARY KEY (client_id, position)

@@ -40,20 +40,25 @@ pub enum ClientCommand {
         /// The fingerprint of the new secret.
         secret_fingerprint: Fingerprint,
         /// Until when the current secret keeps working beside the new one; `None`: it
-        /// stops at once. A rotation always ends an earlier grace period.
+        /// stops at once. A rotation without one ends an earlier grace period; one with
+        /// one is refused while an earlier one runs.
         previous_valid_until: Option<DateTime<Utc>>,
+        /// When.
+        now: DateTime<Utc>,
     },
-    /// Set the profile owners see and the callbacks it may use. Nothing is recorded if
-    /// nothing changes.
+    /// Change the profile owners see, the callbacks it may use, where it is notified:
+    /// each field given replaces the current one, merged with the profile as it is when
+    /// decided (so two changes at once both hold). Nothing is recorded if nothing
+    /// changes.
     Update {
-        /// The name.
-        name: ClientName,
-        /// The homepage.
-        homepage: Option<Homepage>,
-        /// The callbacks (none means `oob` only).
-        callbacks: Vec<CallbackPattern>,
-        /// Where it receives revocation notices, if anywhere.
-        notify_url: Option<NotifyUrl>,
+        /// A new name.
+        name: Option<ClientName>,
+        /// A new homepage, or `Some(None)` for none.
+        homepage: Option<Option<Homepage>>,
+        /// New callbacks (none means `oob` only).
+        callbacks: Option<Vec<CallbackPattern>>,
+        /// A new notification URL, or `Some(None)` for none.
+        notify_url: Option<Option<NotifyUrl>>,
     },
     /// Suspend an active client.
     Suspend {
@@ -221,18 +226,24 @@ impl Aggregate for ClientState {
         let client_id = client.client_id();
         let event: Event = match command {
             ClientCommand::Register { .. } => unreachable!("handled above"),
-            ClientCommand::RotateSecret { secret_fingerprint, previous_valid_until } => ClientSecretRotated {
-                client_id,
-                secret_fingerprint: *secret_fingerprint,
-                previous_valid_until: *previous_valid_until,
+            ClientCommand::RotateSecret { secret_fingerprint, previous_valid_until, now } => {
+                if previous_valid_until.is_some() && client.previous_secret().is_some_and(|(_, until)| *now < until) {
+                    return Err(DomainError::GracePeriodRunning);
+                }
+                ClientSecretRotated {
+                    client_id,
+                    secret_fingerprint: *secret_fingerprint,
+                    previous_valid_until: *previous_valid_until,
+                }
+                .into()
             }
-            .into(),
             ClientCommand::Update { name, homepage, callbacks, notify_url } => {
+                let current = &client.profile;
                 let profile = Profile {
-                    name: name.clone(),
-                    homepage: homepage.clone(),
-                    callbacks: callbacks.clone(),
-                    notify_url: notify_url.clone(),
+                    name: name.clone().unwrap_or_else(|| current.name.clone()),
+                    homepage: homepage.clone().unwrap_or_else(|| current.homepage.clone()),
+                    callbacks: callbacks.clone().unwrap_or_else(|| current.callbacks.clone()),
+                    notify_url: notify_url.clone().unwrap_or_else(|| current.notify_url.clone()),
                 };
                 if profile == client.profile {
                     return Ok(Vec::new());
@@ -340,9 +351,9 @@ mod tests {
         for command in [
             rotate("new", None),
             ClientCommand::Update {
-                name: ClientName::parse("n").unwrap(),
+                name: Some(ClientName::parse("n").unwrap()),
                 homepage: None,
-                callbacks: vec![],
+                callbacks: None,
                 notify_url: None,
             },
             ClientCommand::Suspend { reason: Reason::parse("why").unwrap() },
@@ -353,7 +364,8 @@ mod tests {
     }
 
     fn rotate(secret: &str, previous_valid_until: Option<DateTime<Utc>>) -> ClientCommand {
-        ClientCommand::RotateSecret { secret_fingerprint: Fingerprint::of(secret), previous_valid_until }
+        let now = "2026-03-01T12:00:00Z".parse().unwrap();
+        ClientCommand::RotateSecret { secret_fingerprint: Fingerprint::of(secret), previous_valid_until, now }
     }
 
     fn rotated(secret: &str, previous_valid_until: Option<DateTime<Utc>>) -> Event {
@@ -383,6 +395,14 @@ mod tests {
         assert_eq!(kept_until, until);
         let again = ClientState::fold(&[registered(), rotated("new-secret", Some(until)), rotated("third", None)]);
         assert_eq!(again.client().unwrap().previous_secret(), None, "a rotation ends an earlier grace period");
+        // Another grace period while this one runs would end the secret still in use.
+        given::<ClientState>(&[registered(), rotated("new-secret", Some(until))])
+            .when(rotate("third", Some(until)))
+            .then_refused(DomainError::GracePeriodRunning);
+        let ran_out = "2026-03-01T11:00:00Z".parse::<DateTime<Utc>>().unwrap();
+        given::<ClientState>(&[registered(), rotated("new-secret", Some(ran_out))])
+            .when(rotate("third", Some(until)))
+            .then(vec![rotated("third", Some(until))]);
     }
 
     #[test]
@@ -397,17 +417,17 @@ mod tests {
         let state = ClientState::fold(&[registered()]);
         let client = state.client().unwrap();
         let same = ClientCommand::Update {
-            name: client.name().clone(),
-            homepage: client.homepage().cloned(),
-            callbacks: client.callbacks().to_vec(),
-            notify_url: client.notify_url().cloned(),
+            name: Some(client.name().clone()),
+            homepage: None,
+            callbacks: Some(client.callbacks().to_vec()),
+            notify_url: Some(None),
         };
         given::<ClientState>(&[registered()]).when(same).then(vec![]);
         let renamed = ClientCommand::Update {
-            name: ClientName::parse("Beppa Prints & Frames").unwrap(),
-            homepage: None,
-            callbacks: vec![],
-            notify_url: Some(NotifyUrl::parse("https://beppa.example/notices").unwrap()),
+            name: Some(ClientName::parse("Beppa Prints & Frames").unwrap()),
+            homepage: Some(None),
+            callbacks: Some(vec![]),
+            notify_url: Some(Some(NotifyUrl::parse("https://beppa.example/notices").unwrap())),
         };
         let updated: Event = ClientUpdated {
             client_id: CLIENT,
@@ -423,6 +443,18 @@ mod tests {
         assert_eq!(client.name().as_str(), "Beppa Prints & Frames");
         assert_eq!(client.homepage(), None);
         assert_eq!(client.notify_url().map(NotifyUrl::as_str), Some("https://beppa.example/notices"));
+        // A field not given keeps its value: two changes decided one after the other both hold.
+        let homepage = Homepage::parse("https://beppa.example/").unwrap();
+        let only_homepage = ClientCommand::Update {
+            name: None,
+            homepage: Some(Some(homepage.clone())),
+            callbacks: None,
+            notify_url: None,
+        };
+        let events = state.decide(&only_homepage).unwrap();
+        let state = events.iter().fold(state, ClientState::evolve);
+        let client = state.client().unwrap();
+        assert_eq!((client.name().as_str(), client.homepage()), ("Beppa Prints & Frames", Some(&homepage)));
         assert!(!client.allows_callback(&Callback::parse("http://127.0.0.1:5000/cb").unwrap()), "callbacks replaced");
         assert!(client.allows_callback(&Callback::Oob));
     }

@@ -53,6 +53,10 @@ pub enum DomainError {
     /// Reinstating a client that is not suspended.
     #[error("the client is not suspended")]
     ClientNotSuspended,
+    /// A rotation with a grace period while an earlier one still runs: it would end the
+    /// secret the client is still moving away from.
+    #[error("a grace period is running: rotate without one to end it")]
+    GracePeriodRunning,
     /// A command on an erased owner.
     #[error("the owner has been erased")]
     OwnerErased,

@@ -314,6 +314,7 @@ proptest! {
                 1 => ClientCommand::RotateSecret {
                     secret_fingerprint: Fingerprint::of(&format!("secret-{index}")),
                     previous_valid_until: None,
+                    now: chrono::Utc::now(),
                 },
                 2 | 3 => ClientCommand::Suspend { reason: Reason::parse("checking").unwrap() },
                 _ => ClientCommand::Reinstate { reason: None },

@@ -406,6 +406,9 @@ pub async fn client_by_key(pool: &AnyPool, key: &str) -> Result<Option<ClientRow
 /// Up to `limit` clients whose consumer key sorts after `after`, in that order: the
 /// operators' paged list.
 pub async fn clients_after(pool: &AnyPool, after: &str, limit: u32) -> Result<Vec<ClientRow>, ProjectionError> {
+    if !storable(after) {
+        return Ok(Vec::new());
+    }
     let rows = sqlx::query("SELECT * FROM clients WHERE consumer_key > $1 ORDER BY consumer_key LIMIT $2")
         .bind(after)
         .bind(i64::from(limit))

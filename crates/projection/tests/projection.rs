@@ -95,13 +95,18 @@ async fn step(store: &EventStore, world: &mut World, dice: &mut Dice, n: usize) 
                     // The previous secret kept for an hour: its fingerprint and time are in the row.
                     2 => ClientCommand::RotateSecret {
                         secret_fingerprint: grantlog_domain::Fingerprint::of(&format!("secret-{}", dice.below(1000))),
-                        previous_valid_until: Some(now + chrono::Duration::hours(1)),
+                        previous_valid_until: None,
+                        now,
                     },
                     _ => ClientCommand::Update {
-                        name: grantlog_domain::ClientName::parse(&format!("Renamed {}", dice.below(1000))).unwrap(),
-                        homepage: None,
-                        callbacks: vec![],
-                        notify_url: Some(grantlog_domain::NotifyUrl::parse("https://beppa.example/notices").unwrap()),
+                        name: Some(
+                            grantlog_domain::ClientName::parse(&format!("Renamed {}", dice.below(1000))).unwrap(),
+                        ),
+                        homepage: Some(None),
+                        callbacks: None,
+                        notify_url: Some(Some(
+                            grantlog_domain::NotifyUrl::parse("https://beppa.example/notices").unwrap(),
+                        )),
                     },
                 };
                 let context = context(now, Actor::Admin);

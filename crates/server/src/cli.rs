@@ -642,21 +642,20 @@ async fn client(services: &Services, command: ClientCommand) -> anyhow::Result<O
                 callbacks: (!callbacks.is_empty()).then_some(callbacks),
                 notify_url: if no_notify_url { Some(None) } else { notify_url.map(Some) },
             };
-            let updated = services.update_client(&key, patch).await.context("Failed to update the client")?;
-            let mut printed = client_json(&updated.client);
-            if let Some(secret) = &updated.notify_secret {
-                printed["notify_secret"] = serde_json::json!(secret.expose_secret());
+            if patch.is_empty() {
+                anyhow::bail!(
+                    "Nothing to change: give --name, --homepage, --no-homepage, --callback, --notify-url or --no-notify-url"
+                );
             }
-            printed
+            services.update_client(&key, patch).await.context("Failed to update the client")?.to_json()
         }
         ClientCommand::RotateSecret { key, grace_seconds } => {
             let grace = grace_seconds.map(|seconds| chrono::Duration::seconds(i64::from(seconds)));
-            let (secret, until) =
-                services.rotate_client_secret(&key, grace, Utc::now()).await.context("Failed to rotate the secret")?;
-            serde_json::json!({
-                "client_secret": secret.expose_secret(),
-                "previous_valid_until": until.map(grantlog_projection::tables::timestamp),
-            })
+            services
+                .rotate_client_secret(&key, grace, Utc::now())
+                .await
+                .context("Failed to rotate the secret")?
+                .to_json()
         }
         ClientCommand::Suspend { key, reason } => {
             client_json(&services.suspend_client(&key, &reason).await.context("Failed to suspend the client")?)

@@ -7,8 +7,11 @@
 //! JSON `{"event", "grant", "token", "at", "position"}` with `Grantlog-Timestamp` and
 //! `Grantlog-Signature: v1=<hex HMAC-SHA256 over "<timestamp>.<body>">` under the
 //! client's notification key. A 2xx delivers it; anything else is tried again after
-//! 1, 2, 4 … seconds (at most ten minutes apart) for a day, then given up. Delivery is
-//! at least once: a process that dies between sending and recording sends again.
+//! 1, 2, 4 … seconds (at most ten minutes apart) for a day from its first attempt, then
+//! given up (at once if the client no longer has a URL or key). An attempt holds its
+//! notice for a minute against other processes, and its outcome is written only if it
+//! still held it. Delivery is at least once: a process that dies between sending and
+//! recording, or whose hold lapsed, has it sent again.
 
 use std::time::Duration;
 
@@ -121,37 +124,61 @@ impl Notifier {
             state: NoticeState::Pending,
             attempts: 0,
             next_attempt_at: now,
+            first_attempt_at: None,
             last_error: None,
         }))
     }
 
-    /// Attempts the notices due at `now`, each client's oldest.
+    /// Attempts the notices due at `now`, each client's oldest, the clients' at once (a
+    /// client that does not answer holds up only its own notices).
     pub async fn deliver_due(&self, now: DateTime<Utc>) -> anyhow::Result<()> {
-        let tables = self.store.side_tables();
-        for notice in notices::due(tables, now, NOTICES_PER_LOOK).await? {
-            if !notices::claim(tables, &notice, now + LEASE).await? {
-                continue;
-            }
-            let attempt = match self.send(&notice).await {
-                Ok(()) => Attempt::Delivered,
-                Err(error) if now - notice.queued_at >= GIVE_UP_AFTER => Attempt::GiveUp { error },
-                Err(error) => Attempt::Retry { at: Utc::now() + wait_after(notice.attempts + 1), error },
-            };
-            notices::record(tables, &notice, &attempt, Utc::now()).await?;
+        let due = notices::due(self.store.side_tables(), now, NOTICES_PER_LOOK).await?;
+        for attempted in futures_util::future::join_all(due.iter().map(|notice| self.attempt(notice))).await {
+            attempted?;
         }
         Ok(())
     }
 
-    /// One attempt: `Err` says what went wrong.
-    async fn send(&self, notice: &Notice) -> Result<(), String> {
-        let reader = self.store.reader();
-        let client = client_by_id(reader, &notice.client_id).await.map_err(|error| error.to_string())?;
-        let Some(url) = client.and_then(|client| client.notify_url) else {
-            return Err("the client has no notify_url any more".to_owned());
+    /// Claims `notice`, sends it, and records what came of it.
+    async fn attempt(&self, notice: &Notice) -> anyhow::Result<()> {
+        let tables = self.store.side_tables();
+        let claimed_until = Utc::now() + LEASE;
+        if !notices::claim(tables, notice, claimed_until).await? {
+            return Ok(());
+        }
+        let attempt = match self.send(notice).await {
+            Ok(()) => Attempt::Delivered,
+            Err(Undelivered::Never(error)) => Attempt::GiveUp { error },
+            Err(Undelivered::Now(error)) => {
+                let first = notice.first_attempt_at.unwrap_or_else(Utc::now);
+                if Utc::now() - first >= GIVE_UP_AFTER {
+                    Attempt::GiveUp { error }
+                } else {
+                    Attempt::Retry { at: Utc::now() + wait_after(notice.attempts + 1), error }
+                }
+            }
         };
-        let client_id = notice.client_id.parse().map_err(|_| "a malformed client id".to_owned())?;
-        let key = self.secrets.get(reader, &notify_secret_id(client_id)).await.map_err(|error| error.to_string())?;
-        let key = key.ok_or_else(|| "the client has no notification key".to_owned())?;
+        if !notices::record(tables, notice, claimed_until, &attempt, Utc::now()).await? {
+            tracing::warn!(
+                position = notice.position,
+                "a notice's hold lapsed during its attempt; another process has it"
+            );
+        }
+        Ok(())
+    }
+
+    /// One attempt: what went wrong, and whether trying again can help.
+    async fn send(&self, notice: &Notice) -> Result<(), Undelivered> {
+        let reader = self.store.reader();
+        let failed = |error: &dyn std::fmt::Display| Undelivered::Now(error.to_string());
+        let client = client_by_id(reader, &notice.client_id).await.map_err(|error| failed(&error))?;
+        let Some(url) = client.and_then(|client| client.notify_url) else {
+            return Err(Undelivered::Never("the client has no notify_url any more".to_owned()));
+        };
+        let never = |what: &str| Undelivered::Never(what.to_owned());
+        let client_id = notice.client_id.parse().map_err(|_| never("a malformed client id"))?;
+        let key = self.secrets.get(reader, &notify_secret_id(client_id)).await.map_err(|error| failed(&error))?;
+        let key = key.ok_or_else(|| never("the client has no notification key"))?;
         let body = notice_body(notice);
         let timestamp = Utc::now().timestamp();
         let signature = sign(key.expose_secret(), timestamp, &body);
@@ -165,13 +192,21 @@ impl Notifier {
                 .send(body.as_bytes())
         })
         .await
-        .map_err(|error| error.to_string())?;
+        .map_err(|error| failed(&error))?;
         match sent {
             Ok(response) if response.status().is_success() => Ok(()),
-            Ok(response) => Err(format!("answered {}", response.status().as_u16())),
-            Err(error) => Err(error.to_string()),
+            Ok(response) => Err(Undelivered::Now(format!("answered {}", response.status().as_u16()))),
+            Err(error) => Err(failed(&error)),
         }
     }
+}
+
+/// Why a notice was not delivered.
+enum Undelivered {
+    /// Something that may pass: a refusal, a timeout, our database.
+    Now(String),
+    /// Something no retry mends: the client has no URL or key any more.
+    Never(String),
 }
 
 /// The notice's JSON body.

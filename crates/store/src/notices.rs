@@ -69,6 +69,8 @@ pub struct Notice {
     pub attempts: u64,
     /// When it is attempted next (pending), or was last (otherwise).
     pub next_attempt_at: DateTime<Utc>,
+    /// When it was first attempted (a day later it is given up).
+    pub first_attempt_at: Option<DateTime<Utc>>,
     /// What went wrong at the last attempt.
     pub last_error: Option<String>,
 }
@@ -170,32 +172,39 @@ pub async fn claim(tables: &SideTables, notice: &Notice, until: DateTime<Utc>) -
     Ok(claimed == 1)
 }
 
-/// Records an attempt's outcome at `now`.
+/// Records the outcome of the attempt that claimed `notice` until `claimed_until`, at
+/// `now`; `false` (nothing written) if the claim had lapsed and another process took
+/// the notice since: its outcome is the one that counts.
 pub async fn record(
     tables: &SideTables,
     notice: &Notice,
+    claimed_until: DateTime<Utc>,
     attempt: &Attempt,
     now: DateTime<Utc>,
-) -> Result<(), StoreError> {
+) -> Result<bool, StoreError> {
     let (state, next, error) = match attempt {
         Attempt::Delivered => (NoticeState::Delivered, now, None),
         Attempt::Retry { at, error } => (NoticeState::Pending, *at, Some(error.as_str())),
         Attempt::GiveUp { error } => (NoticeState::Failed, now, Some(error.as_str())),
     };
     let delivered_at = (state == NoticeState::Delivered).then(|| format_timestamp(&now));
-    sqlx::query(
+    let recorded = sqlx::query(
         "UPDATE notices SET state = $1, attempts = attempts + 1, next_attempt_at = $2, last_error = $3, \
-         delivered_at = $4 WHERE client_id = $5 AND position = $6",
+         delivered_at = $4, first_attempt_at = COALESCE(first_attempt_at, $5) \
+         WHERE client_id = $6 AND position = $7 AND state = 'pending' AND next_attempt_at = $8",
     )
     .bind(state.as_str())
     .bind(format_timestamp(&next))
     .bind(error)
     .bind(delivered_at)
+    .bind(format_timestamp(&now))
     .bind(&notice.client_id)
     .bind(to_i64(notice.position))
+    .bind(format_timestamp(&claimed_until))
     .execute(&tables.pool)
-    .await?;
-    Ok(())
+    .await?
+    .rows_affected();
+    Ok(recorded == 1)
 }
 
 /// A client's pending and failed notices, in log order (at most `limit`).
@@ -227,6 +236,10 @@ fn notice(row: &AnyRow) -> Result<Notice, StoreError> {
         state: NoticeState::parse(&row.try_get::<String, _>("state")?)?,
         attempts: to_u64(row.try_get("attempts")?),
         next_attempt_at: time("next_attempt_at")?,
+        first_attempt_at: match row.try_get::<Option<String>, _>("first_attempt_at")? {
+            Some(_) => Some(time("first_attempt_at")?),
+            None => None,
+        },
         last_error: row.try_get("last_error")?,
     })
 }

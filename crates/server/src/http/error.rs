@@ -86,6 +86,7 @@ impl From<LifecycleError> for ApiError {
             LifecycleError::UnknownClient | LifecycleError::UnknownGrant => StatusCode::NOT_FOUND,
             LifecycleError::Invalid(_) => StatusCode::BAD_REQUEST,
             LifecycleError::Conflict(_) => StatusCode::CONFLICT,
+            LifecycleError::Busy => return Self::TooMany { retry_after: 1, reason: error.to_string() },
             LifecycleError::Failed(_) => return Self::failed(error),
         };
         outcome("operator_refused");

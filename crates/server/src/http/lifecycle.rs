@@ -1,6 +1,7 @@
 //! The admin API over the life of clients and grants, behind the admin's bearer token:
 //! `GET /admin/clients` (paged) and `/admin/clients/{key}`, `PATCH` of a client's
-//! profile (its first `notify_url` answers the notices' signing key, once), `rotate-secret`, `suspend`, `resume`, and `POST /admin/grants/{id}/revoke`.
+//! profile (name, homepage, callbacks, `notify_url`: a new notification key is answered
+//! once), `rotate-secret`, `suspend`, `resume`, and `POST /admin/grants/{id}/revoke`.
 //! `grantlog client …` and `grantlog grant revoke` run the same use cases
 //! (`services/clients.rs`).
 
@@ -8,7 +9,6 @@ use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
 use grantlog_oauth1::encoding::parse_form;
-use secrecy::ExposeSecret as _;
 use serde::Deserialize;
 
 use super::operator::{json_body, require};
@@ -21,12 +21,12 @@ use crate::services::clients::{ClientPatch, client_json, notice_json};
 /// clients after consumer key `after`, in key order, and where to go on from.
 pub(super) async fn list_clients(request: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     require(&state, &request, Role::Admin)?;
-    let query = parse_form(request.query_string()).unwrap_or_default();
+    let limit_wrong = || ApiError::operator(StatusCode::BAD_REQUEST, "limit is a whole number from 1 to 1000");
+    let query = parse_form(request.query_string())
+        .map_err(|_| ApiError::operator(StatusCode::BAD_REQUEST, "the query is not well-formed"))?;
     let limit = match value(&query, "limit") {
         None => 100,
-        Some(text) => text
-            .parse::<u32>()
-            .map_err(|_| ApiError::operator(StatusCode::BAD_REQUEST, "limit is a whole number from 1 to 1000"))?,
+        Some(text) => text.parse::<u32>().ok().filter(|limit| (1..=1000).contains(limit)).ok_or_else(limit_wrong)?,
     };
     let clients = state.services.clients(value(&query, "after").unwrap_or(""), limit).await?;
     outcome("clients_listed");
@@ -76,28 +76,19 @@ pub(super) async fn update_client(
 ) -> Result<HttpResponse, ApiError> {
     require(&state, &request, Role::Admin)?;
     let change: ProfileChange = json_body(&body)?;
-    if change.name.is_none()
-        && change.homepage.is_none()
-        && change.callback_urls.is_none()
-        && change.notify_url.is_none()
-    {
-        let message = "give at least one of name, homepage, callback_urls, notify_url";
-        return Err(ApiError::operator(StatusCode::BAD_REQUEST, message));
-    }
     let patch = ClientPatch {
         name: change.name,
         homepage: change.homepage,
         callbacks: change.callback_urls,
         notify_url: change.notify_url,
     };
+    if patch.is_empty() {
+        let message = "give at least one of name, homepage, callback_urls, notify_url";
+        return Err(ApiError::operator(StatusCode::BAD_REQUEST, message));
+    }
     let updated = state.services.update_client(&key, patch).await?;
     outcome("client_updated");
-    let mut answer = client_json(&updated.client);
-    // Shown this once, when the client gets its first notification URL.
-    if let Some(secret) = &updated.notify_secret {
-        answer["notify_secret"] = serde_json::json!(secret.expose_secret());
-    }
-    Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(answer))
+    Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(updated.to_json()))
 }
 
 /// `POST /admin/clients/{key}/rotate-secret`'s body (which may be empty).
@@ -119,12 +110,9 @@ pub(super) async fn rotate_secret(
     require(&state, &request, Role::Admin)?;
     let rotation: Rotation = if body.is_empty() { Rotation::default() } else { json_body(&body)? };
     let grace = rotation.grace_seconds.map(|seconds| chrono::Duration::seconds(i64::from(seconds)));
-    let (secret, until) = state.services.rotate_client_secret(&key, grace, Utc::now()).await?;
+    let rotated = state.services.rotate_client_secret(&key, grace, Utc::now()).await?;
     outcome("client_secret_rotated");
-    Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(serde_json::json!({
-        "client_secret": secret.expose_secret(),
-        "previous_valid_until": until.map(grantlog_projection::tables::timestamp),
-    })))
+    Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(rotated.to_json()))
 }
 
 /// The body of a suspension, a resumption or a revocation: why.

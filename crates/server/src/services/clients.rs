@@ -4,6 +4,7 @@
 //! revoke a grant. Every change is a domain command recorded as an event by the admin.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use chrono::{DateTime, Duration, Utc};
 use grantlog_domain::{
@@ -41,6 +42,9 @@ pub enum LifecycleError {
     /// The change does not apply to the client or grant as it is now.
     #[error("{0}")]
     Conflict(&'static str),
+    /// Too many changes to the same client or grant at once: try again.
+    #[error("too many changes to it at once; try again")]
+    Busy,
     /// Our failure.
     #[error(transparent)]
     Failed(#[from] ServiceError),
@@ -60,6 +64,11 @@ impl From<ProjectionError> for LifecycleError {
             }
             ProjectionError::Domain(DomainError::ClientNotSuspended) => Self::Conflict("the client is not suspended"),
             ProjectionError::Domain(DomainError::GrantEnded(_)) => Self::Conflict("the grant has already ended"),
+            ProjectionError::Domain(DomainError::GracePeriodRunning) => {
+                Self::Conflict("a grace period is running: rotate without one to end it")
+            }
+            // Many changes to one client at once: it is not the request's fault.
+            ProjectionError::Busy(_) => Self::Busy,
             error => Self::Failed(error.into()),
         }
     }
@@ -82,6 +91,13 @@ pub struct ClientPatch {
     pub callbacks: Option<Vec<String>>,
     /// A new notification URL, or `Some(None)` to stop notices.
     pub notify_url: Option<Option<String>>,
+}
+
+impl ClientPatch {
+    /// Whether it changes nothing.
+    pub fn is_empty(&self) -> bool {
+        self.name.is_none() && self.homepage.is_none() && self.callbacks.is_none() && self.notify_url.is_none()
+    }
 }
 
 /// A client after a change of profile, and the key its notices are signed with if this
@@ -134,6 +150,36 @@ pub fn client_json(client: &ClientRow) -> serde_json::Value {
     })
 }
 
+impl Updated {
+    /// [`client_json`], with `"notify_secret"` when this change made one.
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut json = client_json(&self.client);
+        if let Some(secret) = &self.notify_secret {
+            json["notify_secret"] = serde_json::json!(secret.expose_secret());
+        }
+        json
+    }
+}
+
+/// A rotated secret, shown only in this answer, and until when the previous one works.
+#[derive(Debug)]
+pub struct Rotated {
+    /// The new secret.
+    pub secret: SecretString,
+    /// The end of the grace period, if one was given.
+    pub previous_valid_until: Option<DateTime<Utc>>,
+}
+
+impl Rotated {
+    /// `{"client_secret", "previous_valid_until"}`.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "client_secret": self.secret.expose_secret(),
+            "previous_valid_until": self.previous_valid_until.map(grantlog_projection::tables::timestamp),
+        })
+    }
+}
+
 /// A notice as `/admin/clients/{key}/deliveries` lists it.
 pub fn notice_json(notice: &Notice) -> serde_json::Value {
     use grantlog_projection::tables::timestamp;
@@ -174,58 +220,58 @@ impl Services {
         Ok(ClientDetails { client, grants })
     }
 
-    /// Changes the profile of the client `key`. A client's first notification URL comes
-    /// with the key its notices are signed with, sealed in the same transaction.
+    /// Changes the profile of the client `key`: the fields given, merged with the profile
+    /// as it is when the change is decided. A client given a notification URL gets the
+    /// key its notices are signed with, unless it has one, sealed in the same
+    /// transaction and answered only by this change; removing the URL destroys the key.
     pub async fn update_client(&self, key: &str, patch: ClientPatch) -> Result<Updated, LifecycleError> {
         let client = self.client_by_key(key).await?;
+        let notify_url = patch.notify_url.map(|url| url.as_deref().map(NotifyUrl::parse).transpose()).transpose()?;
+        let keyed = notify_url.as_ref().map(Option::is_some);
         let command = ClientCommand::Update {
-            name: ClientName::parse(patch.name.as_deref().unwrap_or(&client.name))?,
-            homepage: match patch.homepage {
-                Some(homepage) => homepage.as_deref().map(Homepage::parse).transpose()?,
-                None => client.homepage.as_deref().map(Homepage::parse).transpose()?,
-            },
-            callbacks: match patch.callbacks {
-                Some(callbacks) => parse_callbacks(&callbacks)?,
-                None => client.callbacks.clone(),
-            },
-            notify_url: match patch.notify_url {
-                Some(url) => url.as_deref().map(NotifyUrl::parse).transpose()?,
-                None => client.notify_url.as_deref().map(NotifyUrl::parse).transpose()?,
-            },
+            name: patch.name.as_deref().map(ClientName::parse).transpose()?,
+            homepage: patch
+                .homepage
+                .map(|homepage| homepage.as_deref().map(Homepage::parse).transpose())
+                .transpose()?,
+            callbacks: patch.callbacks.as_deref().map(parse_callbacks).transpose()?,
+            notify_url,
         };
-        let first_notify_url =
-            client.notify_url.is_none() && matches!(&command, ClientCommand::Update { notify_url: Some(_), .. });
+        let candidate = SecretString::from(random_token(32));
+        let made = Arc::new(AtomicBool::new(false));
         let id = notify_secret_id(client.client_id);
-        let (sealer, candidate, seal_id) = (self.secrets.clone(), SecretString::from(random_token(32)), id.clone());
+        let (sealer, key_to_seal, made_here) = (self.secrets.clone(), candidate.clone(), made.clone());
         let also: grantlog_projection::AlsoWrite = Arc::new(move |connection| {
-            let (sealer, candidate, id) = (sealer.clone(), candidate.clone(), seal_id.clone());
+            let (sealer, candidate, id, made) = (sealer.clone(), key_to_seal.clone(), id.clone(), made_here.clone());
             Box::pin(async move {
-                if first_notify_url {
-                    sealer.put_if_absent(connection, &id, candidate.expose_secret()).await?;
+                // Per attempt: only the one that commits tells what it did.
+                made.store(false, Ordering::SeqCst);
+                match keyed {
+                    Some(true) => {
+                        let sealed = sealer.put_if_absent(connection, &id, candidate.expose_secret()).await?;
+                        made.store(sealed, Ordering::SeqCst);
+                    }
+                    Some(false) => drop(SecretBox::wipe(connection, &id).await?),
+                    None => {}
                 }
                 Ok(())
             })
         });
         let context = Context { now: Utc::now(), actor: Actor::Admin, trace_id: None };
-        let (_, recorded) =
-            execute_with::<ClientRecord>(&self.store, &client.client_id.stream_id(), &command, &context, also).await?;
-        // The key as stored: a concurrent change may have sealed one first.
-        let notify_secret = match first_notify_url && !recorded.is_empty() {
-            true => self.secrets.get(self.store.reader(), &id).await?,
-            false => None,
-        };
+        execute_with::<ClientRecord>(&self.store, &client.client_id.stream_id(), &command, &context, also).await?;
+        let notify_secret = made.load(Ordering::SeqCst).then_some(candidate);
         Ok(Updated { client: self.client_by_key(key).await?, notify_secret })
     }
 
     /// A new secret for the client `key`, shown only in this answer, and until when the
-    /// current one still works: not at all, or for `grace` (at most [`MAX_GRACE`]);
-    /// either way an earlier grace period ends.
+    /// current one still works: not at all (which ends an earlier grace period), or for
+    /// `grace` (at most [`MAX_GRACE`]; refused while an earlier grace period runs).
     pub async fn rotate_client_secret(
         &self,
         key: &str,
         grace: Option<Duration>,
         now: DateTime<Utc>,
-    ) -> Result<(SecretString, Option<DateTime<Utc>>), LifecycleError> {
+    ) -> Result<Rotated, LifecycleError> {
         let grace = grace.filter(|grace| !grace.is_zero());
         if grace.is_some_and(|grace| grace < Duration::zero() || grace > MAX_GRACE) {
             return Err(LifecycleError::Invalid(format!(
@@ -239,6 +285,7 @@ impl Services {
         let command = ClientCommand::RotateSecret {
             secret_fingerprint: Fingerprint::of(secret.expose_secret()),
             previous_valid_until,
+            now,
         };
         let (current, previous) = (client_secret_id(client.client_id), previous_client_secret_id(client.client_id));
         let (sealer, new, keep) = (self.secrets.clone(), secret.clone(), grace.is_some());
@@ -257,7 +304,7 @@ impl Services {
         });
         let context = Context { now, actor: Actor::Admin, trace_id: None };
         execute_with::<ClientRecord>(&self.store, &client.client_id.stream_id(), &command, &context, also).await?;
-        Ok((secret, previous_valid_until))
+        Ok(Rotated { secret, previous_valid_until })
     }
 
     /// Suspends the client `key`: every request it makes is refused from the moment

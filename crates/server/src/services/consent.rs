@@ -246,6 +246,7 @@ fn refused(error: ProjectionError) -> DecisionError {
         | D::UnknownOwner
         | D::ClientAlreadySuspended
         | D::ClientNotSuspended
+        | D::GracePeriodRunning
         | D::CallbackNotRegistered
         | D::InvalidTtl
         | D::EmptyScope

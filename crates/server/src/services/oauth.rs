@@ -258,6 +258,7 @@ pub(crate) fn protocol_problem(refusal: &DomainError) -> Option<ProtocolError> {
         | D::UnknownOwner
         | D::ClientAlreadySuspended
         | D::ClientNotSuspended
+        | D::GracePeriodRunning
         | D::InvalidTtl
         | D::EmptyScope
         | D::ScopeWidened
@@ -292,7 +293,7 @@ mod tests {
     #[test]
     fn every_domain_refusal_has_one_answer() {
         use DomainError as D;
-        let cases: [(D, Option<(u16, &str)>); 28] = [
+        let cases: [(D, Option<(u16, &str)>); 29] = [
             (D::UnknownClient, Some((401, "consumer_key_unknown"))),
             (D::ClientSuspended, Some((401, "consumer_key_rejected"))),
             (D::CallbackNotRegistered, Some((400, "parameter_rejected"))),
@@ -312,6 +313,7 @@ mod tests {
             (D::UnknownOwner, None),
             (D::ClientAlreadySuspended, None),
             (D::ClientNotSuspended, None),
+            (D::GracePeriodRunning, None),
             (D::InvalidTtl, None),
             (D::EmptyScope, None),
             (D::ScopeWidened, None),

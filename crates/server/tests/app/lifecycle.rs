@@ -59,15 +59,19 @@ async fn a_rotated_secret_refuses_the_old_one_at_once_or_after_its_grace(databas
     let (_, shown) = admin(&server, "GET", BEPPA, None);
     assert_eq!(shown["previous_secret_valid_until"], graced["previous_valid_until"]);
     assert!(!shown.to_string().contains(&second), "never a secret");
-    admin(&server, "POST", &format!("{BEPPA}/rotate-secret"), Some(json!({"grace_seconds": 0})));
-    assert_eq!(new.initiate(&other, "n-6").status, 401, "a rotation ends the grace period");
+    // Another grace period while this one runs would end the secret still in use: 409.
+    let (status, refused) =
+        admin(&server, "POST", &format!("{BEPPA}/rotate-secret"), Some(json!({"grace_seconds": 600})));
+    assert_eq!((status, &refused["error"]), (409, &json!("a grace period is running: rotate without one to end it")));
+    assert_eq!(new.initiate(&other, "n-6").status, 200, "the refusal changed nothing");
+    let (_, plain) = admin(&server, "POST", &format!("{BEPPA}/rotate-secret"), Some(json!({"grace_seconds": 0})));
+    assert_eq!(new.initiate(&other, "n-7").status, 401, "a rotation without one ends the grace period");
 
     // A grace period runs out by itself.
-    let (_, short) = admin(&server, "POST", &format!("{BEPPA}/rotate-secret"), Some(json!({"grace_seconds": 1})));
     let fourth = Client {
         server: &other,
         key: "beppa-demo-key".into(),
-        secret: short["client_secret"].as_str().unwrap().into(),
+        secret: plain["client_secret"].as_str().unwrap().into(),
     };
     admin(&server, "POST", &format!("{BEPPA}/rotate-secret"), Some(json!({"grace_seconds": 1})));
     let mut nonce = 0;
@@ -162,6 +166,22 @@ async fn operators_list_change_and_revoke_over_http_and_the_command_line(databas
     let consent = jane.get(&server.url(&format!("/oauth/authorize?oauth_token={}", asking.0)));
     assert!(consent.body.contains("Beppa Prints &amp; Frames"), "{}", consent.body);
 
+    // Two changes at once both hold: each is merged with the profile as it is then.
+    let (homepage, callbacks) = std::thread::scope(|scope| {
+        let homepage =
+            scope.spawn(|| admin(&server, "PATCH", BEPPA, Some(json!({"homepage": "https://beppa.example/"}))));
+        let callbacks =
+            scope.spawn(|| admin(&server, "PATCH", BEPPA, Some(json!({"callback_urls": ["http://127.0.0.1:*"]}))));
+        (homepage.join().unwrap(), callbacks.join().unwrap())
+    });
+    assert_eq!((homepage.0, callbacks.0), (200, 200));
+    let (_, both) = admin(&server, "GET", BEPPA, None);
+    assert_eq!(
+        (&both["homepage"], &both["callback_urls"]),
+        (&json!("https://beppa.example/"), &json!(["http://127.0.0.1:*"]))
+    );
+    assert_eq!(both["name"], "Beppa Prints & Frames", "and the name changed before them stays");
+
     // Refusals change nothing.
     let refusals: [(&str, &str, Option<Value>, u16, &str); 8] = [
         ("GET", "/admin/clients/nobody", None, 404, "no client has that key"),
@@ -185,6 +205,11 @@ async fn operators_list_change_and_revoke_over_http_and_the_command_line(databas
         assert_eq!(status, expected, "{method} {path}: {answer}");
         assert!(answer["error"].as_str().is_some_and(|error| error.contains(says)), "{method} {path}: {answer}");
     }
+    for query in ["limit=0", "limit=1001", "limit=%zz", "after=%zz"] {
+        assert_eq!(admin(&server, "GET", &format!("/admin/clients?{query}"), None).0, 400, "{query}");
+    }
+    let (status, nothing) = admin(&server, "GET", "/admin/clients?after=%00", None);
+    assert_eq!((status, &nothing["clients"]), (200, &json!([])), "no key sorts after a NUL that no key has");
     for token in [None, Some(AUDITOR)] {
         assert_eq!(call("GET", &server.url("/admin/clients"), token, None).0, 401);
         assert_eq!(
@@ -241,6 +266,9 @@ async fn operators_list_change_and_revoke_over_http_and_the_command_line(databas
     let (code, _, err) = run(&["grant", "revoke", "--id", &grant, "--reason", "again"]);
     assert_eq!(code, Some(1));
     assert!(err.contains("already ended"), "{err}");
+    let (code, _, err) = run(&["client", "update", "--key", "beppa-demo-key"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("Nothing to change"), "{err}");
     let (code, _, err) = run(&["client", "show", "--key", "nobody"]);
     assert_eq!(code, Some(1));
     assert!(err.contains("no client has that key"), "{err}");

@@ -178,6 +178,17 @@ async fn a_revocation_reaches_the_client_signed_and_again_until_it_is_taken(data
     let last = eventually("the operator's revocation announced", || receiver.arrived().get(3).cloned());
     assert_eq!(last.json()["grant"], json!(second_grant));
     assert!(signature_holds(&last, &key));
+
+    // Removed, the URL takes its key with it: set again, a new key is shown, and signs.
+    let (status, removed) = admin(&server, "PATCH", BEPPA, Some(json!({ "notify_url": null })));
+    assert_eq!((status, &removed["notify_url"], removed.get("notify_secret")), (200, &Value::Null, None));
+    let new_key = notices_to(&server, &receiver);
+    assert_ne!(new_key, key, "the old key is not shown again");
+    let (_, _, _, third) = jane_gives_beppa_access(&server, "n-3");
+    let third_grant = grant_of(&database, &third.0).await;
+    admin(&server, "POST", &format!("/admin/grants/{third_grant}/revoke"), Some(json!({"reason": "r"})));
+    let newest = eventually("the next notice", || receiver.arrived().get(4).cloned());
+    assert!(signature_holds(&newest, &new_key) && !signature_holds(&newest, &key));
 }
 
 async fn notices_survive_a_killed_server_and_two_servers_lose_none(database: TestDatabase) {
