@@ -238,6 +238,14 @@ async fn notices_survive_a_killed_server_and_two_servers_lose_none(database: Tes
         (listed["notices"] == json!([]) && taken == expected).then_some(taken)
     });
     assert_eq!(delivered.len(), 5, "none lost");
+    // One client hears in log order: each notice taken is at or after the one before.
+    let taken: Vec<u64> = receiver
+        .arrived()
+        .iter()
+        .filter(|arrived| arrived.status == 200)
+        .map(|arrived| arrived.json()["position"].as_u64().unwrap())
+        .collect();
+    assert!(taken.windows(2).all(|pair| pair[0] <= pair[1]), "in log order: {taken:?}");
 }
 
 backend_tests!(
