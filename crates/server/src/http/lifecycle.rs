@@ -11,7 +11,7 @@ use chrono::Utc;
 use grantlog_oauth1::encoding::parse_form;
 use serde::Deserialize;
 
-use super::operator::{json_body, require};
+use super::operator::{json_body, optional_json_body, require};
 use super::page::value;
 use super::{ApiError, AppState, outcome};
 use crate::operators::Role;
@@ -108,7 +108,7 @@ pub(super) async fn rotate_secret(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     require(&state, &request, Role::Admin)?;
-    let rotation: Rotation = if body.is_empty() { Rotation::default() } else { json_body(&body)? };
+    let rotation: Rotation = optional_json_body(&body)?;
     let grace = rotation.grace_seconds.map(|seconds| chrono::Duration::seconds(i64::from(seconds)));
     let rotated = state.services.rotate_client_secret(&key, grace, Utc::now()).await?;
     outcome("client_secret_rotated");
@@ -154,7 +154,7 @@ pub(super) async fn resume_client(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     require(&state, &request, Role::Admin)?;
-    let why: Why = if body.is_empty() { Why::default() } else { json_body(&body)? };
+    let why: Why = optional_json_body(&body)?;
     let client = state.services.resume_client(&key, why.reason.as_deref()).await?;
     outcome("client_resumed");
     Ok(HttpResponse::Ok().json(client_json(&client)))

@@ -99,6 +99,11 @@ pub(super) fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T
     serde_json::from_value(value).map_err(invalid)
 }
 
+/// Like [`json_body`], for a body that may be left out: empty, it is the default.
+pub(super) fn optional_json_body<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Result<T, ApiError> {
+    if body.is_empty() { Ok(T::default()) } else { json_body(body) }
+}
+
 /// Refuses (401) a request without `role`'s bearer token (or, for the auditor's reads,
 /// the auditor page's session cookie).
 pub(super) fn require(state: &AppState, request: &HttpRequest, role: Role) -> Result<(), ApiError> {

@@ -249,11 +249,7 @@ pub async fn jane_approves_beppa<'a>(
     database_url: &str,
     nonce: &str,
 ) -> (Browser, Client<'a>, (String, String), String) {
-    let beppa = Client::demo(server);
-    let mut jane = Browser::new();
-    jane.log_in(server, "jane", "islay-scotch");
-    let request = beppa.request_token(nonce);
-    jane.approve(server, &request.0, &[("photos", "islay-harbour"), ("expires", "1day")]);
+    let (jane, beppa, request, _) = jane_approves(server, nonce, &[("photos", "islay-harbour"), ("expires", "1day")]);
     let store = grantlog_store::EventStore::connect(grantlog_store::ConnectOptions::new(database_url)).await.unwrap();
     let grant = grantlog_projection::tables::grant_by_token(store.reader(), &request.0).await.unwrap().unwrap();
     (jane, beppa, request, grant.grant_id.to_string())
@@ -266,13 +262,25 @@ pub fn jane_gives_beppa_access<'a>(
     server: &'a Server,
     prefix: &str,
 ) -> (Browser, Client<'a>, Credentials, Credentials) {
+    let (jane, beppa, request, verifier) =
+        jane_approves(server, &format!("{prefix}-request"), &[("photos", "islay-harbour")]);
+    let access = beppa.exchange(&request, &verifier, &format!("{prefix}-token"));
+    (jane, beppa, request, access)
+}
+
+/// Jane logs in and approves Beppa's new request (nonce `nonce`) with `choices`: her
+/// browser, Beppa, the request token and the verifier.
+fn jane_approves<'a>(
+    server: &'a Server,
+    nonce: &str,
+    choices: &[(&str, &str)],
+) -> (Browser, Client<'a>, Credentials, String) {
     let beppa = Client::demo(server);
     let mut jane = Browser::new();
     jane.log_in(server, "jane", "islay-scotch");
-    let request = beppa.request_token(&format!("{prefix}-request"));
-    let verifier = jane.approve(server, &request.0, &[("photos", "islay-harbour")]);
-    let access = beppa.exchange(&request, &verifier, &format!("{prefix}-token"));
-    (jane, beppa, request, access)
+    let request = beppa.request_token(nonce);
+    let verifier = jane.approve(server, &request.0, choices);
+    (jane, beppa, request, verifier)
 }
 
 /// A token and its secret.
