@@ -55,9 +55,14 @@ impl Prerequisite {
 }
 
 // The tests each prerequisite serves, by name (crates/server/tests/app/story.rs,
-// checkpoints.rs, receipts.rs, erasure.rs, browser.rs and tests/oauthlib_interop.rs).
-const PYTHON_TESTS: &[&str] =
-    &["oauthlib", "python_verifier", "receipt_that_verifies_offline", "still_proves_everything"];
+// checkpoints.rs, receipts.rs, erasure.rs, openapi.rs, browser.rs and tests/oauthlib_interop.rs).
+const PYTHON_TESTS: &[&str] = &[
+    "oauthlib",
+    "python_verifier",
+    "receipt_that_verifies_offline",
+    "still_proves_everything",
+    "openapi_document_says",
+];
 const NODE_TESTS: &[&str] = &["node_oauth_1_0a_runs_the_story"];
 const BROWSER_TESTS: &[&str] = &["in_chromium"];
 

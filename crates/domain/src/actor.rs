@@ -5,6 +5,7 @@ use uuid::Uuid;
 /// who did what. Owners and clients are named by their pseudonymous ids; the person
 /// behind an owner id lives outside the events, so erasing them keeps the log intact.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", content = "id", rename_all = "snake_case")]
 pub enum Actor {
     /// A resource owner, by owner id.

@@ -175,6 +175,7 @@ into_grant_command!(
 
 /// Where a grant stands at a given moment, for readers (owner pages, auditors).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum GrantStatus {
     /// Temporary credentials issued; the owner has not decided.

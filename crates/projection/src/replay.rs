@@ -20,6 +20,7 @@ pub struct Filter {
 
 /// One grant as it stood.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReplayedGrant {
     /// The grant's id.
     pub grant_id: String,

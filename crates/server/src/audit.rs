@@ -12,6 +12,8 @@ use grantlog_store::{
     ChainReport, EventStore, Head, InclusionProof, RecordedEvent, StoreError, StoredCheckpoint, Violation, profiles,
 };
 use grantlog_tlog::merkle::Hash;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 /// A moment in the log's history.
 #[derive(Debug, Clone, Copy)]
@@ -141,20 +143,51 @@ impl Audit {
     }
 }
 
-/// An inclusion proof as the CLI prints it and the API answers it (RFC 6962's audit
+/// An inclusion proof as the CLI prints it and the APIs answer it (RFC 6962's audit
 /// path, hashes in base64).
-pub fn inclusion_json(proof: &InclusionProof) -> serde_json::Value {
-    serde_json::json!({
-        "leaf_index": proof.leaf_index,
-        "tree_size": proof.tree_size,
-        "leaf_hash": STANDARD.encode(proof.leaf_hash),
-        "hashes": base64_all(&proof.hashes),
-    })
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InclusionProofView {
+    /// The event's leaf: its position − 1.
+    pub leaf_index: u64,
+    /// The size of the tree it is proved in.
+    pub tree_size: u64,
+    /// The leaf's hash: SHA-256 of 0x00 and the event's chain hash.
+    #[schema(format = Byte)]
+    pub leaf_hash: String,
+    /// The audit path, leaf to root.
+    #[schema(value_type = Vec<String>, format = Byte)]
+    pub hashes: Vec<String>,
 }
 
-/// A consistency proof as the CLI prints it and the API answers it.
-pub fn consistency_json(from: u64, to: u64, hashes: &[Hash]) -> serde_json::Value {
-    serde_json::json!({ "from": from, "to": to, "hashes": base64_all(hashes) })
+impl From<&InclusionProof> for InclusionProofView {
+    fn from(proof: &InclusionProof) -> Self {
+        Self {
+            leaf_index: proof.leaf_index,
+            tree_size: proof.tree_size,
+            leaf_hash: STANDARD.encode(proof.leaf_hash),
+            hashes: base64_all(&proof.hashes),
+        }
+    }
+}
+
+/// A consistency proof as the CLI prints it and the API answers it: the tree of `to`
+/// events extends that of `from`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConsistencyProofView {
+    /// The smaller tree's size.
+    pub from: u64,
+    /// The larger tree's size.
+    pub to: u64,
+    /// The proof's hashes (RFC 6962), in base64.
+    #[schema(value_type = Vec<String>, format = Byte)]
+    pub hashes: Vec<String>,
+}
+
+impl ConsistencyProofView {
+    /// The proof that the tree of `to` extends that of `from`.
+    pub fn new(from: u64, to: u64, hashes: &[Hash]) -> Self {
+        Self { from, to, hashes: base64_all(hashes) }
+    }
 }
 
 fn base64_all(hashes: &[Hash]) -> Vec<String> {

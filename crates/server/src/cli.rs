@@ -13,13 +13,16 @@ use crate::demo;
 use crate::http::Application;
 use crate::http::client_address::{ForwardedHeader, TrustedProxies};
 use crate::operators::OperatorTokens;
-use crate::services::clients::{ClientPatch, client_json, notice_json};
+use crate::services::clients::{
+    ClientDetailsView, ClientPatch, ClientView, NoticeView, RotatedSecretView, UpdatedClientView,
+};
 use crate::services::oauth::Checks;
+use crate::services::operators::RegisteredClientView;
 use crate::services::{NewClient, Services};
 use grantlog_projection::replay::{render_json, render_text};
 use grantlog_projection::{catch_up, rebuild};
 
-use crate::audit::{Audit, Moment, consistency_json, inclusion_json};
+use crate::audit::{Audit, ConsistencyProofView, InclusionProofView, Moment};
 use grantlog_store::{ConnectOptions, EventStore, Head, SecretBox, redact_password};
 
 /// grantlog: an event-sourced OAuth 1.0a authorization server.
@@ -630,10 +633,11 @@ async fn client(services: &Services, command: ClientCommand) -> anyhow::Result<O
         }
         ClientCommand::List { after, limit } => {
             let clients = services.clients(&after, limit).await.context("Failed to list the clients")?;
-            serde_json::Value::from(clients.iter().map(client_json).collect::<Vec<_>>())
+            serde_json::to_value(clients.iter().map(ClientView::from).collect::<Vec<_>>())?
         }
         ClientCommand::Show { key } => {
-            services.client_details(&key, Utc::now()).await.context("Failed to show the client")?.to_json()
+            let details = services.client_details(&key, Utc::now()).await.context("Failed to show the client")?;
+            serde_json::to_value(ClientDetailsView::from(&details))?
         }
         ClientCommand::Update { key, name, homepage, no_homepage, callbacks, notify_url, no_notify_url } => {
             let patch = ClientPatch {
@@ -647,25 +651,27 @@ async fn client(services: &Services, command: ClientCommand) -> anyhow::Result<O
                     "Nothing to change: give --name, --homepage, --no-homepage, --callback, --notify-url or --no-notify-url"
                 );
             }
-            services.update_client(&key, patch).await.context("Failed to update the client")?.to_json()
+            let updated = services.update_client(&key, patch).await.context("Failed to update the client")?;
+            serde_json::to_value(UpdatedClientView::from(&updated))?
         }
         ClientCommand::RotateSecret { key, grace_seconds } => {
             let grace = grace_seconds.map(|seconds| chrono::Duration::seconds(i64::from(seconds)));
-            services
-                .rotate_client_secret(&key, grace, Utc::now())
-                .await
-                .context("Failed to rotate the secret")?
-                .to_json()
+            let rotated =
+                services.rotate_client_secret(&key, grace, Utc::now()).await.context("Failed to rotate the secret")?;
+            serde_json::to_value(RotatedSecretView::from(&rotated))?
         }
         ClientCommand::Suspend { key, reason } => {
-            client_json(&services.suspend_client(&key, &reason).await.context("Failed to suspend the client")?)
+            let suspended = services.suspend_client(&key, &reason).await.context("Failed to suspend the client")?;
+            serde_json::to_value(ClientView::from(&suspended))?
         }
         ClientCommand::Deliveries { key } => {
             let notices = services.undelivered_notices(&key).await.context("Failed to list the deliveries")?;
-            serde_json::Value::from(notices.iter().map(notice_json).collect::<Vec<_>>())
+            serde_json::to_value(notices.iter().map(NoticeView::from).collect::<Vec<_>>())?
         }
         ClientCommand::Resume { key, reason } => {
-            client_json(&services.resume_client(&key, reason.as_deref()).await.context("Failed to resume the client")?)
+            let resumed =
+                services.resume_client(&key, reason.as_deref()).await.context("Failed to resume the client")?;
+            serde_json::to_value(ClientView::from(&resumed))?
         }
     };
     println!("{}", serde_json::to_string_pretty(&printed)?);
@@ -689,13 +695,7 @@ async fn add_client(
     let secret = issued.client_secret.expose_secret();
     let notify_secret = issued.notify_secret.as_ref().map(ExposeSecret::expose_secret);
     if json {
-        let document = serde_json::json!({
-            "client_id": issued.client_id.to_string(),
-            "client_key": issued.client_key,
-            "client_secret": secret,
-            "notify_secret": notify_secret,
-        });
-        println!("{document}");
+        println!("{}", serde_json::to_string(&RegisteredClientView::from(&issued))?);
     } else {
         println!("client_key: {}\nclient_secret: {secret}", issued.client_key);
         if let Some(notify_secret) = notify_secret {
@@ -729,8 +729,12 @@ async fn replay_grants(store: &EventStore, args: ReplayArgs) -> anyhow::Result<S
 async fn prove(store: &EventStore, args: ProveArgs) -> anyhow::Result<serde_json::Value> {
     let audit = Audit::new(store.clone());
     Ok(match (args.position, args.from, args.to) {
-        (Some(position), _, _) => inclusion_json(&audit.inclusion(position, args.size).await?),
-        (None, Some(from), Some(to)) => consistency_json(from, to, &audit.consistency(from, to).await?),
+        (Some(position), _, _) => {
+            serde_json::to_value(InclusionProofView::from(&audit.inclusion(position, args.size).await?))?
+        }
+        (None, Some(from), Some(to)) => {
+            serde_json::to_value(ConsistencyProofView::new(from, to, &audit.consistency(from, to).await?))?
+        }
         _ => unreachable!("clap requires --position, or --from with --to"),
     })
 }

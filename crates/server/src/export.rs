@@ -6,8 +6,11 @@
 use std::io::Write;
 
 use anyhow::Context as _;
+use grantlog_domain::Actor;
 use grantlog_projection::tables::timestamp;
 use grantlog_store::{EventStore, Head, RecordedEvent, StoreError};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 /// How many events are read per query.
 const PAGE: u32 = 1_000;
@@ -79,7 +82,7 @@ impl Export {
             Format::Jsonl => {
                 let mut out = Vec::new();
                 for event in &page {
-                    serde_json::to_writer(&mut out, &event_json(event)?)?;
+                    serde_json::to_writer(&mut out, &ExportedEvent::from(event))?;
                     out.push(b'\n');
                 }
                 out
@@ -111,19 +114,47 @@ impl Export {
 }
 
 /// One event as an object: its envelope, the actor and payload as JSON values.
-pub fn event_json(event: &RecordedEvent) -> serde_json::Result<serde_json::Value> {
-    Ok(serde_json::json!({
-        "position": event.position,
-        "stream_id": event.stream_id,
-        "stream_version": event.stream_version,
-        "event_type": event.event_type,
-        "schema_version": event.schema_version,
-        "occurred_at": timestamp(event.occurred_at),
-        "actor": serde_json::to_value(event.actor)?,
-        "trace_id": event.trace_id,
-        "hash": event.hash.to_string(),
-        "payload": event.payload,
-    }))
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ExportedEvent<'a> {
+    /// Its position in the log, from 1.
+    pub position: u64,
+    /// The stream (aggregate) it belongs to.
+    pub stream_id: &'a str,
+    /// Its version within the stream, from 1.
+    pub stream_version: u64,
+    /// What happened (`grant.approved`, …; docs/events.md lists them).
+    pub event_type: &'a str,
+    /// The version of its payload's schema.
+    pub schema_version: u32,
+    /// When it happened.
+    #[schema(format = DateTime)]
+    pub occurred_at: String,
+    /// Who caused it.
+    pub actor: Actor,
+    /// The W3C trace id of the request that caused it.
+    pub trace_id: Option<&'a str>,
+    /// Its chain hash (hex): SHA-256 over the previous hash and this envelope.
+    pub hash: String,
+    /// What happened, in the event type's own fields.
+    #[schema(value_type = Object)]
+    pub payload: &'a serde_json::Value,
+}
+
+impl<'a> From<&'a RecordedEvent> for ExportedEvent<'a> {
+    fn from(event: &'a RecordedEvent) -> Self {
+        Self {
+            position: event.position,
+            stream_id: &event.stream_id,
+            stream_version: event.stream_version,
+            event_type: &event.event_type,
+            schema_version: event.schema_version,
+            occurred_at: timestamp(event.occurred_at),
+            actor: event.actor,
+            trace_id: event.trace_id.as_deref(),
+            hash: event.hash.to_string(),
+            payload: &event.payload,
+        }
+    }
 }
 
 fn row(event: &RecordedEvent) -> anyhow::Result<[String; 10]> {

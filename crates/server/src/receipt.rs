@@ -3,18 +3,20 @@
 //! over — plus what makes it checkable: the approval event as stored, its leaf in the
 //! log's Merkle tree and an inclusion proof against a signed checkpoint, and the same
 //! for the grant's first event, which names the client. Pure: the
-//! facts come in, the JSON goes out (`docs/audit.md` describes each field). The terms
+//! facts come in, the receipt goes out (`docs/audit.md` describes each field). The terms
 //! (scope, resources, duration, expiry, time, notice) are written exactly as the
 //! approval event's payload has them, so a verifier compares them byte for byte.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};
-use grantlog_domain::{AuthorizationApproved, ConsentMethod, Event, GrantId, Revoker};
+use grantlog_domain::{
+    AuthorizationApproved, ClientId, ConsentMethod, Event, Fingerprint, GrantId, OwnerId, Revoker, Scope,
+};
 use grantlog_projection::tables::ClientRow;
 use grantlog_store::{InclusionProof, StoredCheckpoint, StoredEvent};
-use serde_json::{Value, json};
+use serde::Serialize;
+use utoipa::ToSchema;
 
+use crate::audit::InclusionProofView;
 use crate::timeline;
 
 /// Everything a receipt says.
@@ -42,8 +44,173 @@ pub struct ReceiptFacts<'a> {
     pub withdraw_at: String,
 }
 
-/// The receipt as JSON. Long because it is one JSON document, which reads best whole.
-pub fn receipt(facts: &ReceiptFacts<'_>) -> Value {
+/// A consent receipt as the owner downloads it and the auditor API answers it
+/// (`docs/audit.md` describes each field).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConsentReceipt<'a> {
+    /// Always `KI-CR-v1.1.0`.
+    pub version: &'static str,
+    /// `<grant id>/<position of the approval>`.
+    #[serde(rename = "consentReceiptID")]
+    pub consent_receipt_id: String,
+    /// The approval's time, seconds since the Unix epoch.
+    #[serde(rename = "consentTimestamp")]
+    pub consent_timestamp: i64,
+    /// The approval's time exactly as the event records it.
+    #[schema(value_type = String, format = DateTime)]
+    pub consent_time: DateTime<Utc>,
+    /// `consent page`, or `remembered decision`.
+    #[serde(rename = "collectionMethod")]
+    pub collection_method: &'static str,
+    /// For a remembered decision: the grant whose approval was remembered.
+    #[schema(value_type = Option<String>, format = Uuid)]
+    pub remembered_in: Option<GrantId>,
+    /// The owner's pseudonymous id.
+    #[serde(rename = "piiPrincipalId")]
+    #[schema(value_type = String, format = Uuid)]
+    pub pii_principal_id: OwnerId,
+    /// The provider.
+    #[serde(rename = "piiControllers")]
+    pub pii_controllers: Vec<PiiController<'a>>,
+    /// What was consented to.
+    pub services: Vec<ReceiptService<'a>>,
+    /// Always `false`: photos are not special categories of data.
+    pub sensitive: bool,
+    /// Always empty.
+    #[serde(rename = "spiCat")]
+    pub spi_cat: Vec<String>,
+    /// The grant.
+    #[schema(value_type = String, format = Uuid)]
+    pub grant_id: GrantId,
+    /// The client.
+    pub recipient: Recipient<'a>,
+    /// The permissions granted, as the approval event has them.
+    #[schema(value_type = Vec<String>)]
+    pub scope: &'a Scope,
+    /// The photos granted.
+    pub resources: Vec<&'a str>,
+    /// `1hour`, `1day`, `30days` or `never`.
+    pub duration: &'static str,
+    /// When access ends, as the approval event has it.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub expires_at: Option<DateTime<Utc>>,
+    /// The consent text shown.
+    pub notice: ReceiptNotice<'a>,
+    /// How to withdraw, and the withdrawal or expiry if it happened.
+    pub withdrawal: Withdrawal,
+    /// The approval event as stored: the bytes its hash covers.
+    #[schema(value_type = Object)]
+    pub event: &'a StoredEvent,
+    /// The grant's first event, which names the client, and its inclusion proof.
+    pub request: RequestedProof<'a>,
+    /// The approval's inclusion proof against a signed checkpoint, once one covers it.
+    pub proof: Option<CheckpointedProof>,
+}
+
+/// `piiControllers[]`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PiiController<'a> {
+    /// The provider's name (`--provider-name`).
+    #[serde(rename = "piiController")]
+    pub pii_controller: &'a str,
+}
+
+/// `services[]`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReceiptService<'a> {
+    /// Always `photos`.
+    pub service: &'static str,
+    /// Its purposes.
+    pub purposes: Vec<ReceiptPurpose<'a>>,
+}
+
+/// `services[].purposes[]`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReceiptPurpose<'a> {
+    /// What access, in words.
+    pub purpose: String,
+    /// Always `EXPRESSED`.
+    pub consent_type: &'static str,
+    /// Always `["photos"]`.
+    pub pii_category: Vec<&'static str>,
+    /// Always `true`.
+    pub primary_purpose: bool,
+    /// When consent ends, in words.
+    pub termination: String,
+    /// Always `true`: the client receives the photos.
+    pub third_party_disclosure: bool,
+    /// The client's name.
+    pub third_party_name: &'a str,
+}
+
+/// `recipient`: the client.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Recipient<'a> {
+    /// Its id.
+    #[schema(value_type = String, format = Uuid)]
+    pub client_id: ClientId,
+    /// Its consumer key.
+    pub consumer_key: &'a str,
+    /// Its name.
+    pub name: &'a str,
+}
+
+/// `notice`: the consent text's version and hash.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReceiptNotice<'a> {
+    /// Its version.
+    pub version: &'a str,
+    /// SHA-256 of the text shown, hex.
+    #[schema(value_type = String)]
+    pub sha256: &'a Fingerprint,
+}
+
+/// `withdrawal`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Withdrawal {
+    /// Where the owner withdraws consent.
+    pub how: String,
+    /// The revocation or expiry that ended the consent, if one did.
+    pub events: Vec<Ending>,
+}
+
+/// A later event that ended the consent.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Ending {
+    /// Its position.
+    pub position: u64,
+    /// When.
+    #[schema(format = DateTime)]
+    pub at: String,
+    /// `revoked` or `expired`.
+    pub what: &'static str,
+    /// `the owner`, `an administrator`, `the client` or `the clock`.
+    pub by: &'static str,
+}
+
+/// `request`: the grant's first event and its proof in the same tree.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RequestedProof<'a> {
+    /// The event as stored.
+    #[schema(value_type = Object)]
+    pub event: &'a StoredEvent,
+    /// Its inclusion proof, once a checkpoint covers the approval.
+    pub proof: Option<InclusionProofView>,
+}
+
+/// An inclusion proof with the checkpoint (a signed note) it is proved against.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CheckpointedProof {
+    /// The proof.
+    #[serde(flatten)]
+    pub proof: InclusionProofView,
+    /// The checkpoint, as signed.
+    pub checkpoint: String,
+}
+
+/// The receipt of `facts`.
+pub fn receipt<'a>(facts: &'a ReceiptFacts<'a>) -> ConsentReceipt<'a> {
     let approval = facts.approval;
     let (collection_method, remembered_in) = match approval.method {
         ConsentMethod::ConsentPage => ("consent page", None),
@@ -54,71 +221,58 @@ pub fn receipt(facts: &ReceiptFacts<'_>) -> Value {
         Some(expires) => format!("at {}, or when withdrawn", expires.to_rfc3339()),
         None => "when withdrawn".to_owned(),
     };
-    json!({
-        "version": "KI-CR-v1.1.0",
-        "consentReceiptID": format!("{}/{}", facts.grant_id, facts.approved.position),
-        "consentTimestamp": approval.approved_at.timestamp(),
-        "consent_time": approval.approved_at,
-        "collectionMethod": collection_method,
-        "remembered_in": remembered_in,
-        "piiPrincipalId": approval.owner_id,
-        "piiControllers": [{ "piiController": facts.controller }],
-        "services": [{
-            "service": "photos",
-            "purposes": [{
-                "purpose": purpose,
-                "consentType": "EXPRESSED",
-                "piiCategory": ["photos"],
-                "primaryPurpose": true,
-                "termination": termination,
-                "thirdPartyDisclosure": true,
-                "thirdPartyName": facts.client.name,
+    ConsentReceipt {
+        version: "KI-CR-v1.1.0",
+        consent_receipt_id: format!("{}/{}", facts.grant_id, facts.approved.position),
+        consent_timestamp: approval.approved_at.timestamp(),
+        consent_time: approval.approved_at,
+        collection_method,
+        remembered_in,
+        pii_principal_id: approval.owner_id,
+        pii_controllers: vec![PiiController { pii_controller: facts.controller }],
+        services: vec![ReceiptService {
+            service: "photos",
+            purposes: vec![ReceiptPurpose {
+                purpose,
+                consent_type: "EXPRESSED",
+                pii_category: vec!["photos"],
+                primary_purpose: true,
+                termination,
+                third_party_disclosure: true,
+                third_party_name: &facts.client.name,
             }],
         }],
-        "sensitive": false,
-        "spiCat": [],
-        "grant_id": facts.grant_id,
-        "recipient": {
-            "client_id": facts.client.client_id,
-            "consumer_key": facts.client.consumer_key,
-            "name": facts.client.name,
+        sensitive: false,
+        spi_cat: Vec::new(),
+        grant_id: facts.grant_id,
+        recipient: Recipient {
+            client_id: facts.client.client_id,
+            consumer_key: &facts.client.consumer_key,
+            name: &facts.client.name,
         },
-        "scope": approval.scope,
-        "resources": approval.resources.iter().map(|resource| resource.as_str()).collect::<Vec<_>>(),
-        "duration": approval.duration.as_str(),
-        "expires_at": approval.access_expires_at,
-        "notice": {
-            "version": approval.consent_text.version(),
-            "sha256": approval.consent_text.hash(),
+        scope: &approval.scope,
+        resources: approval.resources.iter().map(|resource| resource.as_str()).collect(),
+        duration: approval.duration.as_str(),
+        expires_at: approval.access_expires_at,
+        notice: ReceiptNotice { version: approval.consent_text.version(), sha256: approval.consent_text.hash() },
+        withdrawal: Withdrawal {
+            how: format!("revoke the grant at {}", facts.withdraw_at),
+            events: facts.later.iter().filter_map(|(position, at, event)| ending(*position, *at, event)).collect(),
         },
-        "withdrawal": {
-            "how": format!("revoke the grant at {}", facts.withdraw_at),
-            "events": facts.later.iter().filter_map(|(position, at, event)| later_event(*position, *at, event)).collect::<Vec<_>>(),
+        event: facts.approved,
+        request: RequestedProof {
+            event: facts.requested,
+            proof: facts.proof.as_ref().map(|(_, _, requested)| InclusionProofView::from(requested)),
         },
-        "event": facts.approved,
-        "request": {
-            "event": facts.requested,
-            "proof": facts.proof.as_ref().map(|(_, _, requested)| proof_json(requested)),
-        },
-        "proof": facts.proof.as_ref().map(|(checkpoint, approved, _)| {
-            let mut proof = proof_json(approved);
-            proof["checkpoint"] = json!(checkpoint.note);
-            proof
+        proof: facts.proof.as_ref().map(|(checkpoint, approved, _)| CheckpointedProof {
+            proof: InclusionProofView::from(approved),
+            checkpoint: checkpoint.note.clone(),
         }),
-    })
-}
-
-fn proof_json(proof: &InclusionProof) -> Value {
-    json!({
-        "leaf_index": proof.leaf_index,
-        "tree_size": proof.tree_size,
-        "leaf_hash": STANDARD.encode(proof.leaf_hash),
-        "hashes": proof.hashes.iter().map(|hash| STANDARD.encode(hash)).collect::<Vec<_>>(),
-    })
+    }
 }
 
 /// A later event that ended the consent, as the receipt lists it.
-fn later_event(position: u64, at: DateTime<Utc>, event: &Event) -> Option<Value> {
+fn ending(position: u64, at: DateTime<Utc>, event: &Event) -> Option<Ending> {
     let (what, by) = match event {
         Event::GrantRevoked(revoked) => (
             "revoked",
@@ -131,5 +285,5 @@ fn later_event(position: u64, at: DateTime<Utc>, event: &Event) -> Option<Value>
         Event::CredentialsExpired(_) => ("expired", "the clock"),
         _ => return None,
     };
-    Some(json!({ "position": position, "at": at.to_rfc3339(), "what": what, "by": by }))
+    Some(Ending { position, at: at.to_rfc3339(), what, by })
 }

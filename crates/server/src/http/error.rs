@@ -169,17 +169,17 @@ impl ResponseError for ApiError {
                 }
                 response.content_type("application/x-www-form-urlencoded").body(encode_form(&pairs))
             }
-            Self::TooMany { retry_after, reason } => with_retry_after(
-                HttpResponse::TooManyRequests().content_type("text/plain").body(format!("{reason}\n")),
-                *retry_after,
-            ),
+            Self::TooMany { retry_after, reason } => {
+                let TooMany(text) = TooMany(format!("{reason}\n"));
+                with_retry_after(HttpResponse::TooManyRequests().content_type("text/plain").body(text), *retry_after)
+            }
             Self::Page { status, title, text } => html(*status, pages::message(title, text)),
             Self::Operator { status, message } => {
                 let mut response = HttpResponse::build(*status);
                 if *status == StatusCode::UNAUTHORIZED {
                     response.insert_header((header::WWW_AUTHENTICATE, format!("Bearer realm=\"{REALM}\"")));
                 }
-                response.json(serde_json::json!({ "error": message }))
+                response.json(ErrorBody { error: message.clone() })
             }
             Self::Internal(cause) => {
                 tracing::error!(error = %cause, "request failed");
@@ -187,6 +187,41 @@ impl ResponseError for ApiError {
             }
         }
     }
+}
+
+/// An operator's request refused: what was wrong with it.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// What was wrong, in words.
+    pub error: String,
+}
+
+/// Too many requests at once, or too often: try again after `Retry-After` seconds.
+#[derive(Debug, utoipa::ToResponse)]
+#[response(content_type = "text/plain", headers(("Retry-After" = u32, description = "Seconds to wait.")))]
+pub struct TooMany(pub String);
+
+/// An OAuth request refused (RFC 5849 section 3.2's Problem Reporting extension), as
+/// `application/x-www-form-urlencoded`: a parameter that does not apply is left out.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct OAuthProblemBody {
+    /// `signature_invalid`, `token_rejected`, `nonce_used`, …
+    pub oauth_problem: String,
+    /// The parameters missing, for `parameter_absent`.
+    #[schema(nullable = false)]
+    pub oauth_parameters_absent: Option<String>,
+    /// The parameters refused, for `parameter_rejected`.
+    #[schema(nullable = false)]
+    pub oauth_parameters_rejected: Option<String>,
+    /// The timestamps accepted (`from-to`), for `timestamp_refused`.
+    #[schema(nullable = false)]
+    pub oauth_acceptable_timestamps: Option<String>,
+    /// The versions accepted, for `version_rejected`.
+    #[schema(nullable = false)]
+    pub oauth_acceptable_versions: Option<String>,
+    /// What went wrong, in words.
+    #[schema(nullable = false)]
+    pub oauth_problem_advice: Option<String>,
 }
 
 /// `response` with `Retry-After: seconds`.

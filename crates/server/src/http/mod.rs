@@ -37,6 +37,7 @@ mod error;
 mod lifecycle;
 mod login;
 mod oauth;
+mod openapi;
 mod operator;
 mod page;
 mod resources;
@@ -137,6 +138,7 @@ impl Application {
                 .route("/healthz", web::get().to(healthz))
                 .route("/readyz", web::get().to(readyz))
                 .route("/metrics", web::get().to(metrics_page))
+                .route("/openapi.json", web::get().to(openapi::openapi_json))
                 .route("/oauth/initiate", web::post().to(oauth::initiate))
                 .route("/oauth/token", web::post().to(oauth::token))
                 .route("/oauth/verify", web::post().to(oauth::verify))

@@ -6,14 +6,78 @@ use actix_web::http::header;
 use actix_web::http::header::HeaderValue;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
+use grantlog_domain::{GrantStatus, ResourceId};
 use grantlog_oauth1::IncomingRequest;
 use grantlog_oauth1::encoding::percent_encode;
 use grantlog_projection::tables::timestamp;
 use secrecy::ExposeSecret as _;
+use serde::Serialize;
 use tracing::Span;
+use utoipa::ToSchema;
 
+use super::error::{ErrorBody, OAuthProblemBody};
+use super::operator::json_body;
 use super::{ApiError, AppState, outcome, trace_id};
 use crate::services::oauth::{Checks, RequestError};
+
+/// What `GET /oauth/token_info` tells a client of its grant.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct TokenInfo {
+    /// The permissions granted (`null` before the owner approved).
+    scope: Option<Vec<&'static str>>,
+    /// The photos granted.
+    #[schema(value_type = Vec<String>)]
+    resources: Vec<ResourceId>,
+    /// When the owner approved.
+    #[schema(format = DateTime)]
+    granted_at: Option<String>,
+    /// When access ends (`null`: when revoked).
+    #[schema(format = DateTime)]
+    expires_at: Option<String>,
+    /// `active`, `expired` or `revoked`, …
+    status: GrantStatus,
+}
+
+/// `POST /oauth/verify`'s answer: the forwarded request's access, or why it has none.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub(super) enum Verdict {
+    /// Signed well with a live access token.
+    Valid(Access),
+    /// Refused, as the resource server should refuse it.
+    Invalid(Refusal),
+}
+
+/// A valid request's access.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct Access {
+    /// Always `true`.
+    valid: bool,
+    /// The owner's pseudonymous id.
+    #[schema(format = Uuid)]
+    owner_id: String,
+    /// The client's consumer key.
+    client_key: String,
+    /// The permissions granted.
+    scope: Vec<&'static str>,
+    /// The photos granted.
+    #[schema(value_type = Vec<String>)]
+    resources: Vec<ResourceId>,
+    /// When access ends (`null`: when revoked).
+    #[schema(format = DateTime)]
+    expires_at: Option<String>,
+}
+
+/// A refused request: the problem and the status to answer the client with.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct Refusal {
+    /// Always `false`.
+    valid: bool,
+    /// RFC 5849's Problem Reporting name for what is wrong.
+    oauth_problem: &'static str,
+    /// 400 or 401.
+    status: u16,
+}
 
 /// `POST /oauth/initiate`.
 pub(super) async fn initiate(
@@ -54,19 +118,27 @@ pub(super) async fn token(
 
 /// `GET /oauth/token_info`, signed with an access token: its grant's scope, resources,
 /// when it was granted and ends, and its status now, whatever that is.
+#[utoipa::path(get, path = "/oauth/token_info", tag = "oauth", security(("oauth1" = [])),
+    responses(
+        (status = 200, description = "Its grant.", body = TokenInfo),
+        (status = 400, description = "A malformed request.", body = OAuthProblemBody,
+            content_type = "application/x-www-form-urlencoded"),
+        (status = 401, description = "A bad signature, nonce, timestamp, client or token.", body = OAuthProblemBody,
+            content_type = "application/x-www-form-urlencoded"),
+    ))]
 pub(super) async fn token_info(request: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let url = state.signed_url(&request);
     let incoming = incoming(&request, &url, &[]);
     let info = state.services.token_info(&incoming, Utc::now(), state.checks).await?;
     outcome("token_info_shown");
     let grant = &info.grant;
-    Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(serde_json::json!({
-        "scope": grant.scope.as_ref().map(|scope| scope.permissions().map(|permission| permission.as_str()).collect::<Vec<_>>()),
-        "resources": grant.resources,
-        "granted_at": grant.approved_at.map(timestamp),
-        "expires_at": grant.expires_at.map(timestamp),
-        "status": info.status.as_str(),
-    })))
+    Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(TokenInfo {
+        scope: grant.scope.as_ref().map(|scope| scope.permissions().map(|permission| permission.as_str()).collect()),
+        resources: grant.resources.clone(),
+        granted_at: grant.approved_at.map(timestamp),
+        expires_at: grant.expires_at.map(timestamp),
+        status: info.status,
+    }))
 }
 
 /// `POST /oauth/revoke`, signed with an access token: the client gives it back; 200
@@ -84,11 +156,13 @@ pub(super) async fn revoke(
 }
 
 /// A request another resource server received, forwarded for checking.
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, ToSchema)]
 pub(super) struct ForwardedRequest {
+    /// Its method.
     method: String,
     /// The absolute URL the client signed, query included.
     url: String,
+    /// Its headers (`Authorization`, `Content-Type`; others are ignored).
     #[serde(default)]
     headers: std::collections::BTreeMap<String, String>,
     /// The body as received (read for parameters only when it is a form).
@@ -101,10 +175,14 @@ pub(super) struct ForwardedRequest {
 /// so for which owner, client, scope and resources. The check is the full one,
 /// nonce included: forward each request once. A verdict is always a 200; only a
 /// malformed question is a 400.
-pub(super) async fn verify(
-    forwarded: web::Json<ForwardedRequest>,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
+#[utoipa::path(post, path = "/oauth/verify", operation_id = "verify_request", tag = "oauth",
+    request_body = ForwardedRequest,
+    responses(
+        (status = 200, description = "The verdict.", body = Verdict),
+        (status = 400, description = "A malformed question.", body = ErrorBody),
+    ))]
+pub(super) async fn verify(body: web::Bytes, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let forwarded: ForwardedRequest = json_body(&body)?;
     let header =
         |name: &str| forwarded.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str());
     let incoming = IncomingRequest {
@@ -119,19 +197,19 @@ pub(super) async fn verify(
     let verdict = match state.services.access(&incoming, None, Utc::now(), checks).await {
         Ok(access) => {
             outcome("valid");
-            serde_json::json!({
-                "valid": true,
-                "owner_id": access.grant.owner_id,
-                "client_key": access.client_key,
-                "scope": access.grant.scope.permissions().map(|permission| permission.as_str()).collect::<Vec<_>>(),
-                "resources": access.grant.resources,
-                "expires_at": access.grant.expires_at.map(timestamp),
+            Verdict::Valid(Access {
+                valid: true,
+                owner_id: access.grant.owner_id.to_string(),
+                client_key: access.client_key,
+                scope: access.grant.scope.permissions().map(|permission| permission.as_str()).collect(),
+                resources: access.grant.resources,
+                expires_at: access.grant.expires_at.map(timestamp),
             })
         }
         Err(RequestError::Refused(problem)) => {
             outcome("invalid");
             Span::current().record("oauth.problem", problem.problem());
-            serde_json::json!({ "valid": false, "oauth_problem": problem.problem(), "status": problem.status() })
+            Verdict::Invalid(Refusal { valid: false, oauth_problem: problem.problem(), status: problem.status() })
         }
         Err(other) => return Err(other.into()),
     };

@@ -6,27 +6,40 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
 use grantlog_domain::Actor;
-use secrecy::ExposeSecret;
+use utoipa::ToSchema;
 
+use super::error::ErrorBody;
 use super::{ApiError, AppState, outcome};
 use crate::operators::Role;
+use crate::services::operators::{ErasedView, RegisteredClientView};
 use crate::services::{NewClient, ServiceError};
 
 /// `POST /admin/clients`'s body.
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ClientRegistration {
+    /// The name owners see on the consent page.
     name: String,
+    /// The callback URLs it may use besides `oob` (a trailing `*` allows any path below).
     callback_urls: Vec<String>,
+    /// Its homepage.
     #[serde(default)]
     homepage: Option<String>,
+    /// Its RSA public key (PEM), for RSA-SHA1.
     #[serde(default)]
     rsa_public_key: Option<String>,
+    /// Where its revocation notices go.
     #[serde(default)]
     notify_url: Option<String>,
 }
 
 /// `POST /admin/clients`: registers a client; 201 with its key and secret (shown once).
+#[utoipa::path(post, path = "/admin/clients", tag = "admin", security(("admin" = [])),
+    request_body = ClientRegistration,
+    responses(
+        (status = 201, description = "Its credentials, shown this once.", body = RegisteredClientView),
+        (status = 400, description = "A value that is not valid (named).", body = ErrorBody),
+    ))]
 pub(super) async fn register_client(
     request: HttpRequest,
     body: web::Bytes,
@@ -53,23 +66,28 @@ pub(super) async fn register_client(
     })?;
     outcome("client_registered");
     // The secret is in this answer and nowhere else: no cache may keep it.
-    Ok(HttpResponse::Created().insert_header((header::CACHE_CONTROL, "no-store")).json(serde_json::json!({
-        "client_id": issued.client_id,
-        "client_key": issued.client_key,
-        "client_secret": issued.client_secret.expose_secret(),
-        "notify_secret": issued.notify_secret.as_ref().map(ExposeSecret::expose_secret),
-    })))
+    Ok(HttpResponse::Created()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(RegisteredClientView::from(&issued)))
 }
 
 /// `POST /admin/owners/erase`'s body.
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct Erasure {
+    /// The owner's username.
     username: String,
 }
 
 /// `POST /admin/owners/erase`: erases an owner (`grantlog owner erase`); 200 with her
 /// pseudonymous id and the grants revoked, 404 for a username nobody has.
+#[utoipa::path(post, path = "/admin/owners/erase", tag = "admin", security(("admin" = [])),
+    request_body = Erasure,
+    responses(
+        (status = 200, description = "She is erased.", body = ErasedView),
+        (status = 400, description = "A malformed body.", body = ErrorBody),
+        (status = 404, description = "Nobody has that username.", body = ErrorBody),
+    ))]
 pub(super) async fn erase_owner(
     request: HttpRequest,
     body: web::Bytes,
@@ -82,9 +100,7 @@ pub(super) async fn erase_owner(
         error => ApiError::from(error),
     })?;
     outcome("owner_erased");
-    Ok(HttpResponse::Ok().json(serde_json::json!({
-        "owner_id": erased.owner_id, "grants_revoked": erased.grants_revoked,
-    })))
+    Ok(HttpResponse::Ok().json(ErasedView::from(&erased)))
 }
 
 /// An admin request's JSON body, an object; 400 naming what is wrong with it. (serde

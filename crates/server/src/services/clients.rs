@@ -3,6 +3,7 @@
 //! (the previous one kept for a grace period if asked), suspend and resume them, and
 //! revoke a grant. Every change is a domain command recorded as an event by the admin.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -11,11 +12,15 @@ use grantlog_domain::{
     Actor, CallbackPattern, ClientCommand, ClientName, DomainError, Fingerprint, GrantStatus, Homepage, NotifyUrl,
     Reason, Revoke, Revoker, ValueError,
 };
-use grantlog_projection::tables::{ClientRow, client_by_key, clients_after, grant_by_id, grant_counts_of_client};
+use grantlog_projection::tables::{
+    ClientRow, client_by_key, clients_after, grant_by_id, grant_counts_of_client, timestamp,
+};
 use grantlog_projection::{ClientRecord, Context, GrantRecord, ProjectionError, execute, execute_with};
 use grantlog_store::SecretBox;
 use grantlog_store::notices::{self, Notice};
 use secrecy::{ExposeSecret as _, SecretString};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::operators::{client_secret_id, notify_secret_id};
 use super::{ServiceError, Services, random_token};
@@ -132,32 +137,70 @@ pub fn parse_callbacks(callbacks: &[String]) -> Result<Vec<CallbackPattern>, Val
 /// A client as the admin API and `grantlog client …` show it: never its secret, only
 /// whether a previous one still works and until when. `oob` is always allowed and not
 /// listed among the callbacks.
-pub fn client_json(client: &ClientRow) -> serde_json::Value {
-    use grantlog_projection::tables::timestamp;
-    let callbacks: Vec<String> = client.callbacks.iter().map(ToString::to_string).collect();
-    serde_json::json!({
-        "client_key": client.consumer_key,
-        "client_id": client.client_id.to_string(),
-        "name": client.name,
-        "homepage": client.homepage,
-        "callback_urls": callbacks,
-        "signs_with_rsa": client.rsa_public_key.is_some(),
-        "status": if client.active { "active" } else { "suspended" },
-        "suspension_reason": client.suspension_reason,
-        "previous_secret_valid_until": client.previous_secret.as_ref().map(|(_, until)| timestamp(*until)),
-        "notify_url": client.notify_url,
-        "registered_at": timestamp(client.registered_at),
-    })
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClientView {
+    /// Its consumer key.
+    pub client_key: String,
+    /// Its id in the event log.
+    #[schema(format = Uuid)]
+    pub client_id: String,
+    /// The name owners see on the consent page.
+    pub name: String,
+    /// Its homepage.
+    pub homepage: Option<String>,
+    /// The callback URLs it may use besides `oob` (a trailing `*` allows any path below).
+    pub callback_urls: Vec<String>,
+    /// Whether it signs with RSA-SHA1 (a public key is registered).
+    pub signs_with_rsa: bool,
+    /// `active`, or `suspended` by an operator.
+    #[schema(pattern = "^(active|suspended)$")]
+    pub status: &'static str,
+    /// Why it is suspended.
+    pub suspension_reason: Option<String>,
+    /// Until when its previous secret still works, during a rotation's grace period.
+    #[schema(format = DateTime)]
+    pub previous_secret_valid_until: Option<String>,
+    /// Where its revocation notices go.
+    pub notify_url: Option<String>,
+    /// When it was registered.
+    #[schema(format = DateTime)]
+    pub registered_at: String,
 }
 
-impl Updated {
-    /// [`client_json`], with `"notify_secret"` when this change made one.
-    pub fn to_json(&self) -> serde_json::Value {
-        let mut json = client_json(&self.client);
-        if let Some(secret) = &self.notify_secret {
-            json["notify_secret"] = serde_json::json!(secret.expose_secret());
+impl From<&ClientRow> for ClientView {
+    fn from(client: &ClientRow) -> Self {
+        Self {
+            client_key: client.consumer_key.clone(),
+            client_id: client.client_id.to_string(),
+            name: client.name.clone(),
+            homepage: client.homepage.clone(),
+            callback_urls: client.callbacks.iter().map(ToString::to_string).collect(),
+            signs_with_rsa: client.rsa_public_key.is_some(),
+            status: if client.active { "active" } else { "suspended" },
+            suspension_reason: client.suspension_reason.clone(),
+            previous_secret_valid_until: client.previous_secret.as_ref().map(|(_, until)| timestamp(*until)),
+            notify_url: client.notify_url.clone(),
+            registered_at: timestamp(client.registered_at),
         }
-        json
+    }
+}
+
+/// A client after a change of profile: with `notify_secret` when this change gave it
+/// its first notification URL (shown this once).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UpdatedClientView {
+    /// The client as it now is.
+    #[serde(flatten)]
+    pub client: ClientView,
+    /// The key its notices are signed with, new.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notify_secret: Option<String>,
+}
+
+impl From<&Updated> for UpdatedClientView {
+    fn from(updated: &Updated) -> Self {
+        let notify_secret = updated.notify_secret.as_ref().map(|secret| secret.expose_secret().to_owned());
+        Self { client: ClientView::from(&updated.client), notify_secret }
     }
 }
 
@@ -170,39 +213,80 @@ pub struct Rotated {
     pub previous_valid_until: Option<DateTime<Utc>>,
 }
 
-impl Rotated {
-    /// `{"client_secret", "previous_valid_until"}`.
-    pub fn to_json(&self) -> serde_json::Value {
-        serde_json::json!({
-            "client_secret": self.secret.expose_secret(),
-            "previous_valid_until": self.previous_valid_until.map(grantlog_projection::tables::timestamp),
-        })
+/// A new client secret, shown this once, and until when the previous one works.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RotatedSecretView {
+    /// The new secret.
+    pub client_secret: String,
+    /// The end of the grace period (`null`: the previous secret stopped working at once).
+    #[schema(format = DateTime)]
+    pub previous_valid_until: Option<String>,
+}
+
+impl From<&Rotated> for RotatedSecretView {
+    fn from(rotated: &Rotated) -> Self {
+        Self {
+            client_secret: rotated.secret.expose_secret().to_owned(),
+            previous_valid_until: rotated.previous_valid_until.map(timestamp),
+        }
     }
 }
 
-/// A notice as `/admin/clients/{key}/deliveries` lists it.
-pub fn notice_json(notice: &Notice) -> serde_json::Value {
-    use grantlog_projection::tables::timestamp;
-    serde_json::json!({
-        "position": notice.position,
-        "event": notice.event_type,
-        "grant": notice.grant_id,
-        "state": notice.state.as_str(),
-        "attempts": notice.attempts,
-        "next_attempt_at": timestamp(notice.next_attempt_at),
-        "last_error": notice.last_error,
-        "queued_at": timestamp(notice.queued_at),
-    })
+/// A revocation notice not delivered yet, or given up on.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NoticeView {
+    /// The event's position in the log: the notice's order among the client's.
+    pub position: u64,
+    /// `grant.revoked` or `grant.credentials_expired`.
+    pub event: String,
+    /// The grant.
+    pub grant: String,
+    /// `pending`, or `failed` when given up on.
+    #[schema(pattern = "^(pending|delivered|failed)$")]
+    pub state: &'static str,
+    /// Attempts so far.
+    pub attempts: u64,
+    /// When it is attempted next (pending), or was last (otherwise).
+    #[schema(format = DateTime)]
+    pub next_attempt_at: String,
+    /// What went wrong at the last attempt.
+    pub last_error: Option<String>,
+    /// When it was queued.
+    #[schema(format = DateTime)]
+    pub queued_at: String,
 }
 
-impl ClientDetails {
-    /// [`client_json`] with `"grants"`: how many are in each status now.
-    pub fn to_json(&self) -> serde_json::Value {
-        let mut json = client_json(&self.client);
-        let counts: serde_json::Map<String, serde_json::Value> =
-            self.grants.iter().map(|(status, n)| (status.as_str().to_owned(), serde_json::json!(n))).collect();
-        json["grants"] = serde_json::Value::Object(counts);
-        json
+impl From<&Notice> for NoticeView {
+    fn from(notice: &Notice) -> Self {
+        Self {
+            position: notice.position,
+            event: notice.event_type.clone(),
+            grant: notice.grant_id.clone(),
+            state: notice.state.as_str(),
+            attempts: notice.attempts,
+            next_attempt_at: timestamp(notice.next_attempt_at),
+            last_error: notice.last_error.clone(),
+            queued_at: timestamp(notice.queued_at),
+        }
+    }
+}
+
+/// A client and how many of its grants are in each status now.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClientDetailsView {
+    /// The client.
+    #[serde(flatten)]
+    pub client: ClientView,
+    /// How many of its grants are in each status now, by status.
+    pub grants: BTreeMap<&'static str, i64>,
+}
+
+impl From<&ClientDetails> for ClientDetailsView {
+    fn from(details: &ClientDetails) -> Self {
+        Self {
+            client: ClientView::from(&details.client),
+            grants: details.grants.iter().map(|(status, n)| (status.as_str(), *n)).collect(),
+        }
     }
 }
 

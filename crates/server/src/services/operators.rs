@@ -19,6 +19,8 @@ use grantlog_projection::{ClientRecord, Context, GrantRecord, OwnerRecord, Proje
 use grantlog_store::profiles::{self, OwnerProfile};
 use grantlog_store::{ExpectedVersion, InlineHook, SecretBox, StoreError};
 use secrecy::{ExposeSecret, SecretString};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::clients::parse_callbacks;
 use super::{ServiceError, Services, random_token};
@@ -60,6 +62,48 @@ pub struct IssuedClient {
     pub client_secret: SecretString,
     /// The key its revocation notices are signed with, when it gave a notify_url.
     pub notify_secret: Option<SecretString>,
+}
+
+/// A registered client's credentials as the admin API and `grantlog client add --json`
+/// answer them, this once.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RegisteredClientView {
+    /// Its id in the event log.
+    #[schema(format = Uuid)]
+    pub client_id: String,
+    /// Its consumer key.
+    pub client_key: String,
+    /// Its shared secret.
+    pub client_secret: String,
+    /// The key its revocation notices are signed with, when it gave a `notify_url`.
+    pub notify_secret: Option<String>,
+}
+
+impl From<&IssuedClient> for RegisteredClientView {
+    fn from(issued: &IssuedClient) -> Self {
+        Self {
+            client_id: issued.client_id.to_string(),
+            client_key: issued.client_key.clone(),
+            client_secret: issued.client_secret.expose_secret().to_owned(),
+            notify_secret: issued.notify_secret.as_ref().map(|secret| secret.expose_secret().to_owned()),
+        }
+    }
+}
+
+/// An erasure as the admin API answers it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErasedView {
+    /// Her pseudonymous id, which the log keeps.
+    #[schema(format = Uuid)]
+    pub owner_id: String,
+    /// How many of her grants were live and are now revoked.
+    pub grants_revoked: usize,
+}
+
+impl From<&Erased> for ErasedView {
+    fn from(erased: &Erased) -> Self {
+        Self { owner_id: erased.owner_id.to_string(), grants_revoked: erased.grants_revoked }
+    }
 }
 
 /// Where a client's secret is sealed.

@@ -76,6 +76,7 @@ impl Services {
             proof,
             withdraw_at: format!("/account/grants/{}", row.grant_id),
         };
-        Ok(receipt(&facts))
+        serde_json::to_value(receipt(&facts))
+            .map_err(|error| super::ServiceError::Corrupt(format!("the receipt does not serialize: {error}")).into())
     }
 }

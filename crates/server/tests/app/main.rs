@@ -19,6 +19,7 @@ mod lifecycle;
 mod login;
 mod metrics;
 mod notices;
+mod openapi;
 mod operators;
 mod photos;
 mod receipts;

@@ -266,6 +266,15 @@ pub fn post_with(url: &str, headers: &[(&str, &str)], body: &str) -> Reply {
     reply(request.send(body).expect("the server answers"))
 }
 
+/// `method url` with `headers` and `body`, answered as it is.
+pub fn send(method: &str, url: &str, headers: &[(&str, &str)], body: &str) -> Reply {
+    let mut request = ureq::http::Request::builder().method(method).uri(url);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    reply(agent().run(request.body(body.to_owned()).expect("a well-formed request")).expect("the server answers"))
+}
+
 /// GETs `url` with an Authorization header.
 pub fn get(url: &str, authorization: &str) -> Reply {
     reply(agent().get(url).header("Authorization", authorization).call().expect("the server answers"))
