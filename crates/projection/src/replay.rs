@@ -26,6 +26,7 @@ pub struct ReplayedGrant {
     pub grant_id: String,
     /// The owner's pseudonymous id (no username: the log holds none, and an erased
     /// owner's replay must not change); `null` before anyone authenticated.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub owner_id: Option<String>,
     /// Whether the owner's personal data had been erased by then.
     pub owner_erased: bool,
@@ -43,6 +44,7 @@ pub struct ReplayedGrant {
     pub since: String,
     /// The position of the owner's approval (`null` if not approved by then): the
     /// event its consent receipt proves.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub approved_position: Option<u64>,
 }
 

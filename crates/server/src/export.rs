@@ -132,6 +132,7 @@ pub struct ExportedEvent<'a> {
     /// Who caused it.
     pub actor: Actor,
     /// The W3C trace id of the request that caused it.
+    #[schema(required = true)]
     pub trace_id: Option<&'a str>,
     /// Its chain hash (hex): SHA-256 over the previous hash and this envelope.
     pub hash: String,

@@ -45,7 +45,7 @@ pub struct NonceLedger {
 pub enum LedgerError {
     /// The database refused or failed the batch it was in.
     #[error("recording nonces failed: {0}")]
-    Store(Arc<StoreError>),
+    Store(#[source] Arc<StoreError>),
     /// The writing task is gone (the runtime it ran on is shutting down).
     #[error("the nonce ledger has stopped")]
     Stopped,

@@ -63,7 +63,7 @@ pub struct ConsentReceipt<'a> {
     #[serde(rename = "collectionMethod")]
     pub collection_method: &'static str,
     /// For a remembered decision: the grant whose approval was remembered.
-    #[schema(value_type = Option<String>, format = Uuid)]
+    #[schema(required = true, value_type = Option<String>, format = Uuid)]
     pub remembered_in: Option<GrantId>,
     /// The owner's pseudonymous id.
     #[serde(rename = "piiPrincipalId")]
@@ -92,7 +92,7 @@ pub struct ConsentReceipt<'a> {
     /// `1hour`, `1day`, `30days` or `never`.
     pub duration: &'static str,
     /// When access ends, as the approval event has it.
-    #[schema(value_type = Option<String>, format = DateTime)]
+    #[schema(required = true, value_type = Option<String>, format = DateTime)]
     pub expires_at: Option<DateTime<Utc>>,
     /// The consent text shown.
     pub notice: ReceiptNotice<'a>,
@@ -104,6 +104,7 @@ pub struct ConsentReceipt<'a> {
     /// The grant's first event, which names the client, and its inclusion proof.
     pub request: RequestedProof<'a>,
     /// The approval's inclusion proof against a signed checkpoint, once one covers it.
+    #[schema(required = true)]
     pub proof: Option<CheckpointedProof>,
 }
 
@@ -196,6 +197,7 @@ pub struct RequestedProof<'a> {
     #[schema(value_type = Object)]
     pub event: &'a StoredEvent,
     /// Its inclusion proof, once a checkpoint covers the approval.
+    #[schema(required = true)]
     pub proof: Option<InclusionProofView>,
 }
 

@@ -164,6 +164,10 @@ impl RootSpanBuilder for RequestSpan {
                 span.record("oauth.outcome", "failed");
                 metrics::outcome("failed");
             }
+            Some(ApiError::Unavailable(_)) => {
+                span.record("oauth.outcome", "database_unavailable");
+                metrics::outcome("database_unavailable");
+            }
             // Their handlers recorded what happened.
             Some(ApiError::Page { .. } | ApiError::Operator { .. }) | None => {}
         }

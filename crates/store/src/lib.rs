@@ -36,7 +36,7 @@ pub mod usage;
 
 pub use chain::{BadHash, BadHead, ChainHash, ChainReport, Envelope, Head, Violation};
 pub use checkpoints::StoredCheckpoint;
-pub use error::{StoreError, is_unique_violation};
+pub use error::{StoreError, is_unavailable, is_unique_violation};
 pub use event::{ExpectedVersion, NewEvent, RecordedEvent};
 pub use secrets::SecretBox;
 pub use sqlx::AnyConnection;

@@ -51,6 +51,12 @@ pub struct SideTables {
     pub(crate) pool: AnyPool,
 }
 
+/// How long a request waits for a PostgreSQL connection: enough to ride out a burst
+/// that keeps every connection busy, short enough that while the database cannot be
+/// reached (the pool retries connecting until then) a request is answered 503 in two
+/// seconds rather than left hanging.
+const POSTGRES_ACQUIRE_WITHIN: Duration = Duration::from_secs(2);
+
 /// Where the store's database is, and how many connections to open.
 #[derive(Clone)]
 pub struct ConnectOptions {
@@ -153,7 +159,7 @@ impl EventStore {
             Backend::Postgres => {
                 let pool = AnyPoolOptions::new()
                     .max_connections(options.max_connections)
-                    .acquire_timeout(Duration::from_secs(10))
+                    .acquire_timeout(POSTGRES_ACQUIRE_WITHIN)
                     .connect(&url)
                     .await?;
                 (pool.clone(), pool)

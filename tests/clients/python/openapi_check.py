@@ -10,7 +10,8 @@ operation it answers: a documented status, content type and headers, and a body 
 schema accepts. Beyond that, this script fails on
 
 - a field in a JSON answer that its schema does not name (a schema says what may be
-  there; an answer with more means the document fell behind the code), and
+  there; an answer with more means the document fell behind the code), read through
+  every allOf part and the oneOf/anyOf alternatives that accept the answer, and
 - an operation of the document that no answer came from with a 2xx (an operation
   never called proves nothing).
 
@@ -22,10 +23,14 @@ import re
 import sys
 from urllib.parse import parse_qs, urlsplit
 
+from jsonschema import Draft202012Validator
 from openapi_core import OpenAPI
 from openapi_core.testing import MockRequest, MockResponse
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
 
 METHODS = ("get", "put", "post", "delete", "patch")
+BASE = "urn:grantlog:openapi"
 
 
 def resolve(schema, document):
@@ -38,19 +43,30 @@ def resolve(schema, document):
     return schema
 
 
-def branches(schema, document):
-    """The schema and every schema it combines (allOf, oneOf, anyOf), resolved."""
+def accepts(schema, value, document):
+    """Whether `schema` (which may refer to the document's components) accepts `value`."""
+    root = dict(document, __schema__=schema)
+    registry = Registry().with_resource(BASE, Resource.from_contents(root, default_specification=DRAFT202012))
+    return Draft202012Validator({"$ref": BASE + "#/__schema__"}, registry=registry).is_valid(value)
+
+
+def branches(schema, document, value):
+    """The schema and the schemas it combines that `value` is read by: every allOf
+    part, and the oneOf and anyOf alternatives that accept it; resolved."""
     schema = resolve(schema, document)
     found = [schema]
-    for key in ("allOf", "oneOf", "anyOf"):
+    for branch in schema.get("allOf", []):
+        found.extend(branches(branch, document, value))
+    for key in ("oneOf", "anyOf"):
         for branch in schema.get(key, []):
-            found.extend(branches(branch, document))
+            if accepts(branch, value, document):
+                found.extend(branches(branch, document, value))
     return found
 
 
 def undocumented(value, schema, document, where="$"):
     """The paths of fields in `value` that `schema` does not name."""
-    parts = branches(schema, document)
+    parts = branches(schema, document, value)
     found = []
     if isinstance(value, dict):
         named = {}

@@ -46,12 +46,15 @@ pub(super) struct Verification {
     ok: bool,
     /// The events walked, when it holds.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     events: Option<u64>,
     /// The head (`POSITION:HASH`), when it holds.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     head: Option<String>,
     /// What fails, when it does not.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     violation: Option<String>,
 }
 

@@ -7,7 +7,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use grantlog_oauth1::ProtocolError;
-use grantlog_store::StoreError;
+use grantlog_store::{StoreError, is_unavailable};
 
 use super::oauth::encode_form;
 use super::page::html;
@@ -17,6 +17,9 @@ use crate::services::ServiceError;
 use crate::services::account::AccountError;
 use crate::services::clients::LifecycleError;
 use crate::services::oauth::RequestError;
+
+/// How long a client waits before trying again while the database is unreachable.
+const DATABASE_RETRY_AFTER_SECONDS: i64 = 1;
 
 /// A failure's cause, kept for the log.
 pub type Cause = Box<dyn std::error::Error + Send + Sync>;
@@ -55,6 +58,9 @@ pub enum ApiError {
         /// What was wrong with the request.
         message: String,
     },
+    /// The database cannot be reached now: logged, answered 503 with `Retry-After`.
+    #[error("the database is unavailable")]
+    Unavailable(#[source] Cause),
     /// Our failure: logged with its cause, answered with a bare 500.
     #[error("internal error")]
     Internal(#[source] Cause),
@@ -66,9 +72,11 @@ impl ApiError {
         Self::Operator { status, message: message.into() }
     }
 
-    /// Our failure, from any error.
+    /// Our failure, from any error; [`ApiError::Unavailable`] when the database could
+    /// not be reached.
     pub fn failed(cause: impl Into<Cause>) -> Self {
-        Self::Internal(cause.into())
+        let cause = cause.into();
+        if is_unavailable(cause.as_ref()) { Self::Unavailable(cause) } else { Self::Internal(cause) }
     }
 }
 
@@ -151,6 +159,7 @@ impl ResponseError for ApiError {
             Self::Protocol(problem) => StatusCode::from_u16(problem.status()).unwrap_or(StatusCode::BAD_REQUEST),
             Self::TooMany { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Page { status, .. } | Self::Operator { status, .. } => *status,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -169,10 +178,7 @@ impl ResponseError for ApiError {
                 }
                 response.content_type("application/x-www-form-urlencoded").body(encode_form(&pairs))
             }
-            Self::TooMany { retry_after, reason } => {
-                let TooMany(text) = TooMany(format!("{reason}\n"));
-                with_retry_after(HttpResponse::TooManyRequests().content_type("text/plain").body(text), *retry_after)
-            }
+            Self::TooMany { retry_after, reason } => TooMany(format!("{reason}\n")).answer(*retry_after),
             Self::Page { status, title, text } => html(*status, pages::message(title, text)),
             Self::Operator { status, message } => {
                 let mut response = HttpResponse::build(*status);
@@ -180,6 +186,14 @@ impl ResponseError for ApiError {
                     response.insert_header((header::WWW_AUTHENTICATE, format!("Bearer realm=\"{REALM}\"")));
                 }
                 response.json(ErrorBody { error: message.clone() })
+            }
+            Self::Unavailable(cause) => {
+                tracing::warn!(error = %cause, "the database is unavailable");
+                let text = "the database is unavailable; try again in a moment\n";
+                with_retry_after(
+                    HttpResponse::ServiceUnavailable().content_type("text/plain").body(text),
+                    DATABASE_RETRY_AFTER_SECONDS,
+                )
             }
             Self::Internal(cause) => {
                 tracing::error!(error = %cause, "request failed");
@@ -199,7 +213,14 @@ pub struct ErrorBody {
 /// Too many requests at once, or too often: try again after `Retry-After` seconds.
 #[derive(Debug, utoipa::ToResponse)]
 #[response(content_type = "text/plain", headers(("Retry-After" = u32, description = "Seconds to wait.")))]
-pub struct TooMany(pub String);
+pub struct TooMany(String);
+
+impl TooMany {
+    /// This answer, to try again after `retry_after` seconds.
+    fn answer(self, retry_after: i64) -> HttpResponse {
+        with_retry_after(HttpResponse::TooManyRequests().content_type("text/plain").body(self.0), retry_after)
+    }
+}
 
 /// An OAuth request refused (RFC 5849 section 3.2's Problem Reporting extension), as
 /// `application/x-www-form-urlencoded`: a parameter that does not apply is left out.

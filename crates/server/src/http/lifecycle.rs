@@ -35,6 +35,7 @@ pub(super) struct ClientsPage {
     /// Up to `limit` clients, in key order.
     clients: Vec<ClientView>,
     /// The last client's key, to pass as `after` for the next page (`null`: none listed).
+    #[schema(required = true)]
     next_after: Option<String>,
 }
 
@@ -191,27 +192,28 @@ pub(super) async fn rotate_secret(
     Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(RotatedSecretView::from(&rotated)))
 }
 
-/// The body of a suspension, a resumption or a revocation: why.
+/// The body of a suspension or a revocation: why.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Reason {
+    /// Why, in words (owners read it on their grants page).
+    reason: String,
+}
+
+/// The body of a resumption, which may say why.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct Why {
-    /// Why, in words (owners read it on their grants page).
+    /// Why, in words.
     #[serde(default)]
     reason: Option<String>,
-}
-
-impl Why {
-    fn required(body: &[u8]) -> Result<String, ApiError> {
-        let why: Self = json_body(body)?;
-        why.reason.ok_or_else(|| ApiError::operator(StatusCode::BAD_REQUEST, "reason: say why"))
-    }
 }
 
 /// `POST /admin/clients/{key}/suspend` with `{"reason"}`: every request of the client is
 /// refused from now on; its grants stay as they are. 409 if already suspended.
 #[utoipa::path(post, path = "/admin/clients/{key}/suspend", tag = "admin", security(("admin" = [])),
     params(ClientPath),
-    request_body = Why,
+    request_body = Reason,
     responses(
         (status = 200, description = "The client, suspended.", body = ClientView),
         (status = 400, description = "No reason, or one that is not valid.", body = ErrorBody),
@@ -226,7 +228,7 @@ pub(super) async fn suspend_client(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     require(&state, &request, Role::Admin)?;
-    let reason = Why::required(&body)?;
+    let Reason { reason } = json_body(&body)?;
     let client = state.services.suspend_client(&path.key, &reason).await?;
     outcome("client_suspended");
     Ok(HttpResponse::Ok().json(ClientView::from(&client)))
@@ -261,7 +263,7 @@ pub(super) async fn resume_client(
 /// ended already.
 #[utoipa::path(post, path = "/admin/grants/{id}/revoke", tag = "admin", security(("admin" = [])),
     params(("id" = String, Path, description = "The grant's id.")),
-    request_body = Why,
+    request_body = Reason,
     responses(
         (status = 200, description = "The grant is revoked.", body = RevokedGrant),
         (status = 400, description = "No reason, or one that is not valid.", body = ErrorBody),
@@ -276,7 +278,7 @@ pub(super) async fn revoke_grant(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     require(&state, &request, Role::Admin)?;
-    let reason = Why::required(&body)?;
+    let Reason { reason } = json_body(&body)?;
     state.services.revoke_grant_as_admin(&grant_id, &reason, Utc::now()).await?;
     outcome("grant_revoked_by_admin");
     Ok(HttpResponse::Ok().json(RevokedGrant { grant_id: grant_id.into_inner(), status: "revoked" }))

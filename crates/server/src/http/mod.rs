@@ -233,13 +233,19 @@ async fn healthz() -> HttpResponse {
     HttpResponse::Ok().content_type("text/plain").body("ok\n")
 }
 
-/// Ready when the database answers.
+/// Ready when the database answers within a second: a node that cannot reach it is
+/// taken out of rotation at once, not after the load balancer's own timeout.
 async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    match state.services.ready().await {
-        Ok(_) => HttpResponse::Ok().content_type("text/plain").body("ready\n"),
-        Err(error) => {
-            tracing::error!(%error, "readiness check failed");
-            HttpResponse::ServiceUnavailable().content_type("text/plain").body("database unavailable\n")
+    let unready = HttpResponse::ServiceUnavailable().content_type("text/plain").body("database unavailable\n");
+    match tokio::time::timeout(std::time::Duration::from_secs(1), state.services.ready()).await {
+        Ok(Ok(_)) => HttpResponse::Ok().content_type("text/plain").body("ready\n"),
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "readiness check failed");
+            unready
+        }
+        Err(_) => {
+            tracing::warn!("readiness check: the database did not answer within a second");
+            unready
         }
     }
 }

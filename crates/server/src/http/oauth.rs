@@ -24,15 +24,16 @@ use crate::services::oauth::{Checks, RequestError};
 #[derive(Debug, Serialize, ToSchema)]
 pub(super) struct TokenInfo {
     /// The permissions granted (`null` before the owner approved).
+    #[schema(required = true)]
     scope: Option<Vec<&'static str>>,
     /// The photos granted.
     #[schema(value_type = Vec<String>)]
     resources: Vec<ResourceId>,
     /// When the owner approved.
-    #[schema(format = DateTime)]
+    #[schema(required = true, format = DateTime)]
     granted_at: Option<String>,
     /// When access ends (`null`: when revoked).
-    #[schema(format = DateTime)]
+    #[schema(required = true, format = DateTime)]
     expires_at: Option<String>,
     /// `active`, `expired` or `revoked`, …
     status: GrantStatus,
@@ -64,7 +65,7 @@ pub(super) struct Access {
     #[schema(value_type = Vec<String>)]
     resources: Vec<ResourceId>,
     /// When access ends (`null`: when revoked).
-    #[schema(format = DateTime)]
+    #[schema(required = true, format = DateTime)]
     expires_at: Option<String>,
 }
 
@@ -124,7 +125,8 @@ pub(super) async fn token(
         (status = 400, description = "A malformed request.", body = OAuthProblemBody,
             content_type = "application/x-www-form-urlencoded"),
         (status = 401, description = "A bad signature, nonce, timestamp, client or token.", body = OAuthProblemBody,
-            content_type = "application/x-www-form-urlencoded"),
+            content_type = "application/x-www-form-urlencoded",
+            headers(("WWW-Authenticate" = String, description = "OAuth realm=\"grantlog\", oauth_problem=\"…\""))),
     ))]
 pub(super) async fn token_info(request: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let url = state.signed_url(&request);

@@ -9,7 +9,7 @@ use actix_web::HttpResponse;
 use actix_web::http::header;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, HeaderBuilder, Ref, ResponseBuilder};
-use utoipa::{Modify, OpenApi};
+use utoipa::{Modify, OpenApi, PartialSchema};
 
 use super::error::TooMany;
 use super::{audit, lifecycle, oauth, operator};
@@ -59,7 +59,8 @@ struct ApiDoc;
 /// The schema of an operator's refusal (`error::ErrorBody`).
 const ERROR_BODY: &str = "ErrorBody";
 
-/// The security schemes, and the 401 every admin and audit operation may answer.
+/// The security schemes, the 401 every admin and audit operation may answer, and the
+/// 413 every operation with a body may.
 struct Security;
 
 impl Modify for Security {
@@ -92,7 +93,14 @@ impl Modify for Security {
             .header("WWW-Authenticate", HeaderBuilder::new().description(Some("Bearer realm=\"grantlog\"")).build())
             .content("application/json", ContentBuilder::new().schema(Some(Ref::from_schema_name(ERROR_BODY))).build())
             .build();
+        let oversize = ResponseBuilder::new()
+            .description("The body is larger than the server takes (64 KiB).")
+            .content("text/plain", ContentBuilder::new().schema(Some(String::schema())).build())
+            .build();
         for item in openapi.paths.paths.values_mut() {
+            for operation in [&mut item.post, &mut item.patch].into_iter().flatten() {
+                operation.responses.responses.insert("413".to_owned(), oversize.clone().into());
+            }
             for operation in [&mut item.get, &mut item.post, &mut item.patch].into_iter().flatten() {
                 let tags = operation.tags.iter().flatten();
                 if tags.into_iter().any(|tag| tag == "admin" || tag == "audit") {

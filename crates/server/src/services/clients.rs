@@ -147,6 +147,7 @@ pub struct ClientView {
     /// The name owners see on the consent page.
     pub name: String,
     /// Its homepage.
+    #[schema(required = true)]
     pub homepage: Option<String>,
     /// The callback URLs it may use besides `oob` (a trailing `*` allows any path below).
     pub callback_urls: Vec<String>,
@@ -156,11 +157,13 @@ pub struct ClientView {
     #[schema(pattern = "^(active|suspended)$")]
     pub status: &'static str,
     /// Why it is suspended.
+    #[schema(required = true)]
     pub suspension_reason: Option<String>,
     /// Until when its previous secret still works, during a rotation's grace period.
-    #[schema(format = DateTime)]
+    #[schema(required = true, format = DateTime)]
     pub previous_secret_valid_until: Option<String>,
     /// Where its revocation notices go.
+    #[schema(required = true)]
     pub notify_url: Option<String>,
     /// When it was registered.
     #[schema(format = DateTime)]
@@ -194,6 +197,7 @@ pub struct UpdatedClientView {
     pub client: ClientView,
     /// The key its notices are signed with, new.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub notify_secret: Option<String>,
 }
 
@@ -219,7 +223,7 @@ pub struct RotatedSecretView {
     /// The new secret.
     pub client_secret: String,
     /// The end of the grace period (`null`: the previous secret stopped working at once).
-    #[schema(format = DateTime)]
+    #[schema(required = true, format = DateTime)]
     pub previous_valid_until: Option<String>,
 }
 
@@ -250,6 +254,7 @@ pub struct NoticeView {
     #[schema(format = DateTime)]
     pub next_attempt_at: String,
     /// What went wrong at the last attempt.
+    #[schema(required = true)]
     pub last_error: Option<String>,
     /// When it was queued.
     #[schema(format = DateTime)]

@@ -76,6 +76,7 @@ pub struct RegisteredClientView {
     /// Its shared secret.
     pub client_secret: String,
     /// The key its revocation notices are signed with, when it gave a `notify_url`.
+    #[schema(required = true)]
     pub notify_secret: Option<String>,
 }
 

@@ -139,6 +139,8 @@ async fn every_answer_is_as_the_openapi_document_says(database: TestDatabase) {
     let malformed = json!({ "name": "Print Shop", "callback_urls": ["not a url"] });
     assert_eq!(answers.admin("POST", "/admin/clients", Some(malformed)).0, 400);
     assert_eq!(answers.call("POST", "/admin/clients", None, Some(shop)).0, 401);
+    let oversize = json!({ "name": "x".repeat(70_000), "callback_urls": ["https://shop.example/back"] });
+    assert_eq!(answers.admin("POST", "/admin/clients", Some(oversize)).0, 413);
     assert_eq!(answers.admin("GET", "/admin/clients?limit=1", None).0, 200);
     assert_eq!(answers.admin("GET", "/admin/clients?limit=0", None).0, 400);
     assert_eq!(answers.admin("GET", &client, None).0, 200);
@@ -171,6 +173,8 @@ async fn every_answer_is_as_the_openapi_document_says(database: TestDatabase) {
     assert_eq!(answers.admin("POST", &revoke, Some(json!({ "reason": "a test" }))).0, 200);
     assert_eq!(answers.admin("POST", &revoke, Some(json!({ "reason": "a test" }))).0, 409);
     assert_eq!(answers.admin("POST", "/admin/grants/nothing/revoke", Some(json!({ "reason": "a" }))).0, 404);
+    let (status, beppa) = answers.admin("GET", BEPPA, None);
+    assert_eq!((status, &beppa["grants"]["revoked"]), (200, &json!(1)), "{beppa}");
     eventually("a failed attempt to tell Beppa", || {
         let (status, listed) = answers.admin("GET", &format!("{BEPPA}/deliveries"), None);
         (status == 200 && listed["notices"][0]["last_error"].is_string()).then_some(())
@@ -224,6 +228,18 @@ async fn every_answer_is_as_the_openapi_document_says(database: TestDatabase) {
     token_info["body"] = body.to_string().into();
     let (passed, said) = check(&document_file, &extra_field);
     assert!(!passed && said.contains("$.owner_password is not in the document"), "{said}");
+    for (path, status, field) in [("/oauth/verify", 200, "oauth_problem"), (BEPPA, 200, "client_secret")] {
+        let mut more = answers.seen.clone();
+        let answer = more.iter_mut().find(|answer| {
+            answer["url"].as_str().unwrap().ends_with(path) && answer["status"] == status && answer["method"] != "PATCH"
+        });
+        let answer = answer.unwrap();
+        let mut body: Value = serde_json::from_str(answer["body"].as_str().unwrap()).unwrap();
+        body[field] = json!("anything");
+        answer["body"] = body.to_string().into();
+        let (passed, said) = check(&document_file, &more);
+        assert!(!passed && said.contains(&format!("$.{field} is not in the document")), "{path}: {said}");
+    }
     let mut odd_status = answers.seen.clone();
     odd_status[0]["status"] = json!(418);
     let (passed, said) = check(&document_file, &odd_status);

@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod postgres;
 
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::path::Path;
@@ -187,6 +188,16 @@ impl Server {
         let sent = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("running kill");
         assert!(sent.success(), "kill -TERM failed");
         child.wait().expect("waiting for grantlog to exit")
+    }
+
+    /// Kills a `grantlog serve` process with SIGKILL, as a crash or the OOM killer
+    /// would, then starts it again on the same database and key (on a new port), with
+    /// `serve_args`.
+    pub fn kill_and_restart(&mut self, serve_args: &[&str]) {
+        let Running::Process(child) = &mut self.running else { panic!("only a process can be killed") };
+        child.kill().expect("sending SIGKILL");
+        child.wait().expect("waiting for the killed process");
+        *self = Self::spawn(&self.database_url, serve_args, &[], self.key_file.clone());
     }
 
     /// `base_url` joined with `path`.

@@ -1,0 +1,168 @@
+//! Three `grantlog serve` nodes on one PostgreSQL database, as behind a load balancer
+//! without stickiness. Every grant's flow hops between them (initiate on one, consent
+//! on the next, token on the third); then signed requests are spread over all three
+//! while Jane revokes grants one by one, and one node is killed (SIGKILL) mid-load and
+//! started again. A client whose node is gone retries on the next one.
+//!
+//! Afterwards every answer is checked against the log: every token issued has its
+//! grant and events, no request begun after Jane's revocation was acknowledged was
+//! served, every request was answered (200, or a refusal of a revoked token), the chain
+//! verifies, and the read models equal the fold of the log.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, RwLock};
+use std::time::{Duration, SystemTime};
+
+use grantlog_oauth1::{SignatureMethod, Signer, Unsigned};
+use grantlog_projection::tables::{Tables, grant_by_id, grant_by_token};
+use grantlog_projection::{Horizon, fold};
+use grantlog_store::testing::TestDatabase;
+
+use crate::support::Server;
+use crate::support::browser::{Browser, Client, Credentials, now};
+
+const NODES: usize = 3;
+const GRANTS: usize = 6;
+const LOAD_THREADS: usize = 4;
+
+/// A signed resource request and how it was answered.
+#[derive(Debug)]
+struct Served {
+    grant: usize,
+    began: SystemTime,
+    status: u16,
+    problem: Option<String>,
+}
+
+/// `GET /api/photos` on the node at `base_url`, signed by Beppa with `access`; `None`
+/// when the node cannot be reached (it was killed).
+fn photos(base_url: &str, (token, secret): &Credentials, nonce: &str) -> Option<(u16, Option<String>)> {
+    let url = format!("{base_url}/api/photos");
+    let unsigned = Unsigned { method: "GET", url: &url, body: &[], extra: &[], nonce, timestamp: now() };
+    let header = Signer::new("beppa-demo-key", "beppa-demo-secret", SignatureMethod::HmacSha1)
+        .with_token(token.as_str(), secret.as_str())
+        .authorization_header(&unsigned, None)
+        .unwrap();
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(5)))
+        .build()
+        .into();
+    let mut response = agent.get(&url).header("Authorization", &header).call().ok()?;
+    let body = response.body_mut().read_to_string().unwrap_or_default();
+    let problem = grantlog_oauth1::encoding::parse_form(&body)
+        .ok()
+        .and_then(|form| form.into_iter().find(|(name, _)| name == "oauth_problem").map(|(_, value)| value));
+    Some((response.status().as_u16(), problem))
+}
+
+/// Long because the load, the fault and the checks read best as one story.
+#[test]
+fn three_nodes_under_load_with_one_killed_agree_with_the_log() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let Some(database) = runtime.block_on(TestDatabase::postgres()) else { return };
+    let first = Server::process(&database.url, &["--demo"]);
+    let second = first.beside();
+    // The node that is killed; the others stay up.
+    let mut victim = first.beside();
+    let store = runtime.block_on(database.store());
+
+    // Each grant's flow hops: initiate on one node, consent on the next, token on the third.
+    let mut jane = Browser::new();
+    jane.log_in(&second, "jane", "islay-scotch");
+    let mut grants = Vec::new();
+    {
+        let nodes = [&first, &second, &victim];
+        for n in 0..GRANTS {
+            let on = |hop: usize| Client::demo(nodes[(n + hop) % NODES]);
+            let request = on(0).request_token(&format!("flow-{n}"));
+            let verifier = jane.approve(nodes[(n + 1) % NODES], &request.0, &[("photos", "islay-harbour")]);
+            let access = on(2).exchange(&request, &verifier, &format!("flow-{n}-token"));
+            let grant = runtime.block_on(grant_by_token(store.reader(), &request.0)).unwrap().expect("its grant");
+            grants.push((grant.grant_id.to_string(), access));
+        }
+    }
+
+    let steady = [&first, &second];
+    let base_urls = RwLock::new([&first, &second, &victim].map(|node| node.base_url.clone()).to_vec());
+    let served = Mutex::new(Vec::new());
+    let retried = Mutex::new(0_usize);
+    let revoked_at = Mutex::new(vec![None; GRANTS]);
+    let stopping = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        for thread in 0..LOAD_THREADS {
+            let (base_urls, served, retried, stopping, grants) = (&base_urls, &served, &retried, &stopping, &grants);
+            scope.spawn(move || {
+                for n in 0.. {
+                    if stopping.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let grant = (thread + n) % GRANTS;
+                    let began = SystemTime::now();
+                    // Round-robin over the nodes; the next one when a node is gone.
+                    let answer = (0..NODES).find_map(|attempt| {
+                        let url = base_urls.read().unwrap()[(thread + n + attempt) % NODES].clone();
+                        let answer = photos(&url, &grants[grant].1, &format!("load-{thread}-{n}-{attempt}"));
+                        if answer.is_none() {
+                            *retried.lock().unwrap() += 1;
+                        }
+                        answer
+                    });
+                    let (status, problem) = answer.expect("some node answers");
+                    served.lock().unwrap().push(Served { grant, began, status, problem });
+                }
+            });
+        }
+        // Jane revokes half the grants, on the nodes that stay up, while the load runs.
+        let revoker = scope.spawn(|| {
+            for grant in 0..GRANTS / 2 {
+                std::thread::sleep(Duration::from_millis(400));
+                let node = steady[grant % 2];
+                let csrf = jane.csrf(node, "/account/grants");
+                let path = format!("/account/grants/{}/revoke", grants[grant].0);
+                let done = jane.submit(&node.url(&path), &[("csrf_token", &csrf)]);
+                assert_eq!(done.status, 303, "{}", done.body);
+                revoked_at.lock().unwrap()[grant] = Some(SystemTime::now());
+            }
+        });
+        std::thread::sleep(Duration::from_millis(700));
+        // The third node is killed and started again (on a new port, which the
+        // balancer learns).
+        victim.kill_and_restart(&[]);
+        base_urls.write().unwrap()[2] = victim.base_url.clone();
+        revoker.join().unwrap();
+        std::thread::sleep(Duration::from_millis(500));
+        stopping.store(true, Ordering::Relaxed);
+    });
+
+    let served = served.into_inner().unwrap();
+    let revoked_at = revoked_at.into_inner().unwrap();
+    assert!(served.len() > 100, "a load: {} requests", served.len());
+    let refused = served.iter().filter(|answer| answer.status == 401).count();
+    eprintln!(
+        "cluster: {} requests, {refused} refused as revoked, {} retried on another node",
+        served.len(),
+        retried.lock().unwrap()
+    );
+    assert!(*retried.lock().unwrap() > 0, "some requests met the killed node and were retried");
+    for answer in &served {
+        let revoked = revoked_at[answer.grant].is_some_and(|at| answer.began > at);
+        match (answer.status, answer.problem.as_deref()) {
+            (200, _) => assert!(!revoked, "served after its revocation was acknowledged: {answer:?}"),
+            (401, Some("token_revoked")) => {
+                assert!(revoked_at[answer.grant].is_some(), "refused though never revoked: {answer:?}")
+            }
+            _ => panic!("neither served nor refused as revoked: {answer:?}"),
+        }
+    }
+    for (grant, (id, _)) in grants.iter().enumerate() {
+        let row = runtime.block_on(grant_by_id(store.reader(), id)).unwrap().expect("the grant");
+        let expected = if revoked_at[grant].is_some() { "revoked" } else { "active" };
+        assert_eq!(row.status.as_str(), expected, "grant {grant}");
+    }
+    let verified = first.grantlog(&["audit", "verify"]);
+    assert!(verified.status.success(), "{}", String::from_utf8_lossy(&verified.stderr));
+    let live = runtime.block_on(Tables::read(store.reader())).unwrap();
+    let folded = runtime.block_on(fold(&store, Horizon::Everything)).unwrap();
+    assert_eq!(live, folded.tables(), "the read models equal the fold of the log");
+}

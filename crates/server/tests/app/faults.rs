@@ -1,0 +1,188 @@
+//! Faults under load. On a PostgreSQL of the test's own (`support::postgres`): the
+//! database stopped and started again while two nodes serve signed requests. While it
+//! is down every request is answered at once with 503 and `Retry-After` (never a 500,
+//! never a hang) and `/readyz` says not ready within a second; once it is back, both
+//! nodes serve again by themselves, without a restart, and the log still verifies. On
+//! SQLite: the server killed (SIGKILL) in a burst of appends, and started again: the
+//! chain verifies and every registration it acknowledged is there.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use grantlog_oauth1::{SignatureMethod, Signer, Unsigned};
+
+use crate::support::browser::{Credentials, jane_gives_beppa_access, now};
+use crate::support::postgres::OwnPostgres;
+use crate::support::{Server, call, eventually};
+
+/// The longest a request may take while the database is down: the pool's two-second
+/// wait for a connection, and slack for a loaded machine.
+const ANSWERED_WITHIN: Duration = Duration::from_millis(3_500);
+
+/// One answer the load received.
+#[derive(Debug)]
+struct Answer {
+    node: usize,
+    at: Instant,
+    status: u16,
+    retry_after: Option<String>,
+    took: Duration,
+}
+
+/// A client that gives up after five seconds, as a load balancer's health check or a
+/// patient client would: a hang shows as a timeout (status 0).
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(5)))
+        .build()
+        .into()
+}
+
+/// `GET path` on `server`, signed by Beppa with `access`: status, `Retry-After`.
+fn signed_get(server: &Server, path: &str, (token, secret): &Credentials, nonce: &str) -> (u16, Option<String>) {
+    let url = server.url(path);
+    let unsigned = Unsigned { method: "GET", url: &url, body: &[], extra: &[], nonce, timestamp: now() };
+    let header = Signer::new("beppa-demo-key", "beppa-demo-secret", SignatureMethod::HmacSha1)
+        .with_token(token.as_str(), secret.as_str())
+        .authorization_header(&unsigned, None)
+        .unwrap();
+    match agent().get(&url).header("Authorization", &header).call() {
+        Ok(response) => {
+            let retry_after = response.headers().get("retry-after").map(|value| value.to_str().unwrap().to_owned());
+            (response.status().as_u16(), retry_after)
+        }
+        Err(_) => (0, None),
+    }
+}
+
+/// `/readyz`'s status and how long it took to say it.
+fn readiness(server: &Server) -> (u16, Duration) {
+    let started = Instant::now();
+    let status = agent().get(&server.url("/readyz")).call().map_or(0, |response| response.status().as_u16());
+    (status, started.elapsed())
+}
+
+/// Long because the fault and what is checked during it read best as one story.
+#[test]
+fn a_database_restart_under_load_is_answered_503_and_recovered_from_without_a_restart() {
+    let postgres = OwnPostgres::start();
+    let first = Server::process(&postgres.url(), &["--demo"]);
+    let second = first.beside();
+    let nodes = [&first, &second];
+    let (_jane, _beppa, _request, access) = jane_gives_beppa_access(&first, "fault");
+
+    let answers = Mutex::new(Vec::new());
+    let stopping = AtomicBool::new(false);
+    let (down, up) = std::thread::scope(|scope| {
+        for (node, server) in nodes.iter().enumerate() {
+            let (answers, stopping, access) = (&answers, &stopping, &access);
+            scope.spawn(move || {
+                for n in 0.. {
+                    if stopping.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let started = Instant::now();
+                    let (status, retry_after) = signed_get(server, "/api/photos", access, &format!("load-{node}-{n}"));
+                    let took = started.elapsed();
+                    answers.lock().unwrap().push(Answer { node, at: started, status, retry_after, took });
+                }
+            });
+        }
+        std::thread::sleep(Duration::from_secs(1));
+        postgres.stop();
+        let down = Instant::now();
+        for server in nodes {
+            let (status, took) = readiness(server);
+            assert_eq!(status, 503, "/readyz while the database is down");
+            assert!(took < Duration::from_millis(1_500), "/readyz took {took:?} to say not ready");
+        }
+        std::thread::sleep(Duration::from_secs(3));
+        postgres.start_again();
+        let up = Instant::now();
+        for server in nodes {
+            eventually("the node to be ready again by itself", || (readiness(server).0 == 200).then_some(()));
+        }
+        std::thread::sleep(Duration::from_secs(1));
+        stopping.store(true, Ordering::Relaxed);
+        (down, up)
+    });
+
+    let answers = answers.into_inner().unwrap();
+    let unexpected: Vec<&Answer> = answers
+        .iter()
+        .filter(|answer| !(answer.status == 200 || answer.status == 503 && answer.retry_after.as_deref() == Some("1")))
+        .collect();
+    assert!(unexpected.is_empty(), "only 200, or 503 with Retry-After: 1: {unexpected:#?}");
+    let slowest = answers.iter().map(|answer| answer.took).max().unwrap();
+    assert!(slowest < ANSWERED_WITHIN, "an answer took {slowest:?}");
+    // Begun and answered while it was down (one begun then may be served once it is back).
+    let while_down =
+        answers.iter().filter(|answer| answer.at > down + Duration::from_millis(500) && answer.at + answer.took < up);
+    let statuses_while_down: Vec<(u16, Duration)> =
+        while_down.map(|answer| (answer.status, answer.at - down)).collect();
+    assert!(
+        !statuses_while_down.is_empty() && statuses_while_down.iter().all(|(status, _)| *status == 503),
+        "while the database was down: {statuses_while_down:?}"
+    );
+    for node in 0..nodes.len() {
+        let recovered = answers.iter().filter(|answer| answer.node == node && answer.at > up);
+        assert!(recovered.clone().any(|answer| answer.status == 200), "node {node} serves again");
+    }
+    let recovered_in = answers
+        .iter()
+        .filter(|answer| answer.at > up && answer.status == 200)
+        .map(|answer| answer.at - up)
+        .min()
+        .unwrap();
+    assert!(recovered_in < Duration::from_secs(10), "recovered {recovered_in:?} after the database returned");
+    let verified = first.grantlog(&["audit", "verify"]);
+    assert!(verified.status.success(), "{}", String::from_utf8_lossy(&verified.stderr));
+}
+
+const ADMIN: &str = "admin-token-for-the-faults-0123456789abcd";
+
+#[test]
+fn sqlite_killed_in_a_burst_of_appends_keeps_everything_it_acknowledged() {
+    let database = grantlog_store::testing::TestDatabase::sqlite();
+    let mut server = Server::process(&database.url, &["--admin-token", ADMIN]);
+    let acknowledged = Mutex::new(Vec::new());
+    let killed = AtomicBool::new(false);
+    let url = server.url("/admin/clients");
+    std::thread::scope(|scope| {
+        for writer in 0..4 {
+            let (url, acknowledged, killed) = (&url, &acknowledged, &killed);
+            scope.spawn(move || {
+                for n in 0.. {
+                    let registration = serde_json::json!({
+                        "name": format!("Burst {writer}-{n}"),
+                        "callback_urls": ["https://burst.example/back"],
+                    });
+                    // A refused connection once it is killed: the burst is over.
+                    let body = registration.to_string();
+                    let Ok(answered) = std::panic::catch_unwind(|| call("POST", url, Some(ADMIN), Some(&body))) else {
+                        break;
+                    };
+                    match answered {
+                        (201, _, body) => {
+                            acknowledged.lock().unwrap().push(body["client_key"].as_str().unwrap().to_owned())
+                        }
+                        other => assert!(killed.load(Ordering::Relaxed), "refused before the kill: {other:?}"),
+                    }
+                }
+            });
+        }
+        std::thread::sleep(Duration::from_millis(1_500));
+        killed.store(true, Ordering::Relaxed);
+        server.kill_and_restart(&["--admin-token", ADMIN]);
+    });
+    let acknowledged = acknowledged.into_inner().unwrap();
+    assert!(acknowledged.len() > 20, "a burst: {} acknowledged", acknowledged.len());
+    let verified = server.grantlog(&["audit", "verify"]);
+    assert!(verified.status.success(), "{}", String::from_utf8_lossy(&verified.stderr));
+    for key in &acknowledged {
+        let (status, _, shown) = call("GET", &server.url(&format!("/admin/clients/{key}")), Some(ADMIN), None);
+        assert_eq!(status, 200, "{key} was acknowledged, so it is there: {shown}");
+    }
+}
