@@ -13,13 +13,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, RwLock};
 use std::time::{Duration, SystemTime};
 
-use grantlog_oauth1::{SignatureMethod, Signer, Unsigned};
 use grantlog_projection::tables::{Tables, grant_by_id, grant_by_token};
 use grantlog_projection::{Horizon, fold};
 use grantlog_store::testing::TestDatabase;
 
 use crate::support::Server;
-use crate::support::browser::{Browser, Client, Credentials, now};
+use crate::support::browser::{Browser, Client, beppa_gets};
 
 const NODES: usize = 3;
 const GRANTS: usize = 6;
@@ -32,28 +31,6 @@ struct Served {
     began: SystemTime,
     status: u16,
     problem: Option<String>,
-}
-
-/// `GET /api/photos` on the node at `base_url`, signed by Beppa with `access`; `None`
-/// when the node cannot be reached (it was killed).
-fn photos(base_url: &str, (token, secret): &Credentials, nonce: &str) -> Option<(u16, Option<String>)> {
-    let url = format!("{base_url}/api/photos");
-    let unsigned = Unsigned { method: "GET", url: &url, body: &[], extra: &[], nonce, timestamp: now() };
-    let header = Signer::new("beppa-demo-key", "beppa-demo-secret", SignatureMethod::HmacSha1)
-        .with_token(token.as_str(), secret.as_str())
-        .authorization_header(&unsigned, None)
-        .unwrap();
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(5)))
-        .build()
-        .into();
-    let mut response = agent.get(&url).header("Authorization", &header).call().ok()?;
-    let body = response.body_mut().read_to_string().unwrap_or_default();
-    let problem = grantlog_oauth1::encoding::parse_form(&body)
-        .ok()
-        .and_then(|form| form.into_iter().find(|(name, _)| name == "oauth_problem").map(|(_, value)| value));
-    Some((response.status().as_u16(), problem))
 }
 
 /// Long because the load, the fault and the checks read best as one story.
@@ -102,7 +79,10 @@ fn three_nodes_under_load_with_one_killed_agree_with_the_log() {
                     // Round-robin over the nodes; the next one when a node is gone.
                     let answer = (0..NODES).find_map(|attempt| {
                         let url = base_urls.read().unwrap()[(thread + n + attempt) % NODES].clone();
-                        let answer = photos(&url, &grants[grant].1, &format!("load-{thread}-{n}-{attempt}"));
+                        let nonce = format!("load-{thread}-{n}-{attempt}");
+                        let answer = beppa_gets(&url, "/api/photos", &grants[grant].1, &nonce).map(|reply| {
+                            (reply.status, (reply.status != 200).then(|| reply.param("oauth_problem")).flatten())
+                        });
                         if answer.is_none() {
                             *retried.lock().unwrap() += 1;
                         }

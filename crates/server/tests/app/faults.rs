@@ -10,9 +10,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use grantlog_oauth1::{SignatureMethod, Signer, Unsigned};
-
-use crate::support::browser::{Credentials, jane_gives_beppa_access, now};
+use crate::support::browser::{beppa_gets, jane_gives_beppa_access};
 use crate::support::postgres::OwnPostgres;
 use crate::support::{Server, call, eventually};
 
@@ -30,37 +28,15 @@ struct Answer {
     took: Duration,
 }
 
-/// A client that gives up after five seconds, as a load balancer's health check or a
-/// patient client would: a hang shows as a timeout (status 0).
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(5)))
-        .build()
-        .into()
-}
-
-/// `GET path` on `server`, signed by Beppa with `access`: status, `Retry-After`.
-fn signed_get(server: &Server, path: &str, (token, secret): &Credentials, nonce: &str) -> (u16, Option<String>) {
-    let url = server.url(path);
-    let unsigned = Unsigned { method: "GET", url: &url, body: &[], extra: &[], nonce, timestamp: now() };
-    let header = Signer::new("beppa-demo-key", "beppa-demo-secret", SignatureMethod::HmacSha1)
-        .with_token(token.as_str(), secret.as_str())
-        .authorization_header(&unsigned, None)
-        .unwrap();
-    match agent().get(&url).header("Authorization", &header).call() {
-        Ok(response) => {
-            let retry_after = response.headers().get("retry-after").map(|value| value.to_str().unwrap().to_owned());
-            (response.status().as_u16(), retry_after)
-        }
-        Err(_) => (0, None),
-    }
-}
-
 /// `/readyz`'s status and how long it took to say it.
 fn readiness(server: &Server) -> (u16, Duration) {
     let started = Instant::now();
-    let status = agent().get(&server.url("/readyz")).call().map_or(0, |response| response.status().as_u16());
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(5)))
+        .build()
+        .into();
+    let status = agent.get(&server.url("/readyz")).call().map_or(0, |response| response.status().as_u16());
     (status, started.elapsed())
 }
 
@@ -84,7 +60,8 @@ fn a_database_restart_under_load_is_answered_503_and_recovered_from_without_a_re
                         break;
                     }
                     let started = Instant::now();
-                    let (status, retry_after) = signed_get(server, "/api/photos", access, &format!("load-{node}-{n}"));
+                    let answered = beppa_gets(&server.base_url, "/api/photos", access, &format!("load-{node}-{n}"));
+                    let (status, retry_after) = answered.map_or((0, None), |reply| (reply.status, reply.retry_after));
                     let took = started.elapsed();
                     answers.lock().unwrap().push(Answer { node, at: started, status, retry_after, took });
                 }

@@ -285,3 +285,21 @@ fn jane_approves<'a>(
 
 /// A token and its secret.
 pub type Credentials = (String, String);
+
+/// `GET base_url + path` signed by the demo's Beppa with `access`, as a client that
+/// gives up after five seconds: `None` when the node cannot be reached or does not
+/// answer in time (it was killed, or hangs).
+pub fn beppa_gets(base_url: &str, path: &str, (token, secret): &Credentials, nonce: &str) -> Option<Reply> {
+    let url = format!("{base_url}{path}");
+    let unsigned = Unsigned { method: "GET", url: &url, body: &[], extra: &[], nonce, timestamp: now() };
+    let header = Signer::new("beppa-demo-key", "beppa-demo-secret", SignatureMethod::HmacSha1)
+        .with_token(token.as_str(), secret.as_str())
+        .authorization_header(&unsigned, None)
+        .unwrap();
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(std::time::Duration::from_secs(5)))
+        .build()
+        .into();
+    agent.get(&url).header("Authorization", &header).call().ok().map(super::reply)
+}

@@ -291,7 +291,7 @@ pub fn get(url: &str, authorization: &str) -> Reply {
     reply(agent().get(url).header("Authorization", authorization).call().expect("the server answers"))
 }
 
-fn reply(mut response: ureq::http::Response<ureq::Body>) -> Reply {
+pub(crate) fn reply(mut response: ureq::http::Response<ureq::Body>) -> Reply {
     let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let (www_authenticate, content_type, cache_control, retry_after) =
         (header("www-authenticate"), header("content-type"), header("cache-control"), header("retry-after"));
