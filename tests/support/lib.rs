@@ -25,6 +25,19 @@ fn prepared<T>(outcome: prerequisites::Outcome<T>) -> T {
 /// Runs a script under `tests/clients/python/` with `args`, feeding `stdin`, and returns
 /// its standard output. Fails the test, with the script's stderr, if it exits non-zero.
 pub fn run_python_client(script: &str, args: &[&str], stdin: &[u8]) -> Vec<u8> {
+    let output = python_client_output(script, args, stdin);
+    assert!(
+        output.status.success(),
+        "{script} {args:?} failed ({}):\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output.stdout
+}
+
+/// Runs a script under `tests/clients/python/` with `args`, feeding `stdin`, and returns
+/// how it ended, for a test that expects it to fail too.
+pub fn python_client_output(script: &str, args: &[&str], stdin: &[u8]) -> std::process::Output {
     let script = workspace_root().join("tests/clients/python").join(script);
     let mut child = Command::new(python())
         .arg(&script)
@@ -39,14 +52,7 @@ pub fn run_python_client(script: &str, args: &[&str], stdin: &[u8]) -> Vec<u8> {
     let writer = std::thread::spawn(move || input.write_all(&stdin));
     let output = child.wait_with_output().expect("waiting for the Python client");
     writer.join().expect("stdin writer").expect("writing to the Python client");
-    assert!(
-        output.status.success(),
-        "{} {args:?} failed ({}):\n{}",
-        script.display(),
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output.stdout
+    output
 }
 
 /// The folder of the Node client (`tests/clients/node`), its packages installed

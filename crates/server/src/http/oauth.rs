@@ -6,7 +6,7 @@ use actix_web::http::header;
 use actix_web::http::header::HeaderValue;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
-use grantlog_domain::{GrantStatus, ResourceId};
+use grantlog_domain::{GrantStatus, ResourceId, Scope};
 use grantlog_oauth1::IncomingRequest;
 use grantlog_oauth1::encoding::percent_encode;
 use grantlog_projection::tables::timestamp;
@@ -24,8 +24,8 @@ use crate::services::oauth::{Checks, RequestError};
 #[derive(Debug, Serialize, ToSchema)]
 pub(super) struct TokenInfo {
     /// The permissions granted (`null` before the owner approved).
-    #[schema(required = true)]
-    scope: Option<Vec<&'static str>>,
+    #[schema(required = true, value_type = Option<Vec<String>>)]
+    scope: Option<Scope>,
     /// The photos granted.
     #[schema(value_type = Vec<String>)]
     resources: Vec<ResourceId>,
@@ -60,7 +60,8 @@ pub(super) struct Access {
     /// The client's consumer key.
     client_key: String,
     /// The permissions granted.
-    scope: Vec<&'static str>,
+    #[schema(value_type = Vec<String>)]
+    scope: Scope,
     /// The photos granted.
     #[schema(value_type = Vec<String>)]
     resources: Vec<ResourceId>,
@@ -135,7 +136,7 @@ pub(super) async fn token_info(request: HttpRequest, state: web::Data<AppState>)
     outcome("token_info_shown");
     let grant = &info.grant;
     Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(TokenInfo {
-        scope: grant.scope.as_ref().map(|scope| scope.permissions().map(|permission| permission.as_str()).collect()),
+        scope: grant.scope.clone(),
         resources: grant.resources.clone(),
         granted_at: grant.approved_at.map(timestamp),
         expires_at: grant.expires_at.map(timestamp),
@@ -203,7 +204,7 @@ pub(super) async fn verify(body: web::Bytes, state: web::Data<AppState>) -> Resu
                 valid: true,
                 owner_id: access.grant.owner_id.to_string(),
                 client_key: access.client_key,
-                scope: access.grant.scope.permissions().map(|permission| permission.as_str()).collect(),
+                scope: access.grant.scope,
                 resources: access.grant.resources,
                 expires_at: access.grant.expires_at.map(timestamp),
             })

@@ -9,10 +9,10 @@ use actix_web::HttpResponse;
 use actix_web::http::header;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, HeaderBuilder, Ref, ResponseBuilder};
-use utoipa::{Modify, OpenApi, PartialSchema};
+use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
 
-use super::error::TooMany;
-use super::{audit, lifecycle, oauth, operator};
+use super::error::{ErrorBody, TooMany};
+use super::{MAX_BODY_BYTES, audit, lifecycle, oauth, operator};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -56,9 +56,6 @@ use super::{audit, lifecycle, oauth, operator};
 )]
 struct ApiDoc;
 
-/// The schema of an operator's refusal (`error::ErrorBody`).
-const ERROR_BODY: &str = "ErrorBody";
-
 /// The security schemes, the 401 every admin and audit operation may answer, and the
 /// 413 every operation with a body may.
 struct Security;
@@ -91,10 +88,13 @@ impl Modify for Security {
         let refused = ResponseBuilder::new()
             .description("No valid token for this API.")
             .header("WWW-Authenticate", HeaderBuilder::new().description(Some("Bearer realm=\"grantlog\"")).build())
-            .content("application/json", ContentBuilder::new().schema(Some(Ref::from_schema_name(ERROR_BODY))).build())
+            .content(
+                "application/json",
+                ContentBuilder::new().schema(Some(Ref::from_schema_name(ErrorBody::name()))).build(),
+            )
             .build();
         let oversize = ResponseBuilder::new()
-            .description("The body is larger than the server takes (64 KiB).")
+            .description(format!("The body is larger than the server takes ({} KiB).", MAX_BODY_BYTES / 1024))
             .content("text/plain", ContentBuilder::new().schema(Some(String::schema())).build())
             .build();
         for item in openapi.paths.paths.values_mut() {
@@ -102,8 +102,7 @@ impl Modify for Security {
                 operation.responses.responses.insert("413".to_owned(), oversize.clone().into());
             }
             for operation in [&mut item.get, &mut item.post, &mut item.patch].into_iter().flatten() {
-                let tags = operation.tags.iter().flatten();
-                if tags.into_iter().any(|tag| tag == "admin" || tag == "audit") {
+                if operation.tags.iter().flatten().any(|tag| tag == "admin" || tag == "audit") {
                     operation.responses.responses.insert("401".to_owned(), refused.clone().into());
                 }
             }

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use crate::support::browser::{beppa_gets, jane_gives_beppa_access};
 use crate::support::postgres::OwnPostgres;
-use crate::support::{Server, call, eventually};
+use crate::support::{Server, call, eventually, patient_agent};
 
 /// The longest a request may take while the database is down: the pool's two-second
 /// wait for a connection, and slack for a loaded machine.
@@ -31,12 +31,7 @@ struct Answer {
 /// `/readyz`'s status and how long it took to say it.
 fn readiness(server: &Server) -> (u16, Duration) {
     let started = Instant::now();
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(5)))
-        .build()
-        .into();
-    let status = agent.get(&server.url("/readyz")).call().map_or(0, |response| response.status().as_u16());
+    let status = patient_agent().get(&server.url("/readyz")).call().map_or(0, |response| response.status().as_u16());
     (status, started.elapsed())
 }
 

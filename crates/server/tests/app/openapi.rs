@@ -6,15 +6,15 @@
 //! name and on an operation no answer came from. The checker is shown to fail on each.
 
 use std::path::Path;
-use std::process::Command;
 
 use grantlog_oauth1::{SignatureMethod, Signer, Unsigned};
 use grantlog_store::backend_tests;
 use grantlog_store::testing::TestDatabase;
+use grantlog_tests::python_client_output;
 use serde_json::{Value, json};
 
 use crate::support::browser::{Client, jane_gives_beppa_access, now};
-use crate::support::{Reply, Server, checkpoint_key, eventually, send};
+use crate::support::{Reply, Server, checkpoint_key, eventually, send, send_json};
 
 const ADMIN: &str = "admin-token-for-the-openapi-0123456789abc";
 const AUDITOR: &str = "auditor-token-for-the-openapi-0123456789a";
@@ -44,11 +44,8 @@ impl<'a> Answers<'a> {
 
     /// `method path` with an optional bearer token and JSON body, answered as it is.
     fn fetch(&mut self, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> Reply {
-        let bearer = token.map(|token| format!("Bearer {token}"));
-        let mut headers = vec![("Content-Type", "application/json")];
-        headers.extend(bearer.as_deref().map(|bearer| ("Authorization", bearer)));
         let body = body.map(|body| body.to_string()).unwrap_or_default();
-        let reply = send(method, &self.server.url(path), &headers, &body);
+        let reply = send_json(method, &self.server.url(path), token, &body);
         self.record(method, path, &reply);
         reply
     }
@@ -70,19 +67,8 @@ impl<'a> Answers<'a> {
 
 /// Runs the checker on `document` and `answers`: whether it passed, and what it said.
 fn check(document: &Path, answers: &[Value]) -> (bool, String) {
-    let mut child = Command::new(grantlog_tests::python())
-        .arg(grantlog_tests::workspace_root().join("tests/clients/python/openapi_check.py"))
-        .arg(document)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("starting openapi_check.py");
-    let input = serde_json::to_vec(answers).unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let writer = std::thread::spawn(move || std::io::Write::write_all(&mut stdin, &input));
-    let output = child.wait_with_output().unwrap();
-    writer.join().unwrap().unwrap();
+    let document = document.to_str().expect("a UTF-8 temporary path");
+    let output = python_client_output("openapi_check.py", &[document], &serde_json::to_vec(answers).unwrap());
     let said = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
     (output.status.success(), said)
 }

@@ -296,10 +296,5 @@ pub fn beppa_gets(base_url: &str, path: &str, (token, secret): &Credentials, non
         .with_token(token.as_str(), secret.as_str())
         .authorization_header(&unsigned, None)
         .unwrap();
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(std::time::Duration::from_secs(5)))
-        .build()
-        .into();
-    agent.get(&url).header("Authorization", &header).call().ok().map(super::reply)
+    super::patient_agent().get(&url).header("Authorization", &header).call().ok().map(super::reply)
 }

@@ -353,16 +353,25 @@ pub fn call(
     token: Option<&str>,
     body: Option<&str>,
 ) -> (u16, Option<String>, serde_json::Value) {
-    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
-    let request = ureq::http::Request::builder().method(method).uri(url);
-    let request = match token {
-        Some(token) => request.header("Authorization", format!("Bearer {token}")),
-        None => request,
-    };
-    let request = request.header("Content-Type", "application/json").body(body.unwrap_or("").to_owned()).unwrap();
-    let mut response = agent.run(request).expect("the server answers");
-    let header = if response.status() == 201 { "cache-control" } else { "www-authenticate" };
-    let challenge = response.headers().get(header).map(|v| v.to_str().unwrap().to_owned());
-    let text = response.body_mut().read_to_string().unwrap();
-    (response.status().as_u16(), challenge, serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)))
+    let reply = send_json(method, url, token, body.unwrap_or(""));
+    let header = if reply.status == 201 { reply.cache_control } else { reply.www_authenticate };
+    (reply.status, header, serde_json::from_str(&reply.body).unwrap_or(serde_json::Value::String(reply.body)))
+}
+
+/// `method url` with a JSON `body` and an optional bearer token, answered as it is.
+pub fn send_json(method: &str, url: &str, token: Option<&str>, body: &str) -> Reply {
+    let bearer = token.map(|token| format!("Bearer {token}"));
+    let mut headers = vec![("Content-Type", "application/json")];
+    headers.extend(bearer.as_deref().map(|bearer| ("Authorization", bearer)));
+    send(method, url, &headers, body)
+}
+
+/// A client that gives up after five seconds, as a load balancer's check or a patient
+/// client would: a node that hangs shows as a transport error, not a stuck test.
+pub fn patient_agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(std::time::Duration::from_secs(5)))
+        .build()
+        .into()
 }
