@@ -55,6 +55,12 @@ pub fn python_client_output(script: &str, args: &[&str], stdin: &[u8]) -> std::p
     output
 }
 
+/// PgBouncer for the pooler tests ([`prerequisites::pgbouncer`]).
+pub fn pgbouncer() -> &'static Path {
+    static PGBOUNCER: OnceLock<PathBuf> = OnceLock::new();
+    PGBOUNCER.get_or_init(|| prepared(prerequisites::pgbouncer()))
+}
+
 /// The folder of the Node client (`tests/clients/node`), its packages installed
 /// ([`prerequisites::npm_packages`]).
 pub fn node_client() -> &'static Path {

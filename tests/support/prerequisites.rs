@@ -17,6 +17,9 @@ use std::time::{Duration, Instant};
 pub const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 /// Where Debian's `chromium` package puts the browser.
 pub const DEBIAN_CHROMIUM: &str = "/usr/bin/chromium";
+
+/// Where Debian's `pgbouncer` package puts PgBouncer.
+pub const DEBIAN_PGBOUNCER: &str = "/usr/sbin/pgbouncer";
 /// How long a PostgreSQL cluster may take to accept connections once started.
 const POSTGRES_START_WAIT: Duration = Duration::from_secs(30);
 
@@ -232,24 +235,51 @@ pub fn chromium() -> Outcome<PathBuf> {
         ));
     }
     let remedy = "install it: sudo apt-get install chromium chromium-driver; until then the browser tests are skipped";
+    debian_packages(&path, &["chromium", "chromium-driver"], remedy)
+}
+
+/// Debian's PgBouncer, which the pooler tests start in front of PostgreSQL
+/// (`GRANTLOG_TEST_PGBOUNCER` names another), installed from Debian when missing and
+/// this process may run apt-get.
+pub fn pgbouncer() -> Outcome<PathBuf> {
+    if let Some(path) = std::env::var_os("GRANTLOG_TEST_PGBOUNCER") {
+        let path = PathBuf::from(path);
+        return Ok((Ready::Found(format!("{} (GRANTLOG_TEST_PGBOUNCER)", path.display())), path));
+    }
+    let path = PathBuf::from(DEBIAN_PGBOUNCER);
+    if path.is_file() {
+        return Ok((Ready::Found(path.display().to_string()), path));
+    }
+    debian_packages(
+        &path,
+        &["pgbouncer"],
+        "install it: sudo apt-get install pgbouncer; until then the pooler tests are skipped",
+    )
+}
+
+/// `path`, after installing Debian's `packages`, which provide it; `remedy` says what to
+/// do when that cannot be done here.
+fn debian_packages(path: &Path, packages: &[&str], remedy: &str) -> Outcome<PathBuf> {
+    let named = packages.join(" ");
     if !is_root() {
-        return Err(Unavailable::new(format!("no Chromium at {DEBIAN_CHROMIUM}, and apt-get needs root"), remedy));
+        return Err(Unavailable::new(format!("no {} (from {named}), and apt-get needs root", path.display()), remedy));
     }
     let install = || {
         succeeds(
             Command::new("apt-get")
-                .args(["install", "-y", "--no-install-recommends", "chromium", "chromium-driver"])
+                .args(["install", "-y", "--no-install-recommends"])
+                .args(packages)
                 .env("DEBIAN_FRONTEND", "noninteractive"),
         )
     };
     // A machine fresh from its image may have no package lists yet: update only then.
     install()
         .or_else(|_| succeeds(Command::new("apt-get").arg("update")).and_then(|_| install()))
-        .map_err(|e| Unavailable::new(format!("apt-get could not install Chromium: {e}"), remedy))?;
+        .map_err(|e| Unavailable::new(format!("apt-get could not install {named}: {e}"), remedy))?;
     if !path.is_file() {
-        return Err(Unavailable::new(format!("apt-get installed chromium, yet {DEBIAN_CHROMIUM} is missing"), remedy));
+        return Err(Unavailable::new(format!("apt-get installed {named}, yet {} is missing", path.display()), remedy));
     }
-    Ok((Ready::SetUp("installed Debian's chromium and chromium-driver".into()), path))
+    Ok((Ready::SetUp(format!("installed Debian's {named}")), path.to_path_buf()))
 }
 
 fn is_root() -> bool {

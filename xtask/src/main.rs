@@ -65,6 +65,7 @@ const PYTHON_TESTS: &[&str] = &[
 ];
 const NODE_TESTS: &[&str] = &["node_oauth_1_0a_runs_the_story"];
 const BROWSER_TESTS: &[&str] = &["in_chromium"];
+const PGBOUNCER_TESTS: &[&str] = &["through_pgbouncer"];
 
 fn test(args: &[String]) -> ExitCode {
     let under_ci = std::env::var_os("CI").is_some_and(|value| !value.is_empty());
@@ -76,7 +77,8 @@ fn test(args: &[String]) -> ExitCode {
     let (harness, _) =
         Prerequisite::report("browser tests", BROWSER_TESTS, prerequisites::npm_packages("tests/browser"));
     let (chromium, browser) = Prerequisite::report("Chromium", BROWSER_TESTS, prerequisites::chromium());
-    let all = [postgres, python, node, harness, chromium];
+    let (pooler, pgbouncer) = Prerequisite::report("PgBouncer", PGBOUNCER_TESTS, prerequisites::pgbouncer());
+    let all = [postgres, python, node, harness, chromium, pooler];
     if let Some(url) = url {
         command.env("GRANTLOG_TEST_POSTGRES_URL", url);
     }
@@ -85,6 +87,9 @@ fn test(args: &[String]) -> ExitCode {
     }
     if let Some(browser) = browser {
         command.env("GRANTLOG_TEST_CHROMIUM", browser);
+    }
+    if let Some(pgbouncer) = pgbouncer {
+        command.env("GRANTLOG_TEST_PGBOUNCER", pgbouncer);
     }
 
     let missing: Vec<&Prerequisite> = all.iter().filter(|p| p.outcome.is_err()).collect();

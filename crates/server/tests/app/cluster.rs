@@ -8,6 +8,9 @@
 //! grant and events, no request begun after Jane's revocation was acknowledged was
 //! served, every request was answered (200, or a refusal of a revoked token), the chain
 //! verifies, and the read models equal the fold of the log.
+//!
+//! The same runs through PgBouncer in session pooling; transaction pooling is checked
+//! to be as docs/deployment.md says.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, RwLock};
@@ -19,6 +22,7 @@ use grantlog_store::testing::TestDatabase;
 
 use crate::support::Server;
 use crate::support::browser::{Browser, Client, beppa_gets};
+use crate::support::pgbouncer::OwnPgBouncer;
 
 const NODES: usize = 3;
 const GRANTS: usize = 6;
@@ -33,12 +37,54 @@ struct Served {
     problem: Option<String>,
 }
 
-/// Long because the load, the fault and the checks read best as one story.
 #[test]
 fn three_nodes_under_load_with_one_killed_agree_with_the_log() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let Some(database) = runtime.block_on(TestDatabase::postgres()) else { return };
-    let first = Server::process(&database.url, &["--demo"]);
+    agree_with_the_log(&runtime, &database, &database.url);
+}
+
+/// The same through PgBouncer in session pooling, as Debian ships it.
+#[test]
+fn three_nodes_through_pgbouncer_in_session_pooling_agree_with_the_log() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let Some(database) = runtime.block_on(TestDatabase::postgres()) else { return };
+    let pooler = OwnPgBouncer::start(&database.url, "session", &[]);
+    agree_with_the_log(&runtime, &database, &pooler.url_for(&database.url));
+}
+
+/// Transaction pooling as docs/deployment.md says: PgBouncer 1.21 and later track
+/// sqlx's named prepared statements (`max_prepared_statements`), and the cluster
+/// agrees with the log through it; before 1.21 (Debian 12 ships 1.18) grantlog is
+/// refused at once, at migration, naming the prepared statement, and changes nothing.
+#[test]
+fn transaction_pooling_through_pgbouncer_is_as_documented() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let Some(database) = runtime.block_on(TestDatabase::postgres()) else { return };
+    if OwnPgBouncer::version() >= (1, 21) {
+        let pooler = OwnPgBouncer::start(&database.url, "transaction", &["max_prepared_statements = 200"]);
+        agree_with_the_log(&runtime, &database, &pooler.url_for(&database.url));
+        return;
+    }
+    let pooler = OwnPgBouncer::start(&database.url, "transaction", &[]);
+    let key = tempfile::tempdir().unwrap();
+    let migrated = std::process::Command::new(env!("CARGO_BIN_EXE_grantlog"))
+        .args(["--database-url", &pooler.url_for(&database.url), "--secrets-key-file"])
+        .arg(key.path().join("grantlog.key"))
+        .arg("migrate")
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&migrated.stderr);
+    assert!(!migrated.status.success() && said.contains("prepared statement"), "{said}\n{}", pooler.log());
+    let store = runtime.block_on(database.store());
+    assert_eq!(runtime.block_on(store.head()).unwrap().position, 0, "nothing was recorded");
+}
+
+/// Three nodes serving `serve_url` (the database, or a pooler in front of it), checked
+/// against `database` directly. Long because the load, the fault and the checks read
+/// best as one story.
+fn agree_with_the_log(runtime: &tokio::runtime::Runtime, database: &TestDatabase, serve_url: &str) {
+    let first = Server::process(serve_url, &["--demo"]);
     let second = first.beside();
     // The node that is killed; the others stay up.
     let mut victim = first.beside();

@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod pgbouncer;
 pub mod postgres;
 
 use std::io::{BufRead as _, BufReader, Write as _};

@@ -15,12 +15,7 @@ pub struct OwnPostgres {
 impl OwnPostgres {
     /// A new cluster, started: `fsync` off (a test's data need not survive a power cut).
     pub fn start() -> Self {
-        let folder = tempfile::tempdir().expect("a temporary directory");
-        if as_root() {
-            let postgres = user_ids("postgres");
-            std::os::unix::fs::chown(folder.path(), Some(postgres.0), Some(postgres.1))
-                .expect("giving the directory to the postgres user");
-        }
+        let folder = folder_for_postgres();
         let data = folder.path().join("data");
         run(Command::new(bin("initdb"))
             .args(["--auth=trust", "--username=postgres", "--encoding=UTF8", "--no-sync"])
@@ -89,6 +84,16 @@ fn bin(name: &str) -> PathBuf {
     )
 }
 
+/// A temporary directory the `postgres` user may write (ours, when we are not root).
+pub(crate) fn folder_for_postgres() -> tempfile::TempDir {
+    let folder = tempfile::tempdir().expect("a temporary directory");
+    if as_root() {
+        let (uid, gid) = user_ids("postgres");
+        std::os::unix::fs::chown(folder.path(), Some(uid), Some(gid)).expect("giving the directory to postgres");
+    }
+    folder
+}
+
 fn as_root() -> bool {
     Command::new("id").arg("-u").output().is_ok_and(|output| output.stdout.trim_ascii() == b"0")
 }
@@ -115,7 +120,7 @@ fn as_postgres(command: &mut Command) -> Command {
 }
 
 /// Runs `command` (as `postgres` if need be), failing the test with its output.
-fn run(command: &mut Command) {
+pub(crate) fn run(command: &mut Command) {
     let output = as_postgres(command).output().expect("running a PostgreSQL program");
     assert!(
         output.status.success(),
