@@ -4,14 +4,16 @@
 //! never a hang) and `/readyz` says not ready within a second; once it is back, both
 //! nodes serve again by themselves, without a restart, and the log still verifies. On
 //! SQLite: the server killed (SIGKILL) in a burst of appends, and started again: the
-//! chain verifies and every registration it acknowledged is there.
+//! chain verifies and every registration it acknowledged is there. And one node cut off
+//! from the database while another revokes: it serves nothing stale.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::support::browser::{beppa_gets, jane_gives_beppa_access};
-use crate::support::postgres::OwnPostgres;
+use crate::support::postgres::{OwnPostgres, url_parts, url_through};
+use crate::support::proxy::CuttableProxy;
 use crate::support::{Server, call, eventually, patient_agent};
 
 /// The longest a request may take while the database is down: the pool's two-second
@@ -157,4 +159,42 @@ fn sqlite_killed_in_a_burst_of_appends_keeps_everything_it_acknowledged() {
         let (status, _, shown) = call("GET", &server.url(&format!("/admin/clients/{key}")), Some(ADMIN), None);
         assert_eq!(status, 200, "{key} was acknowledged, so it is there: {shown}");
     }
+}
+
+/// A node whose connection to the database is cut while another node revokes the grant
+/// fails closed: each request is 503, never served on what it knew before the cut, and
+/// once the connection is back the revocation is in force there too.
+#[test]
+fn a_node_cut_off_from_the_database_serves_nothing_stale() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let Some(database) = runtime.block_on(grantlog_store::testing::TestDatabase::postgres()) else { return };
+    let first = Server::process(&database.url, &["--demo", "--admin-token", ADMIN]);
+    let (_, upstream, _) = url_parts(&database.url);
+    let proxy = CuttableProxy::start(upstream);
+    let cut_off = first.beside_on(&url_through(&database.url, proxy.port()), &[]);
+    let (_jane, _beppa, request, access) = jane_gives_beppa_access(&first, "cut");
+    let photos = |n: usize| beppa_gets(&cut_off.base_url, "/api/photos", &access, &format!("cut-{n}"));
+    assert_eq!(photos(0).map(|reply| reply.status), Some(200), "served, and its grant and client kept in memory");
+
+    proxy.cut();
+    let store = runtime.block_on(database.store());
+    let grant = runtime.block_on(grantlog_projection::tables::grant_by_token(store.reader(), &request.0));
+    let grant = grant.unwrap().expect("the grant").grant_id.to_string();
+    let revoke = serde_json::json!({ "reason": "cut off" }).to_string();
+    let revoked = call("POST", &first.url(&format!("/admin/grants/{grant}/revoke")), Some(ADMIN), Some(&revoke));
+    assert_eq!(revoked.0, 200, "revoked on the other node");
+    for n in 1..4 {
+        let started = Instant::now();
+        let reply = photos(n).expect("an answer, not a hang");
+        assert_eq!((reply.status, reply.retry_after.as_deref()), (503, Some("1")), "fails closed: {reply:?}");
+        assert!(started.elapsed() < ANSWERED_WITHIN, "answered in {:?}", started.elapsed());
+    }
+
+    proxy.restore();
+    let mut n = 10;
+    let refused = eventually("the node to reach the database again", || {
+        n += 1;
+        photos(n).filter(|reply| reply.status != 503)
+    });
+    assert_eq!((refused.status, refused.param("oauth_problem").as_deref()), (401, Some("token_revoked")));
 }

@@ -8,6 +8,7 @@
 pub mod browser;
 pub mod pgbouncer;
 pub mod postgres;
+pub mod proxy;
 
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::path::Path;
@@ -82,6 +83,12 @@ impl Server {
     /// Like [`Server::beside`], with more `serve` arguments.
     pub fn beside_with(&self, serve_args: &[&str]) -> Self {
         Self::spawn(&self.database_url, serve_args, &[], self.key_file.clone())
+    }
+
+    /// A `grantlog serve` process with this one's secrets key on `database_url` (the same
+    /// database, reached another way).
+    pub fn beside_on(&self, database_url: &str, serve_args: &[&str]) -> Self {
+        Self::spawn(database_url, serve_args, &[], self.key_file.clone())
     }
 
     fn in_process(database_url: &str, serve_args: &[&str], key_file: Arc<tempfile::TempPath>) -> Self {

@@ -6,7 +6,7 @@ use std::net::TcpStream;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use super::postgres::{folder_for_postgres, run};
+use super::postgres::{folder_for_postgres, run, url_parts, url_through};
 
 /// A running PgBouncer, stopped when dropped.
 pub struct OwnPgBouncer {
@@ -21,7 +21,7 @@ impl OwnPgBouncer {
     /// each and the commands beside them: in session pooling a node's idle connections
     /// keep their server connections, and a client beyond the pool waits.
     pub fn start(database_url: &str, pool_mode: &str, settings: &[&str]) -> Self {
-        let (user, upstream, _) = parts(database_url);
+        let (user, upstream, _) = url_parts(database_url);
         let folder = folder_for_postgres();
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let (host, upstream_port) = upstream.rsplit_once(':').unwrap_or((upstream, "5432"));
@@ -49,8 +49,7 @@ impl OwnPgBouncer {
 
     /// `database_url` with PgBouncer in place of the server.
     pub fn url_for(&self, database_url: &str) -> String {
-        let (user, _, database) = parts(database_url);
-        format!("postgres://{user}@127.0.0.1:{}/{database}", self.port)
+        url_through(database_url, self.port)
     }
 
     /// What PgBouncer logged.
@@ -78,12 +77,4 @@ impl Drop for OwnPgBouncer {
             let _ = Command::new("kill").arg(pid.trim()).status();
         }
     }
-}
-
-/// A `postgres://USER@HOST:PORT/DATABASE` URL's user, `HOST:PORT` and database.
-fn parts(database_url: &str) -> (&str, &str, &str) {
-    let rest = database_url.split_once("://").map_or(database_url, |(_, rest)| rest);
-    let (user, rest) = rest.split_once('@').expect("a user in the PostgreSQL URL");
-    let (address, database) = rest.split_once('/').expect("a database in the PostgreSQL URL");
-    (user.split(':').next().unwrap_or(user), address, database.split('?').next().unwrap_or(database))
 }

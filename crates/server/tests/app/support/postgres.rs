@@ -130,3 +130,17 @@ pub(crate) fn run(command: &mut Command) {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+/// A `postgres://USER@HOST:PORT/DATABASE` URL's user, `HOST:PORT` and database.
+pub fn url_parts(database_url: &str) -> (&str, &str, &str) {
+    let rest = database_url.split_once("://").map_or(database_url, |(_, rest)| rest);
+    let (user, rest) = rest.split_once('@').expect("a user in the PostgreSQL URL");
+    let (address, database) = rest.split_once('/').expect("a database in the PostgreSQL URL");
+    (user.split(':').next().unwrap_or(user), address, database.split('?').next().unwrap_or(database))
+}
+
+/// `database_url` reached through `127.0.0.1:port` instead (a pooler, a proxy).
+pub fn url_through(database_url: &str, port: u16) -> String {
+    let (user, _, database) = url_parts(database_url);
+    format!("postgres://{user}@127.0.0.1:{port}/{database}")
+}
