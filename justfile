@@ -32,6 +32,10 @@ oauthlib-server credentials="beppa-demo-key:beppa-demo-secret:tok-abc123:toksecr
 load-compare:
     bash benches/compare/run.sh
 
+# Signed requests/s against 1, 2 and 3 nodes on a PostgreSQL of its own, with commits and statements per request (docs/benchmarks.md, "Several nodes").
+load-nodes seconds="10" concurrency="8":
+    bash benches/cluster/run.sh {{seconds}} {{concurrency}}
+
 # What CI runs, start to finish: run before opening a change.
 pre-pr:
     bash .ci/run

@@ -25,9 +25,11 @@ use secrecy::ExposeSecret as _;
 /// Load a running `grantlog serve --demo` and report throughput and latency.
 #[derive(Debug, Parser)]
 struct Args {
-    /// The server's base URL, e.g. http://127.0.0.1:8080 (no trailing slash).
-    #[arg(long)]
-    base_url: String,
+    /// The server's base URL, e.g. http://127.0.0.1:8080; repeated for several nodes of
+    /// one database, which the client threads are spread over in turn (setup runs on
+    /// the first).
+    #[arg(long, required = true)]
+    base_url: Vec<String>,
     /// How long each scenario runs, in seconds.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
     seconds: u64,
@@ -97,16 +99,17 @@ struct Report {
 
 fn main() -> anyhow::Result<ExitCode> {
     let args = Args::parse();
-    let base = args.base_url.trim_end_matches('/').to_owned();
+    let bases: Vec<String> = args.base_url.iter().map(|base| base.trim_end_matches('/').to_owned()).collect();
+    let base = &bases[0];
     if args.print_credentials {
-        let approved = approve_through_the_pages(&base, &mut |_| {}).context("Setup failed")?;
+        let approved = approve_through_the_pages(base, &mut |_| {}).context("Setup failed")?;
         let (token, secret) = &approved.token_credentials;
         println!("{}:{}:{token}:{}", demo::CLIENT_KEY, demo::CLIENT_SECRET, secret.expose_secret());
         return Ok(ExitCode::SUCCESS);
     }
     let credentials = match &args.signed_with {
         Some(given) => given_credentials(given)?,
-        None => set_up(&base).context("Setup failed (is `grantlog serve --demo` running there?)")?,
+        None => set_up(base).context("Setup failed (is `grantlog serve --demo` running there?)")?,
     };
     let scenarios = match credentials.cookies {
         Some(_) => vec![Scenario::Healthz, Scenario::Signed, Scenario::Grants],
@@ -116,10 +119,10 @@ fn main() -> anyhow::Result<ExitCode> {
     let duration = Duration::from_secs(args.seconds);
     let reports: Vec<Report> = scenarios
         .into_iter()
-        .map(|scenario| measure(&base, &credentials, scenario, duration, args.concurrency))
+        .map(|scenario| measure(&bases, &credentials, scenario, duration, args.concurrency))
         .collect();
 
-    println!("{base}: {} s per scenario, {} client threads, keep-alive", args.seconds, args.concurrency);
+    println!("{}: {} s per scenario, {} client threads, keep-alive", bases.join(", "), args.seconds, args.concurrency);
     println!();
     println!("| request | requests | requests/s | p50 | p99 | not 200 |");
     println!("|---|---|---|---|---|---|");
@@ -149,13 +152,23 @@ fn main() -> anyhow::Result<ExitCode> {
     Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }
 
-/// Runs `scenario` from `concurrency` threads for `duration`.
-fn measure(base: &str, credentials: &Credentials, scenario: Scenario, duration: Duration, concurrency: u64) -> Report {
+/// Runs `scenario` from `concurrency` threads for `duration`, thread `n` on `bases[n % len]`.
+fn measure(
+    bases: &[String],
+    credentials: &Credentials,
+    scenario: Scenario,
+    duration: Duration,
+    concurrency: u64,
+) -> Report {
     let started = Instant::now();
     let deadline = started + duration;
     let tallies: Vec<Tally> = std::thread::scope(|scope| {
-        let threads: Vec<_> =
-            (0..concurrency).map(|_| scope.spawn(move || drive(base, credentials, scenario, deadline))).collect();
+        let threads: Vec<_> = (0..concurrency)
+            .map(|n| {
+                let base = &bases[usize::try_from(n).unwrap_or(0) % bases.len()];
+                scope.spawn(move || drive(base, credentials, scenario, deadline))
+            })
+            .collect();
         // A panicking thread is a bug in this driver, not a figure: let it end the run.
         threads.into_iter().map(|thread| thread.join().expect("a load thread panicked")).collect()
     });
