@@ -36,6 +36,10 @@ load-compare:
 load-nodes seconds="10" concurrency="8":
     bash benches/cluster/run.sh {{seconds}} {{concurrency}}
 
+# The soak: three nodes on a PostgreSQL of their own under mixed load for 10 minutes; CSVs and a PNG in docs/soak/ (docs/benchmarks.md, "Soak"). Needs gnuplot.
+soak seconds="600" concurrency="6":
+    bash benches/cluster/soak.sh {{seconds}} {{concurrency}}
+
 # What CI runs, start to finish: run before opening a change.
 pre-pr:
     bash .ci/run

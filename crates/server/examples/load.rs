@@ -12,7 +12,10 @@
 //! each with its own keep-alive connection. Any answer other than 200 fails the run.
 
 use std::collections::BTreeMap;
+use std::io::Write as _;
 use std::process::ExitCode;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
@@ -47,6 +50,15 @@ struct Args {
     /// load generator to sign with (benches/compare).
     #[arg(long, conflicts_with = "signed_with")]
     print_credentials: bool,
+    /// Run one mixed scenario instead (the soak's): mostly signed requests, Jane's
+    /// grants page every 20th request, and a whole new grant through the pages every
+    /// 500th; with `--windows`, what each 10 s saw is written there.
+    #[arg(long, conflicts_with = "signed_with")]
+    mixed: bool,
+    /// A CSV file for the mixed scenario's 10-second windows: `seconds,requests,
+    /// not_200,flows,p50_ms,p95_ms,p99_ms`.
+    #[arg(long, requires = "mixed")]
+    windows: Option<std::path::PathBuf>,
 }
 
 /// What setup leaves for the measured requests.
@@ -63,6 +75,7 @@ enum Scenario {
     Healthz,
     Signed,
     Grants,
+    Mixed,
 }
 
 impl Scenario {
@@ -71,6 +84,7 @@ impl Scenario {
             Self::Healthz => "GET /healthz",
             Self::Signed => "GET /api/photos, signed (HMAC-SHA1)",
             Self::Grants => "GET /account/grants, with a session",
+            Self::Mixed => "mixed: signed, grants page, new grants",
         }
     }
 }
@@ -112,15 +126,29 @@ fn main() -> anyhow::Result<ExitCode> {
         None => set_up(base).context("Setup failed (is `grantlog serve --demo` running there?)")?,
     };
     let scenarios = match credentials.cookies {
+        Some(_) if args.mixed => vec![Scenario::Mixed],
         Some(_) => vec![Scenario::Healthz, Scenario::Signed, Scenario::Grants],
         None => vec![Scenario::Healthz, Scenario::Signed],
     };
+    // Only the soak's windows pay for a shared tally; the other figures do not.
+    let window = args.windows.as_ref().map(|_| Window::default());
 
     let duration = Duration::from_secs(args.seconds);
     let reports: Vec<Report> = scenarios
         .into_iter()
-        .map(|scenario| measure(&bases, &credentials, scenario, duration, args.concurrency))
-        .collect();
+        .map(|scenario| {
+            std::thread::scope(|scope| {
+                if let (Some(file), Some(window)) = (&args.windows, &window) {
+                    scope.spawn(move || {
+                        if let Err(error) = window.report_until(file, Instant::now() + duration) {
+                            eprintln!("writing the windows failed: {error:#}");
+                        }
+                    });
+                }
+                measure(&bases, &credentials, scenario, duration, args.concurrency, window.as_ref())
+            })
+        })
+        .collect::<anyhow::Result<_>>()?;
 
     println!("{}: {} s per scenario, {} client threads, keep-alive", bases.join(", "), args.seconds, args.concurrency);
     println!();
@@ -159,14 +187,15 @@ fn measure(
     scenario: Scenario,
     duration: Duration,
     concurrency: u64,
-) -> Report {
+    window: Option<&Window>,
+) -> anyhow::Result<Report> {
     let started = Instant::now();
     let deadline = started + duration;
     let tallies: Vec<Tally> = std::thread::scope(|scope| {
         let threads: Vec<_> = (0..concurrency)
             .map(|n| {
                 let base = &bases[usize::try_from(n).unwrap_or(0) % bases.len()];
-                scope.spawn(move || drive(base, credentials, scenario, deadline))
+                scope.spawn(move || drive(base, credentials, scenario, deadline, window))
             })
             .collect();
         // A panicking thread is a bug in this driver, not a figure: let it end the run.
@@ -186,7 +215,7 @@ fn measure(
         first_failure = first_failure.or(tally.first_failure);
     }
     latencies.sort_unstable();
-    Report {
+    Ok(Report {
         label: scenario.label(),
         requests: latencies.len(),
         per_second: latencies.len() as f64 / elapsed.as_secs_f64(),
@@ -194,18 +223,42 @@ fn measure(
         p99: percentile(&latencies, 99),
         failures,
         first_failure,
-    }
+    })
 }
 
 /// One client thread: requests back to back on one connection until `deadline`.
-fn drive(base: &str, credentials: &Credentials, scenario: Scenario, deadline: Instant) -> Tally {
+fn drive(
+    base: &str,
+    credentials: &Credentials,
+    scenario: Scenario,
+    deadline: Instant,
+    window: Option<&Window>,
+) -> Tally {
     // Statuses are data here, not errors; the agent keeps its connection alive.
     let agent = agent();
     let healthz = format!("{base}/healthz");
     let photos = format!("{base}/api/photos");
     let grants = format!("{base}/account/grants");
     let mut tally = Tally { latencies: Vec::with_capacity(100_000), ..Tally::default() };
-    while Instant::now() < deadline {
+    for n in 0_u64.. {
+        if Instant::now() >= deadline {
+            break;
+        }
+        let scenario = match scenario {
+            Scenario::Mixed if n % 500 == 499 => {
+                if let Err(error) = approve_through_the_pages(base, &mut |_| {}) {
+                    tally.fail(0, format!("a new grant failed: {error:#}"));
+                    break;
+                }
+                if let Some(window) = window {
+                    window.flows.fetch_add(1, Ordering::Relaxed);
+                }
+                continue;
+            }
+            Scenario::Mixed if n % 20 == 19 => Scenario::Grants,
+            Scenario::Mixed => Scenario::Signed,
+            other => other,
+        };
         let request_started = Instant::now();
         // Signing happens inside the timed span, as it would in a real client; it costs
         // ~4 µs (see "Verifying a signed request" in docs/benchmarks.md).
@@ -218,7 +271,7 @@ fn drive(base: &str, credentials: &Credentials, scenario: Scenario, deadline: In
                     break;
                 }
             },
-            Scenario::Grants => {
+            Scenario::Grants | Scenario::Mixed => {
                 agent.get(&grants).header("Cookie", credentials.cookies.as_deref().unwrap_or("")).call()
             }
         };
@@ -228,6 +281,9 @@ fn drive(base: &str, credentials: &Credentials, scenario: Scenario, deadline: In
             response.body_mut().read_to_vec().map(|body| (status, body))
         });
         let latency = request_started.elapsed();
+        if let Some(window) = window {
+            window.saw(latency, matches!(outcome, Ok((200, _))));
+        }
         match outcome {
             Ok((200, _)) => tally.latencies.push(latency),
             Ok((status, body)) => {
@@ -244,6 +300,49 @@ fn drive(base: &str, credentials: &Credentials, scenario: Scenario, deadline: In
         }
     }
     tally
+}
+
+/// What all threads saw since the last report, for the mixed scenario's windows.
+#[derive(Default)]
+struct Window {
+    latencies: Mutex<Vec<Duration>>,
+    not_200: AtomicU64,
+    flows: AtomicU64,
+}
+
+impl Window {
+    fn saw(&self, latency: Duration, ok: bool) {
+        self.latencies.lock().unwrap().push(latency);
+        if !ok {
+            self.not_200.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Writes a line to `file` every 10 s until `deadline`.
+    fn report_until(&self, file: &std::path::Path, deadline: Instant) -> anyhow::Result<()> {
+        let mut out = std::fs::File::create(file).with_context(|| format!("creating {}", file.display()))?;
+        writeln!(out, "seconds,requests,not_200,flows,p50_ms,p95_ms,p99_ms")?;
+        let started = Instant::now();
+        while Instant::now() + Duration::from_secs(10) <= deadline + Duration::from_secs(1) {
+            std::thread::sleep(Duration::from_secs(10));
+            let mut latencies = std::mem::take(&mut *self.latencies.lock().unwrap());
+            latencies.sort_unstable();
+            let ms = |percent| percentile(&latencies, percent).as_secs_f64() * 1000.0;
+            writeln!(
+                out,
+                "{},{},{},{},{:.2},{:.2},{:.2}",
+                started.elapsed().as_secs(),
+                latencies.len(),
+                self.not_200.swap(0, Ordering::Relaxed),
+                self.flows.swap(0, Ordering::Relaxed),
+                ms(50),
+                ms(95),
+                ms(99)
+            )?;
+            out.flush()?;
+        }
+        Ok(())
+    }
 }
 
 impl Tally {
