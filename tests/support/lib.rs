@@ -55,10 +55,17 @@ pub fn python_client_output(script: &str, args: &[&str], stdin: &[u8]) -> std::p
     output
 }
 
-/// PgBouncer for the pooler tests ([`prerequisites::pgbouncer`]).
+/// Debian's PgBouncer for the pooler tests ([`prerequisites::pgbouncer`]).
 pub fn pgbouncer() -> &'static Path {
     static PGBOUNCER: OnceLock<PathBuf> = OnceLock::new();
     PGBOUNCER.get_or_init(|| prepared(prerequisites::pgbouncer()))
+}
+
+/// A PgBouncer that tracks prepared statements, for the transaction-pooling tests
+/// ([`prerequisites::current_pgbouncer`]).
+pub fn current_pgbouncer() -> &'static Path {
+    static PGBOUNCER: OnceLock<PathBuf> = OnceLock::new();
+    PGBOUNCER.get_or_init(|| prepared(prerequisites::current_pgbouncer()))
 }
 
 /// The folder of the Node client (`tests/clients/node`), its packages installed

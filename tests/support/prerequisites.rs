@@ -1,6 +1,7 @@
 //! What the test suite needs beyond the Rust toolchain, found or set up: a PostgreSQL
 //! server with a `test` database, a Python venv with the interop clients' packages, the
-//! npm packages of the Node client and the browser harness, and Debian's Chromium.
+//! npm packages of the Node client and the browser harness, Debian's Chromium and
+//! PgBouncer, and a PgBouncer recent enough for transaction pooling.
 //!
 //! `cargo xtask test` calls each of these before it runs the suite and says what it
 //! found or set up; the tests call the venv and npm ones themselves too, so a plain
@@ -255,6 +256,56 @@ pub fn pgbouncer() -> Outcome<PathBuf> {
         &["pgbouncer"],
         "install it: sudo apt-get install pgbouncer; until then the pooler tests are skipped",
     )
+}
+
+/// The PgBouncer release the transaction-pooling tests build: 1.21 was the first to
+/// track named prepared statements (`max_prepared_statements`), which sqlx uses, and
+/// Debian 12 ships 1.18. Its source is Debian 13's upstream tarball, checked against the
+/// SHA-256 Debian's source index lists for it.
+pub const CURRENT_PGBOUNCER: &str = "1.24.1";
+const CURRENT_PGBOUNCER_SOURCE: &str =
+    "http://deb.debian.org/debian/pool/main/p/pgbouncer/pgbouncer_1.24.1.orig.tar.gz";
+const CURRENT_PGBOUNCER_SHA256: &str = "da72a3aba13072876d055a3e58dd4aba4a5de4ed6148e73033185245598fd3e0";
+
+/// A PgBouncer of [`CURRENT_PGBOUNCER`] for the transaction-pooling tests
+/// (`GRANTLOG_TEST_CURRENT_PGBOUNCER` names another): built once under
+/// `target/pgbouncer-1.24.1` from the checked source, without TLS, PAM or c-ares, after
+/// installing Debian's `libevent-dev` when its headers are missing.
+pub fn current_pgbouncer() -> Outcome<PathBuf> {
+    if let Some(path) = std::env::var_os("GRANTLOG_TEST_CURRENT_PGBOUNCER") {
+        let path = PathBuf::from(path);
+        return Ok((Ready::Found(format!("{} (GRANTLOG_TEST_CURRENT_PGBOUNCER)", path.display())), path));
+    }
+    let target = workspace_root().join("target");
+    let folder = target.join(format!("pgbouncer-{CURRENT_PGBOUNCER}"));
+    let binary = folder.join("pgbouncer");
+    let _lock = lock_in_target("pgbouncer-build.lock")?;
+    if binary.is_file() {
+        return Ok((Ready::Found(binary.display().to_string()), binary));
+    }
+    let remedy = "check that deb.debian.org is reachable and that a C compiler, make and pkg-config are installed, \
+                  or set GRANTLOG_TEST_CURRENT_PGBOUNCER to a PgBouncer 1.21 or later; until then the transaction-pooling \
+                  tests are skipped";
+    let headers = Path::new("/usr/include/event2/event.h");
+    if !headers.is_file() {
+        debian_packages(headers, &["libevent-dev", "pkg-config", "make"], remedy)?;
+    }
+    let tarball = target.join(format!("pgbouncer_{CURRENT_PGBOUNCER}.orig.tar.gz"));
+    let failed = |step: &str, e: String| {
+        Unavailable::new(format!("building PgBouncer {CURRENT_PGBOUNCER}: {step}: {e}"), remedy)
+    };
+    succeeds(Command::new("curl").args(["-fsS", "-o"]).arg(&tarball).arg(CURRENT_PGBOUNCER_SOURCE))
+        .map_err(|e| failed("download", e))?;
+    let sum = succeeds(Command::new("sha256sum").arg(&tarball)).map_err(|e| failed("sha256sum", e))?;
+    if sum.split_whitespace().next() != Some(CURRENT_PGBOUNCER_SHA256) {
+        let _ = std::fs::remove_file(&tarball);
+        return Err(failed("checksum", format!("{} is not the SHA-256 Debian lists", sum.trim())));
+    }
+    succeeds(Command::new("tar").arg("xzf").arg(&tarball).arg("-C").arg(&target)).map_err(|e| failed("unpack", e))?;
+    succeeds(Command::new("./configure").args(["--without-openssl", "--without-cares"]).current_dir(&folder))
+        .map_err(|e| failed("configure", e))?;
+    succeeds(Command::new("make").arg("-j2").current_dir(&folder)).map_err(|e| failed("make", e))?;
+    Ok((Ready::SetUp(format!("built PgBouncer {CURRENT_PGBOUNCER} in {}", folder.display())), binary))
 }
 
 /// `path`, after installing Debian's `packages`, which provide it; `remedy` says what to

@@ -65,7 +65,8 @@ const PYTHON_TESTS: &[&str] = &[
 ];
 const NODE_TESTS: &[&str] = &["node_oauth_1_0a_runs_the_story"];
 const BROWSER_TESTS: &[&str] = &["in_chromium"];
-const PGBOUNCER_TESTS: &[&str] = &["through_pgbouncer"];
+const PGBOUNCER_TESTS: &[&str] = &["through_debian_pgbouncer"];
+const CURRENT_PGBOUNCER_TESTS: &[&str] = &["through_current_pgbouncer"];
 
 fn test(args: &[String]) -> ExitCode {
     let under_ci = std::env::var_os("CI").is_some_and(|value| !value.is_empty());
@@ -78,7 +79,9 @@ fn test(args: &[String]) -> ExitCode {
         Prerequisite::report("browser tests", BROWSER_TESTS, prerequisites::npm_packages("tests/browser"));
     let (chromium, browser) = Prerequisite::report("Chromium", BROWSER_TESTS, prerequisites::chromium());
     let (pooler, pgbouncer) = Prerequisite::report("PgBouncer", PGBOUNCER_TESTS, prerequisites::pgbouncer());
-    let all = [postgres, python, node, harness, chromium, pooler];
+    let (current_pooler, current_pgbouncer) =
+        Prerequisite::report("PgBouncer 1.24", CURRENT_PGBOUNCER_TESTS, prerequisites::current_pgbouncer());
+    let all = [postgres, python, node, harness, chromium, pooler, current_pooler];
     if let Some(url) = url {
         command.env("GRANTLOG_TEST_POSTGRES_URL", url);
     }
@@ -90,6 +93,9 @@ fn test(args: &[String]) -> ExitCode {
     }
     if let Some(pgbouncer) = pgbouncer {
         command.env("GRANTLOG_TEST_PGBOUNCER", pgbouncer);
+    }
+    if let Some(pgbouncer) = current_pgbouncer {
+        command.env("GRANTLOG_TEST_CURRENT_PGBOUNCER", pgbouncer);
     }
 
     let missing: Vec<&Prerequisite> = all.iter().filter(|p| p.outcome.is_err()).collect();

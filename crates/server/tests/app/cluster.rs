@@ -9,8 +9,9 @@
 //! served, every request was answered (200, or a refusal of a revoked token), the chain
 //! verifies, and the read models equal the fold of the log.
 //!
-//! The same runs through PgBouncer in session pooling; transaction pooling is checked
-//! to be as docs/deployment.md says.
+//! The same runs through Debian's PgBouncer in session pooling and through a current
+//! PgBouncer in transaction pooling; Debian's is checked to refuse transaction pooling
+//! as docs/deployment.md says.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, RwLock};
@@ -46,27 +47,39 @@ fn three_nodes_under_load_with_one_killed_agree_with_the_log() {
 
 /// The same through PgBouncer in session pooling, as Debian ships it.
 #[test]
-fn three_nodes_through_pgbouncer_in_session_pooling_agree_with_the_log() {
+fn three_nodes_through_debian_pgbouncer_in_session_pooling_agree_with_the_log() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let Some(database) = runtime.block_on(TestDatabase::postgres()) else { return };
-    let pooler = OwnPgBouncer::start(&database.url, "session", &[]);
+    let pooler = OwnPgBouncer::start(grantlog_tests::pgbouncer(), &database.url, "session", &[]);
     agree_with_the_log(&runtime, &database, &pooler.url_for(&database.url));
 }
 
-/// Transaction pooling as docs/deployment.md says: PgBouncer 1.21 and later track
-/// sqlx's named prepared statements (`max_prepared_statements`), and the cluster
-/// agrees with the log through it; before 1.21 (Debian 12 ships 1.18) grantlog is
-/// refused at once, at migration, naming the prepared statement, and changes nothing.
+/// The same through PgBouncer in transaction pooling, as docs/deployment.md says: a
+/// PgBouncer of 1.21 or later with `max_prepared_statements` set, which tracks sqlx's
+/// named prepared statements across server connections.
 #[test]
-fn transaction_pooling_through_pgbouncer_is_as_documented() {
+fn three_nodes_through_current_pgbouncer_in_transaction_pooling_agree_with_the_log() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let Some(database) = runtime.block_on(TestDatabase::postgres()) else { return };
-    if OwnPgBouncer::version() >= (1, 21) {
-        let pooler = OwnPgBouncer::start(&database.url, "transaction", &["max_prepared_statements = 200"]);
-        agree_with_the_log(&runtime, &database, &pooler.url_for(&database.url));
+    let binary = grantlog_tests::current_pgbouncer();
+    assert!(OwnPgBouncer::version(binary) >= (1, 21), "{} tracks prepared statements", binary.display());
+    let pooler = OwnPgBouncer::start(binary, &database.url, "transaction", &["max_prepared_statements = 200"]);
+    agree_with_the_log(&runtime, &database, &pooler.url_for(&database.url));
+}
+
+/// Before 1.21 (Debian 12 ships 1.18) transaction pooling cannot carry named prepared
+/// statements: grantlog is refused at once, at migration, naming the prepared
+/// statement, and nothing is recorded.
+#[test]
+fn transaction_pooling_through_debian_pgbouncer_before_1_21_is_refused_at_migration() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let Some(database) = runtime.block_on(TestDatabase::postgres()) else { return };
+    let binary = grantlog_tests::pgbouncer();
+    if OwnPgBouncer::version(binary) >= (1, 21) {
+        eprintln!("{} is 1.21 or later: the refusal cannot be shown with it", binary.display());
         return;
     }
-    let pooler = OwnPgBouncer::start(&database.url, "transaction", &[]);
+    let pooler = OwnPgBouncer::start(binary, &database.url, "transaction", &[]);
     let key = tempfile::tempdir().unwrap();
     let migrated = std::process::Command::new(env!("CARGO_BIN_EXE_grantlog"))
         .args(["--database-url", &pooler.url_for(&database.url), "--secrets-key-file"])

@@ -3,6 +3,7 @@
 //! `postgres` user when the tests run as root (PgBouncer refuses to run as root).
 
 use std::net::TcpStream;
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -15,12 +16,12 @@ pub struct OwnPgBouncer {
 }
 
 impl OwnPgBouncer {
-    /// PgBouncer in `pool_mode` (`session` or `transaction`) with `settings` added
+    /// The PgBouncer at `binary` in `pool_mode` (`session` or `transaction`) with `settings` added
     /// (`key = value` lines), in front of the server `database_url` names, trusting
     /// its user as that server does. Its pool (60) holds three nodes' 8 connections
     /// each and the commands beside them: in session pooling a node's idle connections
     /// keep their server connections, and a client beyond the pool waits.
-    pub fn start(database_url: &str, pool_mode: &str, settings: &[&str]) -> Self {
+    pub fn start(binary: &Path, database_url: &str, pool_mode: &str, settings: &[&str]) -> Self {
         let (user, upstream, _) = url_parts(database_url);
         let folder = folder_for_postgres();
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
@@ -38,7 +39,7 @@ impl OwnPgBouncer {
         );
         std::fs::write(path("users.txt"), format!("\"{user}\" \"\"\n")).unwrap();
         std::fs::write(path("pgbouncer.ini"), configuration).unwrap();
-        run(Command::new(grantlog_tests::pgbouncer()).arg("-d").arg(path("pgbouncer.ini")));
+        run(Command::new(binary).arg("-d").arg(path("pgbouncer.ini")));
         let started = Instant::now();
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(started.elapsed() < Duration::from_secs(10), "PgBouncer did not listen: {}", Self::log_of(&folder));
@@ -61,9 +62,9 @@ impl OwnPgBouncer {
         std::fs::read_to_string(folder.path().join("pgbouncer.log")).unwrap_or_default()
     }
 
-    /// PgBouncer's version, as `(major, minor)`.
-    pub fn version() -> (u32, u32) {
-        let output = Command::new(grantlog_tests::pgbouncer()).arg("--version").output().expect("pgbouncer --version");
+    /// The version of the PgBouncer at `binary`, as `(major, minor)`.
+    pub fn version(binary: &Path) -> (u32, u32) {
+        let output = Command::new(binary).arg("--version").output().expect("pgbouncer --version");
         let text = String::from_utf8_lossy(&output.stdout);
         let version = text.split_whitespace().find(|word| word.starts_with(|c: char| c.is_ascii_digit()));
         let mut numbers = version.expect("a version number").split('.').map(|part| part.parse().unwrap_or(0));
