@@ -15,7 +15,9 @@ use crate::tree;
 use grantlog_tlog::merkle::{self, Hash};
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
-static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/postgres");
+/// Taken, for the length of one transaction, by every process migrating a PostgreSQL
+/// database (the ASCII of "grantlog"); see [`EventStore::migrate`].
+const POSTGRES_MIGRATION_LOCK: i64 = 0x6772_616e_746c_6f67;
 
 /// PostgreSQL channel on which each append announces its last position.
 const CHANNEL: &str = "grantlog_events";
@@ -180,12 +182,27 @@ impl EventStore {
     }
 
     /// Applies the migrations in `migrations/<backend>/` that have not run yet.
+    ///
+    /// On PostgreSQL all of them run in one transaction that holds a transaction-scoped
+    /// advisory lock, so processes migrating at once take turns, and a failed migration
+    /// leaves nothing behind. sqlx's own lock is a session lock taken and released by
+    /// separate statements: through a transaction pooler (PgBouncer) those may reach
+    /// different server connections, and the lock stays held on one of them, so every
+    /// later start waits forever. A transaction-scoped lock ends with its transaction,
+    /// wherever that ran.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        let migrator = match self.inner.backend {
-            Backend::Sqlite => &SQLITE_MIGRATIONS,
-            Backend::Postgres => &POSTGRES_MIGRATIONS,
-        };
-        migrator.run(&self.inner.writer).await?;
+        match self.inner.backend {
+            Backend::Sqlite => SQLITE_MIGRATIONS.run(&self.inner.writer).await?,
+            Backend::Postgres => {
+                let mut migrator = sqlx::migrate!("../../migrations/postgres");
+                migrator.set_locking(false);
+                let mut tx = self.inner.writer.begin().await?;
+                sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(POSTGRES_MIGRATION_LOCK).execute(&mut *tx).await?;
+                // Each migration's own transaction becomes a savepoint inside this one.
+                migrator.run(&mut *tx).await?;
+                tx.commit().await?;
+            }
+        }
         self.catch_up_tree().await
     }
 
