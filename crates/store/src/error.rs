@@ -61,13 +61,19 @@ impl StoreError {
 
 /// Whether `error`, or an error that caused it, says the database could not be reached
 /// now: no connection within the pool's wait, a connection refused, lost or shut down
-/// by the server (SQLSTATE class 08, 57P01–57P03). Such a request may succeed when tried
-/// again shortly: the server answers it 503 with `Retry-After`, not 500.
+/// by the server (SQLSTATE class 08, 57P01–57P03), or closed before PostgreSQL answered
+/// its first message. Such a request may succeed when tried again shortly: the server
+/// answers it 503 with `Retry-After`, not 500.
 pub fn is_unavailable(error: &(dyn StdError + 'static)) -> bool {
     std::iter::successors(Some(error), |error| (*error).source())
         .filter_map(|error| error.downcast_ref::<sqlx::Error>())
         .any(|error| match error {
             sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => true,
+            // A TCP balancer with no backend accepts a connection and closes it: sqlx
+            // reads the end of the stream as a zero byte answering its SSLRequest, the
+            // first thing it sends, and calls that a protocol error. Nothing else is
+            // exchanged before it, so it cannot be a fault in a query.
+            sqlx::Error::Protocol(message) => message.contains("response from SSLRequest"),
             sqlx::Error::Database(db) => db
                 .code()
                 .is_some_and(|code| code.starts_with("08") || matches!(code.as_ref(), "57P01" | "57P02" | "57P03")),
