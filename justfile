@@ -32,9 +32,13 @@ oauthlib-server credentials="beppa-demo-key:beppa-demo-secret:tok-abc123:toksecr
 load-compare:
     bash benches/compare/run.sh
 
-# Signed requests/s against 1, 2 and 3 nodes on a PostgreSQL of its own, with commits and statements per request (docs/benchmarks.md, "Several nodes").
+# Signed requests/s and whole flows/s against 1, 2 and 3 nodes on a PostgreSQL of its own, with commits and statements per request (docs/benchmarks.md, "Several nodes").
 load-nodes seconds="10" concurrency="8":
     bash benches/cluster/run.sh {{seconds}} {{concurrency}}
+
+# A cluster to try by hand: a PostgreSQL of its own and N nodes on it; prints their URLs and what to load them with, until Ctrl-C.
+cluster nodes="3":
+    bash benches/cluster/up.sh {{nodes}}
 
 # The soak: three nodes on a PostgreSQL of their own under mixed load for 10 minutes; CSVs and a PNG in docs/soak/ (docs/benchmarks.md, "Soak"). Needs gnuplot.
 soak seconds="600" concurrency="6":

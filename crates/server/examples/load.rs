@@ -1,5 +1,6 @@
 //! An HTTP load driver for a running `grantlog serve --demo`: requests per second and
-//! latency for `/healthz`, a freshly signed `GET /api/photos`, and Jane's grants page.
+//! latency for `/healthz`, a freshly signed `GET /api/photos`, and Jane's grants page;
+//! or a mixed scenario (`--mixed`), or whole flows per second (`--flows`).
 //!
 //! Run: `cargo run --release -p grantlog-server --example load -- --base-url http://127.0.0.1:8080`
 //! (`--seconds`, `--concurrency`; `--signed-with` for another server, such as
@@ -22,7 +23,7 @@ use anyhow::{Context as _, bail};
 use clap::Parser;
 use grantlog_oauth1::Signer;
 use grantlog_server::demo;
-use grantlog_server::demo::{Approved, agent, approve_through_the_pages, signed_header};
+use grantlog_server::demo::{Approved, Browser, agent, approve_in, approve_through_the_pages, signed_header};
 use secrecy::ExposeSecret as _;
 
 /// Load a running `grantlog serve --demo` and report throughput and latency.
@@ -55,6 +56,11 @@ struct Args {
     /// 500th; with `--windows`, what each 10 s saw is written there.
     #[arg(long, conflicts_with = "signed_with")]
     mixed: bool,
+    /// Run whole flows instead, back to back: each is the demo's steps 1 to 4 by a Jane
+    /// logged in already (a request token, the consent page, her approval, the token
+    /// exchange: four HTTP requests), counted as one.
+    #[arg(long, conflicts_with_all = ["signed_with", "mixed"])]
+    flows: bool,
     /// A CSV file for the mixed scenario's 10-second windows: `seconds,requests,
     /// not_200,flows,p50_ms,p95_ms,p99_ms`.
     #[arg(long, requires = "mixed")]
@@ -76,6 +82,7 @@ enum Scenario {
     Signed,
     Grants,
     Mixed,
+    Flows,
 }
 
 impl Scenario {
@@ -85,6 +92,7 @@ impl Scenario {
             Self::Signed => "GET /api/photos, signed (HMAC-SHA1)",
             Self::Grants => "GET /account/grants, with a session",
             Self::Mixed => "mixed: signed, grants page, new grants",
+            Self::Flows => "whole flows: initiate, consent page, approve, token",
         }
     }
 }
@@ -127,6 +135,7 @@ fn main() -> anyhow::Result<ExitCode> {
     };
     let scenarios = match credentials.cookies {
         Some(_) if args.mixed => vec![Scenario::Mixed],
+        Some(_) if args.flows => vec![Scenario::Flows],
         Some(_) => vec![Scenario::Healthz, Scenario::Signed, Scenario::Grants],
         None => vec![Scenario::Healthz, Scenario::Signed],
     };
@@ -240,21 +249,38 @@ fn drive(
     let photos = format!("{base}/api/photos");
     let grants = format!("{base}/account/grants");
     let mut tally = Tally { latencies: Vec::with_capacity(100_000), ..Tally::default() };
+    // The flows share the session setup logged Jane in with; the mixed scenario's new
+    // grants each log her in afresh.
+    let mut jane = Browser::with_cookies(credentials.cookies.as_deref().unwrap_or(""));
     for n in 0_u64.. {
         if Instant::now() >= deadline {
             break;
         }
-        let scenario = match scenario {
-            Scenario::Mixed if n % 500 == 499 => {
-                if let Err(error) = approve_through_the_pages(base, &mut |_| {}) {
-                    tally.fail(0, format!("a new grant failed: {error:#}"));
-                    break;
-                }
-                if let Some(window) = window {
-                    window.flows.fetch_add(1, Ordering::Relaxed);
-                }
-                continue;
+        let new_grant = match scenario {
+            Scenario::Flows => true,
+            Scenario::Mixed => n % 500 == 499,
+            _ => false,
+        };
+        if new_grant {
+            let flow_started = Instant::now();
+            let approved = match scenario {
+                Scenario::Flows => approve_in(&mut jane, base, &mut |_| {}),
+                _ => approve_through_the_pages(base, &mut |_| {}),
+            };
+            if let Err(error) = approved {
+                tally.fail(0, format!("a new grant failed: {error:#}"));
+                break;
             }
+            // A flow is the measured unit of its own scenario; in the mixed one it is
+            // counted in the windows beside the requests.
+            if let Scenario::Flows = scenario {
+                tally.latencies.push(flow_started.elapsed());
+            } else if let Some(window) = window {
+                window.flows.fetch_add(1, Ordering::Relaxed);
+            }
+            continue;
+        }
+        let scenario = match scenario {
             Scenario::Mixed if n % 20 == 19 => Scenario::Grants,
             Scenario::Mixed => Scenario::Signed,
             other => other,
@@ -271,7 +297,7 @@ fn drive(
                     break;
                 }
             },
-            Scenario::Grants | Scenario::Mixed => {
+            Scenario::Grants | Scenario::Mixed | Scenario::Flows => {
                 agent.get(&grants).header("Cookie", credentials.cookies.as_deref().unwrap_or("")).call()
             }
         };

@@ -87,11 +87,32 @@ pub struct Approved {
     pub token_credentials: (String, SecretString),
 }
 
+/// Jane's browser: her cookies, which hold her session once she has logged in.
+#[derive(Debug, Default)]
+pub struct Browser {
+    cookies: Vec<(String, String)>,
+}
+
+impl Browser {
+    /// A browser holding the cookies of a `Cookie` header (`name=value; …`), such as
+    /// [`Approved::cookies`].
+    pub fn with_cookies(header: &str) -> Self {
+        let pairs = header.split("; ").filter_map(|pair| pair.split_once('='));
+        Self { cookies: pairs.map(|(name, value)| (name.to_owned(), value.to_owned())).collect() }
+    }
+}
+
 /// Steps 1 to 4 of the story over HTTP against `base`, a server with the demo's cast:
 /// Beppa gets a request token, Jane logs in and approves both photos for one hour
-/// through the forms, Beppa exchanges the verifier. `say` hears each step told. Long
-/// because it is the story's four steps in order, each told as it happens.
+/// through the forms, Beppa exchanges the verifier. `say` hears each step told.
 pub fn approve_through_the_pages(base: &str, say: &mut dyn FnMut(&str)) -> anyhow::Result<Approved> {
+    approve_in(&mut Browser::default(), base, say)
+}
+
+/// The same in Jane's `browser`: she logs in only when it holds no live session (and
+/// it holds one afterwards). Long because it is the story's four steps in order, each
+/// told as it happens.
+pub fn approve_in(browser: &mut Browser, base: &str, say: &mut dyn FnMut(&str)) -> anyhow::Result<Approved> {
     let agent = agent();
     let beppa = Signer::new(CLIENT_KEY, CLIENT_SECRET, SignatureMethod::HmacSha1);
 
@@ -102,34 +123,39 @@ pub fn approve_through_the_pages(base: &str, say: &mut dyn FnMut(&str)) -> anyho
     let (token, token_secret) = (field(&reply, "oauth_token")?, field(&reply, "oauth_token_secret")?);
     say(&format!("   Faji answers with a request token, {token}, and its secret (not shown)."));
 
-    say("2. Beppa sends Jane to Faji. Faji asks her to log in; she types her password into Faji, not Beppa.");
-    let mut cookies = Vec::new();
+    let cookies = &mut browser.cookies;
     let authorize = format!("{base}/oauth/authorize?oauth_token={}", percent_encode(&token));
-    let login = page(agent.get(&authorize).call()?, &mut cookies)?;
-    let login_form = [
-        ("csrf_token", hidden(&login, "csrf_token")?),
-        ("oauth_token", token.clone()),
-        ("username", OWNER.to_owned()),
-        ("password", PASSWORD.to_owned()),
-    ];
-    let response = agent
-        .post(format!("{base}/login"))
-        .header("Cookie", cookie_header(&cookies))
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .send(encode(&login_form))?;
-    if response.status() != 303 {
-        bail!("logging in answered {}", response.status());
-    }
-    page(response, &mut cookies)?;
+    let first = page(agent.get(&authorize).header("Cookie", cookie_header(cookies)).call()?, cookies)?;
+    let consent = if first.contains("name=\"password\"") {
+        say("2. Beppa sends Jane to Faji. Faji asks her to log in; she types her password into Faji, not Beppa.");
+        let login_form = [
+            ("csrf_token", hidden(&first, "csrf_token")?),
+            ("oauth_token", token.clone()),
+            ("username", OWNER.to_owned()),
+            ("password", PASSWORD.to_owned()),
+        ];
+        let response = agent
+            .post(format!("{base}/login"))
+            .header("Cookie", cookie_header(cookies))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .send(encode(&login_form))?;
+        if response.status() != 303 {
+            bail!("logging in answered {}", response.status());
+        }
+        page(response, cookies)?;
+        page(agent.get(&authorize).header("Cookie", cookie_header(cookies)).call()?, cookies)?
+    } else {
+        say("2. Beppa sends Jane to Faji, where she is logged in already.");
+        first
+    };
 
     say("3. Faji shows Jane who asks and what for: read-only access to her photos, for one hour.");
-    let consent = page(agent.get(&authorize).header("Cookie", cookie_header(&cookies)).call()?, &mut cookies)?;
     let mut decision = vec![("csrf_token", hidden(&consent, "csrf_token")?), ("oauth_token", token.clone())];
     decision.extend(PHOTOS.iter().map(|(id, _, _)| ("photos", (*id).to_owned())));
     decision.extend([("expires", "1hour".to_owned()), ("decision", "approve".to_owned())]);
     let response = agent
         .post(format!("{base}/oauth/authorize"))
-        .header("Cookie", cookie_header(&cookies))
+        .header("Cookie", cookie_header(cookies))
         .header("Content-Type", "application/x-www-form-urlencoded")
         .send(encode(&decision))?;
     let location = response
@@ -153,7 +179,7 @@ pub fn approve_through_the_pages(base: &str, say: &mut dyn FnMut(&str)) -> anyho
     Ok(Approved {
         request_token: token,
         access,
-        cookies: cookie_header(&cookies),
+        cookies: cookie_header(cookies),
         token_credentials: (access_token, SecretString::from(access_secret)),
     })
 }
