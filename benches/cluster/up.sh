@@ -16,16 +16,18 @@ cat <<TEXT
 database:  $url   (psql -h 127.0.0.1 -p $port -U postgres grantlog)
 nodes:     ${bases[*]}
 pids:      ${nodes[*]}   (kill -9 one to see the others carry on; start it again with
-           $grantlog --database-url $url --secrets-key-file $work/grantlog.key serve --bind 127.0.0.1:0)
+           GRANTLOG_INITIATE_LIMIT=1000000 $PWD/$grantlog --database-url $url --secrets-key-file $work/grantlog.key serve --bind 127.0.0.1:0
+           and stop that one yourself)
 logs:      $work/node*.err
 Beppa's token credentials (CLIENT_KEY:CLIENT_SECRET:TOKEN:TOKEN_SECRET):
            $credentials
-load them: $load ${urls[*]} --mixed --seconds 60 --concurrency 6
-           $load ${urls[*]} --flows --seconds 10
+load them: $PWD/$load ${urls[*]} --mixed --seconds 60 --concurrency 6
+           $PWD/$load ${urls[*]} --flows --seconds 10
 restart PostgreSQL under them (as the postgres user when root):
            $pg_bin/pg_ctl -D $work/data restart -m fast
 Ctrl-C stops everything.
 TEXT
-# On Ctrl-C or kill, exit through nodes.sh's cleanup.
+# Until Ctrl-C or kill, even once every node has been killed by hand; then out through
+# nodes.sh's cleanup.
 trap 'exit 130' INT TERM
-wait
+while true; do sleep 1; done

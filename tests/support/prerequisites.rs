@@ -287,8 +287,10 @@ pub fn current_pgbouncer() -> Outcome<PathBuf> {
                   or set GRANTLOG_TEST_CURRENT_PGBOUNCER to a PgBouncer 1.21 or later; until then the transaction-pooling \
                   tests are skipped";
     let headers = Path::new("/usr/include/event2/event.h");
-    if !headers.is_file() {
-        debian_packages(headers, &["libevent-dev", "pkg-config", "make"], remedy)?;
+    let tools = ["curl", "make", "pkg-config", "cc"];
+    let runs = |tool: &str| answers(Command::new(tool).arg("--version")).unwrap_or(false);
+    if !headers.is_file() || !tools.into_iter().all(runs) {
+        debian_packages(headers, &["libevent-dev", "pkg-config", "make", "curl", "gcc", "libc6-dev"], remedy)?;
     }
     let tarball = target.join(format!("pgbouncer_{CURRENT_PGBOUNCER}.orig.tar.gz"));
     let failed = |step: &str, e: String| {

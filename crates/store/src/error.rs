@@ -72,8 +72,9 @@ pub fn is_unavailable(error: &(dyn StdError + 'static)) -> bool {
             // A TCP balancer with no backend accepts a connection and closes it: sqlx
             // reads the end of the stream as a zero byte answering its SSLRequest, the
             // first thing it sends, and calls that a protocol error. Nothing else is
-            // exchanged before it, so it cannot be a fault in a query.
-            sqlx::Error::Protocol(message) => message.contains("response from SSLRequest"),
+            // exchanged before it, so it cannot be a fault in a query. Any other answer
+            // (a service that is not PostgreSQL) stays a fault.
+            sqlx::Error::Protocol(message) => message.contains("response from SSLRequest: 0x00"),
             sqlx::Error::Database(db) => db
                 .code()
                 .is_some_and(|code| code.starts_with("08") || matches!(code.as_ref(), "57P01" | "57P02" | "57P03")),
@@ -95,4 +96,18 @@ pub(crate) fn is_stream_version_violation(error: &sqlx::Error) -> bool {
             db.constraint() == Some("events_stream_version")
                 || db.message().contains("events.stream_id, events.stream_version")
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_unavailable;
+
+    #[test]
+    fn a_connection_closed_before_the_ssl_answer_is_unavailable_and_another_answer_is_not() {
+        let closed = sqlx::Error::Protocol("unexpected response from SSLRequest: 0x00".into());
+        assert!(is_unavailable(&closed));
+        let not_postgres = sqlx::Error::Protocol("unexpected response from SSLRequest: 0x48".into());
+        assert!(!is_unavailable(&not_postgres));
+        assert!(!is_unavailable(&sqlx::Error::Protocol("unknown message type: 'X'".into())));
+    }
 }

@@ -985,6 +985,15 @@ fn to_i64(value: u64) -> i64 {
 mod tests {
     use super::*;
 
+    /// `migrate` runs every PostgreSQL migration inside one transaction; one marked
+    /// `-- no-transaction` (say, `CREATE INDEX CONCURRENTLY`) would fail there.
+    #[test]
+    fn every_postgres_migration_can_run_inside_one_transaction() {
+        let migrator = sqlx::migrate!("../../migrations/postgres");
+        let outside: Vec<_> = migrator.iter().filter(|migration| migration.no_tx).map(|m| m.version).collect();
+        assert!(outside.is_empty(), "migrations that need their own transaction: {outside:?}");
+    }
+
     fn row(payload_len: usize) -> StoredEvent {
         StoredEvent {
             position: 1,

@@ -43,9 +43,10 @@ struct Served {
 }
 
 /// How far back from a SIGKILL the uses a node counted may be lost: those since its
-/// last flush that committed. Flushes start every second (`FLUSH_EVERY`), and half a
-/// second more covers the flush being written when the node died, on a loaded machine.
-const USES_LOST_AT_MOST_SINCE: Duration = Duration::from_millis(1500);
+/// last flush that committed. Flushes start every second (`FLUSH_EVERY`); a second more
+/// covers the flush being written when the node died, or one that failed and is tried
+/// again, on a loaded machine.
+const USES_LOST_AT_MOST_SINCE: Duration = Duration::from_secs(2);
 
 #[test]
 fn three_nodes_under_load_with_one_killed_agree_with_the_log() {
@@ -127,7 +128,10 @@ fn migrations_at_once_through_current_pgbouncer_in_transaction_pooling_all_finis
     let store = runtime.block_on(database.store());
     let count =
         |sql: &'static str| runtime.block_on(sqlx::query_scalar::<_, i64>(sql).fetch_one(store.reader())).unwrap();
-    let files = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../../migrations/postgres")).unwrap().count();
+    let files = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../../migrations/postgres"))
+        .unwrap()
+        .filter(|file| file.as_ref().unwrap().path().extension().is_some_and(|ext| ext == "sql"))
+        .count();
     assert_eq!(count("SELECT COUNT(*) FROM _sqlx_migrations WHERE success") as usize, files, "each applied once");
     let held = "SELECT COUNT(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database \
                 WHERE l.locktype = 'advisory' AND d.datname = current_database()";
@@ -234,10 +238,10 @@ fn agree_with_the_log(runtime: &tokio::runtime::Runtime, database: &TestDatabase
                 revoked_at.lock().unwrap()[grant] = Some(SystemTime::now());
             }
         });
-        // Between two revocations, the third node is killed and started again (on a
-        // new port, which the balancer learns): late enough that it has served for
-        // longer than the use counts it may lose.
-        std::thread::sleep(Duration::from_millis(2300));
+        // After the revocations, the third node is killed and started again (on a new
+        // port, which the balancer learns): late enough that it has served for longer
+        // than the use counts it may lose.
+        std::thread::sleep(Duration::from_millis(3300));
         *killed.lock().unwrap() = Some((victim.base_url.clone(), SystemTime::now()));
         victim.kill_and_restart(&[]);
         base_urls.write().unwrap()[2] = victim.base_url.clone();
@@ -282,8 +286,9 @@ fn agree_with_the_log(runtime: &tokio::runtime::Runtime, database: &TestDatabase
         let answered = served.iter().filter(|answer| answer.grant == grant && answer.status == 200).count() as u64;
         let recorded = usage.get(id).map_or(0, |usage| usage.count);
         // A request the killed node counted but whose answer never arrived was retried:
-        // it may be counted twice, never more.
-        assert!(recorded <= answered + retried, "grant {grant}: {recorded} uses recorded, {answered} answered");
+        // one per load thread, in flight at the kill, may be counted twice.
+        let in_flight = LOAD_THREADS as u64;
+        assert!(recorded <= answered + in_flight, "grant {grant}: {recorded} uses recorded, {answered} answered");
         lost += answered.saturating_sub(recorded);
     }
     let at_risk = served
@@ -291,8 +296,8 @@ fn agree_with_the_log(runtime: &tokio::runtime::Runtime, database: &TestDatabase
         .filter(|answer| answer.node == killed_url && answer.status == 200)
         .filter(|answer| answer.answered + USES_LOST_AT_MOST_SINCE > killed_at)
         .count() as u64;
-    eprintln!("cluster: {lost} uses lost with the killed node, of {at_risk} it answered in its last 1.5 s");
-    assert!(lost <= at_risk, "{lost} uses lost, more than the {at_risk} the killed node answered in its last 1.5 s");
+    eprintln!("cluster: {lost} uses lost with the killed node, of {at_risk} it answered in its last 2 s");
+    assert!(lost <= at_risk, "{lost} uses lost, more than the {at_risk} the killed node answered in its last 2 s");
     let [first, ..] = &nodes;
     let verified = first.grantlog(&["audit", "verify"]);
     assert!(verified.status.success(), "{}", String::from_utf8_lossy(&verified.stderr));

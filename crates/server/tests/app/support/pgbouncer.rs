@@ -39,7 +39,10 @@ impl OwnPgBouncer {
         );
         std::fs::write(path("users.txt"), format!("\"{user}\" \"\"\n")).unwrap();
         std::fs::write(path("pgbouncer.ini"), configuration).unwrap();
-        run(Command::new(binary).arg("-d").arg(path("pgbouncer.ini")));
+        // Run from the folder given to the postgres user: one built under target/ may
+        // sit in a checkout that user cannot enter.
+        std::fs::copy(binary, path("pgbouncer")).expect("copying PgBouncer beside its configuration");
+        run(Command::new(path("pgbouncer")).arg("-d").arg(path("pgbouncer.ini")));
         let started = Instant::now();
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(started.elapsed() < Duration::from_secs(10), "PgBouncer did not listen: {}", Self::log_of(&folder));
