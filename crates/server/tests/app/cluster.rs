@@ -1,11 +1,12 @@
 //! Three `grantlog serve` nodes on one PostgreSQL database, as behind a load balancer
 //! without stickiness. Every grant's flow hops between them (initiate on one, consent
 //! on the next, token on the third); then signed requests are spread over all three
-//! while Jane revokes grants one by one, and one node is killed (SIGKILL) mid-load and
-//! started again. A client whose node is gone retries on the next one.
+//! while Jane revokes grants one by one, three other clients run whole flows across the
+//! nodes that stay up, and one node is killed (SIGKILL) mid-load and started again. A
+//! client whose node is gone retries on the next one.
 //!
 //! Afterwards every answer is checked against the log: every token issued has its
-//! grant and events, no request begun after Jane's revocation was acknowledged was
+//! grant and events (and served at once on another node), no request begun after Jane's revocation was acknowledged was
 //! served, every request was answered (200, or a refusal of a revoked token), no use
 //! was counted twice and the killed node lost no more use counts than it answered in
 //! its last flush interval, the chain verifies, and the read models equal the fold of
@@ -24,12 +25,14 @@ use grantlog_projection::{Horizon, fold};
 use grantlog_store::testing::TestDatabase;
 
 use crate::support::Server;
-use crate::support::browser::{Browser, Client, beppa_gets};
+use crate::support::browser::{Browser, CALLBACK, Client, beppa_gets};
 use crate::support::pgbouncer::OwnPgBouncer;
 
 const NODES: usize = 3;
 const GRANTS: usize = 6;
 const LOAD_THREADS: usize = 4;
+/// Clients registered beside the demo's, whose flows run while the load does.
+const CLIENTS: usize = 3;
 
 /// A signed resource request and how it was answered, by which node.
 #[derive(Debug)]
@@ -197,6 +200,13 @@ fn agree_with_the_log(runtime: &tokio::runtime::Runtime, database: &TestDatabase
     let revoked_at = Mutex::new(vec![None; GRANTS]);
     let stopping = AtomicBool::new(false);
     let killed = Mutex::new(None);
+    // Other clients' whole flows while the load runs, hopping between the nodes that
+    // stay up: each token issued is used once at once, and checked against the log after.
+    let clients: Vec<(String, String)> =
+        (0..CLIENTS).map(|n| first.add_client_named(&format!("Printer {n}"), CALLBACK)).collect();
+    let mut owner = Browser::new();
+    owner.log_in(&first, "jane", "islay-scotch");
+    let issued = Mutex::new(Vec::new());
     std::thread::scope(|scope| {
         for thread in 0..LOAD_THREADS {
             let (base_urls, served, retried, stopping, grants) = (&base_urls, &served, &retried, &stopping, &grants);
@@ -227,6 +237,21 @@ fn agree_with_the_log(runtime: &tokio::runtime::Runtime, database: &TestDatabase
             });
         }
         // Jane revokes half the grants, on the nodes that stay up, while the load runs.
+        scope.spawn(|| {
+            for n in 0.. {
+                if stopping.load(Ordering::Relaxed) {
+                    break;
+                }
+                let (key, secret) = &clients[n % CLIENTS];
+                let on = |node: usize| Client { server: steady[node % 2], key: key.clone(), secret: secret.clone() };
+                let request = on(n).request_token(&format!("during-{n}"));
+                let verifier = owner.approve(steady[(n + 1) % 2], &request.0, &[("photos", "islay-harbour")]);
+                let access = on(n).exchange(&request, &verifier, &format!("during-{n}-token"));
+                let used = on(n + 1).photos(steady[(n + 1) % 2], &access, &format!("during-{n}-use"));
+                assert_eq!(used.status, 200, "a token just issued serves on the other node: {used:?}");
+                issued.lock().unwrap().push(request.0);
+            }
+        });
         let revoker = scope.spawn(|| {
             for grant in 0..GRANTS / 2 {
                 std::thread::sleep(Duration::from_millis(900));
@@ -251,6 +276,15 @@ fn agree_with_the_log(runtime: &tokio::runtime::Runtime, database: &TestDatabase
     });
 
     let served = served.into_inner().unwrap();
+    let issued = issued.into_inner().unwrap();
+    assert!(!issued.is_empty(), "flows ran during the load");
+    eprintln!("cluster: {} flows by {CLIENTS} clients during the load", issued.len());
+    for request_token in &issued {
+        let grant = runtime.block_on(grant_by_token(store.reader(), request_token)).unwrap().expect("its grant");
+        let history = runtime.block_on(store.read_stream(&format!("grant-{}", grant.grant_id))).unwrap();
+        assert!(history.len() >= 3, "a token issued has its grant's events: {history:?}");
+        assert_eq!(grant.status.as_str(), "active");
+    }
     let revoked_at = revoked_at.into_inner().unwrap();
     assert!(served.len() > 100, "a load: {} requests", served.len());
     let refused = served.iter().filter(|answer| answer.status == 401).count();
