@@ -6,11 +6,11 @@
 //! client whose node is gone retries on the next one.
 //!
 //! Afterwards every answer is checked against the log: every token issued has its
-//! grant and events (and served at once on another node), no request begun after Jane's revocation was acknowledged was
-//! served, every request was answered (200, or a refusal of a revoked token), no use
-//! was counted twice and the killed node lost no more use counts than it answered in
-//! its last flush interval, the chain verifies, and the read models equal the fold of
-//! the log.
+//! grant and events (and served at once on another node), no request begun after
+//! Jane's revocation was acknowledged was served, every request was answered (200, or
+//! a refusal of a revoked token), no use was counted twice and the killed node lost no
+//! more use counts than it answered in its last flush interval, the chain verifies,
+//! and the read models equal the fold of the log.
 //!
 //! The same runs through Debian's PgBouncer in session pooling and through a current
 //! PgBouncer in transaction pooling; Debian's is checked to refuse transaction pooling
@@ -99,10 +99,7 @@ fn migrations_at_once_through_current_pgbouncer_in_transaction_pooling_all_finis
     for round in 0..3 {
         let mut migrating: Vec<_> = (0..6)
             .map(|_| {
-                std::process::Command::new(env!("CARGO_BIN_EXE_grantlog"))
-                    .args(["--database-url", &url, "--secrets-key-file"])
-                    .arg(key.path().join("grantlog.key"))
-                    .arg("migrate")
+                migrate_through(&url, &key)
                     .stdout(std::process::Stdio::null())
                     .stderr(std::process::Stdio::piped())
                     .spawn()
@@ -155,16 +152,18 @@ fn transaction_pooling_through_debian_pgbouncer_before_1_21_is_refused_at_migrat
     }
     let pooler = OwnPgBouncer::start(binary, &database.url, "transaction", &[]);
     let key = tempfile::tempdir().unwrap();
-    let migrated = std::process::Command::new(env!("CARGO_BIN_EXE_grantlog"))
-        .args(["--database-url", &pooler.url_for(&database.url), "--secrets-key-file"])
-        .arg(key.path().join("grantlog.key"))
-        .arg("migrate")
-        .output()
-        .unwrap();
+    let migrated = migrate_through(&pooler.url_for(&database.url), &key).output().unwrap();
     let said = String::from_utf8_lossy(&migrated.stderr);
     assert!(!migrated.status.success() && said.contains("prepared statement"), "{said}\n{}", pooler.log());
     let store = runtime.block_on(database.store());
     assert_eq!(runtime.block_on(store.head()).unwrap().position, 0, "nothing was recorded");
+}
+
+/// `grantlog migrate` against `url`, with a secrets key in `key`, not yet run.
+fn migrate_through(url: &str, key: &tempfile::TempDir) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_grantlog"));
+    command.args(["--database-url", url, "--secrets-key-file"]).arg(key.path().join("grantlog.key")).arg("migrate");
+    command
 }
 
 /// Three nodes serving `serve_url` (the database, or a pooler in front of it), checked
